@@ -1,0 +1,48 @@
+# Two commands: `make serve` and `make test`. Both set up everything they need from nothing.
+PY ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | sha256sum | cut -c1-12)
+PG_TEST_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/test
+
+.PHONY: setup serve test test-sqlite test-postgres lint schema lock clean
+
+$(STAMP): requirements.lock pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -r requirements.lock
+	$(BIN)/python -m pip install -q --no-deps --no-build-isolation -e .
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+setup: $(STAMP)
+
+serve: setup
+	mkdir -p var
+	$(BIN)/govsvc migrate
+	$(BIN)/govsvc serve
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+test: lint test-sqlite test-postgres
+
+test-sqlite: setup
+	GOVSVC_TEST_DATABASE_URL=sqlite $(BIN)/pytest -q
+
+test-postgres: setup
+	GOVSVC_TEST_DATABASE_URL=$(PG_TEST_URL) $(BIN)/pytest -q
+
+schema: setup
+	$(BIN)/govsvc schema export
+
+# Re-resolve the pins: a fresh environment from pyproject's ranges, frozen.
+lock:
+	rm -rf /tmp/govsvc-lock && $(PY) -m venv /tmp/govsvc-lock
+	/tmp/govsvc-lock/bin/pip install -q --upgrade pip
+	/tmp/govsvc-lock/bin/pip install -q 'setuptools>=77' wheel -e '.[dev]'
+	/tmp/govsvc-lock/bin/pip freeze --all --exclude-editable | grep -vE "^(-e|#|pip==)" > requirements.lock
+
+clean:
+	rm -rf $(VENV) var

@@ -1,0 +1,1 @@
+"""govsvc: govern service outages and leave regulator-ready evidence at every step."""

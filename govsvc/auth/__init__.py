@@ -1,0 +1,1 @@
+"""Authentication: API tokens (stored as keyed hashes) and OIDC JWTs."""

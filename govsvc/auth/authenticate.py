@@ -1,0 +1,51 @@
+"""Turn an Authorization header into a Caller, or refuse it."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from govsvc.auth.caller import Caller
+from govsvc.auth.oidc import OidcVerifier
+from govsvc.auth.tokens import looks_like_api_token, principal_for_token
+from govsvc.authz.loading import load_access
+from govsvc.authz.policy import AccessPolicy
+from govsvc.db import Database
+from govsvc.errors import Unauthenticated
+from govsvc.org.models import Principal
+
+
+class Authenticator:
+    def __init__(self, *, db: Database, policy: AccessPolicy, secret: str, oidc: OidcVerifier):
+        self.db = db
+        self.policy = policy
+        self.secret = secret
+        self.oidc = oidc
+
+    async def authenticate(self, authorization: str | None, *, request_id: str | None) -> Caller:
+        credential = _bearer(authorization)
+        async with self.db.read() as session:
+            principal: Principal | None
+            if looks_like_api_token(credential):
+                principal = await principal_for_token(session, secret=self.secret, token=credential)
+            else:
+                email = await self.oidc.email_of(credential)
+                principal = None
+                if email is not None:
+                    principal = (
+                        await session.execute(
+                            select(Principal).where(Principal.email == email, Principal.active)
+                        )
+                    ).scalar_one_or_none()
+            if principal is None:
+                raise Unauthenticated("invalid, expired or revoked credential")
+            access = await load_access(session, self.policy, principal.id)
+        return Caller(principal.id, principal.email, access, request_id)
+
+
+def _bearer(authorization: str | None) -> str:
+    if not authorization:
+        raise Unauthenticated("missing Authorization header (expected: Bearer <token>)")
+    scheme, _, credential = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not credential.strip():
+        raise Unauthenticated("expected: Authorization: Bearer <token>")
+    return credential.strip()

@@ -1,0 +1,35 @@
+"""Load a principal's live grants and, when any is unit-scoped, the unit tree."""
+
+from __future__ import annotations
+
+from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from govsvc.authz.access import Access, GrantView, UnitTree
+from govsvc.authz.models import Grant
+from govsvc.authz.policy import AccessPolicy
+from govsvc.db import utcnow
+from govsvc.org.models import BusinessUnit
+
+
+async def load_unit_tree(session: AsyncSession) -> UnitTree:
+    rows = (await session.execute(select(BusinessUnit.id, BusinessUnit.parent_id, BusinessUnit.code))).all()
+    return UnitTree({r.id: r.parent_id for r in rows}, {r.id: r.code for r in rows})
+
+
+async def load_access(session: AsyncSession, policy: AccessPolicy, principal_id: int) -> Access:
+    now = utcnow()
+    rows = (
+        await session.execute(
+            select(Grant.role, Grant.business_unit_id).where(
+                Grant.principal_id == principal_id,
+                Grant.revoked_at.is_(None),
+                or_(Grant.expires_at.is_(None), Grant.expires_at > now),
+            )
+        )
+    ).all()
+    grants = [GrantView(role, unit_id) for role, unit_id in rows]
+    # Only unit-scoped grants need the tree; callers with global grants skip the query.
+    needs_tree = any(g.unit_id is not None for g in grants)
+    units = await load_unit_tree(session) if needs_tree else UnitTree({}, {})
+    return Access(policy, grants, units)

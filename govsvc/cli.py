@@ -1,0 +1,238 @@
+"""govsvc serve | migrate | token create/revoke | audit verify | schema export."""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import re
+import sys
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import TypeVar
+
+import click
+from pydantic import ValidationError
+
+from govsvc.audit import chain
+from govsvc.auth import tokens
+from govsvc.auth.caller import Caller
+from govsvc.authz import service as authz_service
+from govsvc.errors import Forbidden, ServiceError
+from govsvc.org import service as org_service
+from govsvc.org.models import BusinessUnit, PrincipalKind
+from govsvc.runtime import Runtime
+from govsvc.settings import REPO_ROOT, Settings
+
+T = TypeVar("T")
+_DURATION = re.compile(r"^(\d+)\s*([smhdw]?)$")
+_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration(text: str) -> timedelta:
+    match = _DURATION.match(text.strip().lower())
+    if not match:
+        raise click.BadParameter("use a number with s, m, h, d or w, e.g. 90d or 12h")
+    return timedelta(seconds=int(match[1]) * _UNITS[match[2]])
+
+
+def _settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as error:
+        raise click.ClickException(f"bad settings: {error}") from None
+
+
+def _run(work: Callable[[Runtime], Awaitable[T]]) -> T:
+    settings = _settings()
+    runtime = Runtime.build(settings)
+
+    async def main() -> T:
+        try:
+            return await work(runtime)
+        finally:
+            await runtime.db.dispose()
+
+    try:
+        return asyncio.run(main())
+    except ServiceError as error:
+        where = f" ({error.field})" if error.field else ""
+        raise click.ClickException(f"{error.code.value}{where}: {error.message}") from None
+    except Forbidden as error:
+        raise click.ClickException(f"FORBIDDEN: {error}") from None
+
+
+def _cli_caller(runtime: Runtime) -> Caller:
+    return Caller.system(runtime.policies.access, f"cli:{getpass.getuser()}")
+
+
+@click.group()
+def main() -> None:
+    """govsvc: govern service outages, with regulator-ready evidence at every step."""
+
+
+@main.command()
+def migrate() -> None:
+    """Bring the database schema to the newest migration."""
+    from govsvc.migrate import upgrade
+
+    settings = _settings()
+    upgrade(settings.database_url)
+    click.echo("database is at the newest migration", err=True)
+
+
+@main.command()
+@click.option("--host", default=None, help="Interface to bind (default from GOVSVC_HOST).")
+@click.option("--port", default=None, type=int, help="Port (default from GOVSVC_PORT).")
+def serve(host: str | None, port: int | None) -> None:
+    """Serve the API; on an empty database, create the first administrator and print a token."""
+    import uvicorn
+
+    from govsvc import health
+    from govsvc.app import create_app
+    from govsvc.bootstrap import bootstrap_admin
+
+    settings = _settings()
+    if host or port:
+        settings = settings.model_copy(update={k: v for k, v in
+                                               (("host", host), ("port", port)) if v})
+    runtime = Runtime.build(settings)
+
+    async def prepare() -> tuple[list[str], object]:
+        problems = await health.readiness_problems(runtime.db)
+        return problems, (None if problems else await bootstrap_admin(runtime))
+
+    problems, first = asyncio.run(prepare())
+    if problems:
+        raise click.ClickException("; ".join(problems))
+    _banner(settings, first)
+    uvicorn.run(create_app(settings, runtime), host=settings.host, port=settings.port,
+                log_level="info")
+
+
+def _banner(settings: Settings, first: object) -> None:
+    url = settings.base_url
+    lines = [f"govsvc ({settings.env.value}) on {url}",
+             f"  GraphQL:  {url}/graphql" + (" (GraphiQL in a browser)" if settings.is_dev else ""),
+             f"  health:   {url}/healthz  {url}/readyz"]
+    if first is not None:
+        token = first.token  # type: ignore[attr-defined]
+        lines += [
+            "",
+            f"First run: created administrator {first.email}.",  # type: ignore[attr-defined]
+            "Their API token (shown once, expires in 30 days; only a hash is kept):",
+            f"  {token}",
+            "",
+            "Try it:",
+            f"  curl -s {url}/graphql -H 'Authorization: Bearer {token}' \\",
+            "    -H 'Content-Type: application/json' -d '{\"query\":\"{ me { actor roles } }\"}'",
+            "In GraphiQL, open Headers and paste:",
+            f'  {{"Authorization": "Bearer {token}"}}',
+        ]
+    else:
+        lines += ["", "Authenticate with a token: govsvc token create --email you@example.com "
+                      "--role admin   (then send Authorization: Bearer <token>)"]
+    click.echo("\n".join(lines), err=True)
+
+
+@main.group()
+def token() -> None:
+    """Mint and revoke API tokens."""
+
+
+@token.command("create")
+@click.option("--email", required=True, help="Person e-mail or machine:<handle>.")
+@click.option("--role", default=None, help="Also grant this role.")
+@click.option("--unit", default=None, help="Business unit code for the grant (default: all).")
+@click.option("--expires-in", "expires_in", default="90d", show_default=True,
+              help="Lifetime, e.g. 30d, 12h, 3600.")
+@click.option("--name", default="cli", show_default=True, help="A label for the token.")
+def token_create(email: str, role: str | None, unit: str | None, expires_in: str,
+                 name: str) -> None:
+    """Print a new token (alone, on stdout); creates the person when unknown."""
+    ttl = parse_duration(expires_in)
+    if unit and not role:
+        raise click.BadParameter("--unit needs --role", param_hint="--unit")
+
+    async def work(runtime: Runtime) -> str:
+        caller = _cli_caller(runtime)
+        async with runtime.db.write() as session:
+            principal = await org_service.principal_by_email(session, email)
+            if principal is None:
+                kind = (PrincipalKind.MACHINE if email.startswith("machine:")
+                        else PrincipalKind.PERSON)
+                principal = await org_service.add_principal(
+                    session, caller, kind=kind, email=email,
+                    name=email.removeprefix("machine:").split("@")[0])
+            if role:
+                unit_id = None
+                if unit:
+                    found = await session.execute(
+                        BusinessUnit.__table__.select().where(BusinessUnit.code == unit))
+                    row = found.first()
+                    if row is None:
+                        raise click.ClickException(f"no business unit with code {unit!r}")
+                    unit_id = row.id
+                await authz_service.add_grant(session, caller, principal_id=principal.id,
+                                              role=role, business_unit_id=unit_id)
+            issued = await tokens.issue_token(
+                session, caller, secret=runtime.settings.secret_key.get_secret_value(),
+                principal=principal, ttl=ttl, name=name)
+            return issued.plaintext
+
+    click.echo(_run(work))
+
+
+@token.command("revoke")
+@click.option("--token", "value", default=None, help="The token itself.")
+@click.option("--id", "token_id", default=None, type=int, help="The token's id.")
+def token_revoke(value: str | None, token_id: int | None) -> None:
+    """Revoke a token, named by its value or its id."""
+    if (value is None) == (token_id is None):
+        raise click.UsageError("give exactly one of --token and --id")
+
+    async def work(runtime: Runtime) -> int:
+        revoked = await tokens.revoke_token(
+            runtime.db, _cli_caller(runtime),
+            secret=runtime.settings.secret_key.get_secret_value(), token=value, token_id=token_id)
+        return revoked.id
+
+    click.echo(f"token {_run(work)} revoked", err=True)
+
+
+@main.group()
+def audit() -> None:
+    """Check the audit log."""
+
+
+@audit.command("verify")
+def audit_verify() -> None:
+    """Recompute the hash chain; exit 1 and name the first bad event if it does not hold."""
+
+    async def work(runtime: Runtime) -> chain.VerifyResult:
+        async with runtime.db.read() as session:
+            return await chain.verify(session)
+
+    result = _run(work)
+    if result.ok:
+        click.echo(f"audit chain intact: {result.events_checked} events, head seq "
+                   f"{result.head_seq}, head hash {result.head_hash}")
+        return
+    click.echo(f"audit chain BROKEN at event {result.first_bad_seq}: {result.problem}")
+    sys.exit(1)
+
+
+@main.group()
+def schema() -> None:
+    """The GraphQL schema as SDL."""
+
+
+@schema.command("export")
+@click.option("--output", type=click.Path(path_type=Path), default=REPO_ROOT / "schema.graphql",
+              show_default=True)
+def schema_export(output: Path) -> None:
+    """Write the schema the code defines (CI compares it with the committed file)."""
+    from govsvc.graphql.schema import schema_sdl
+
+    output.write_text(schema_sdl())
+    click.echo(f"wrote {output}", err=True)

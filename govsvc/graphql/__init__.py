@@ -1,0 +1,1 @@
+"""GraphQL adapter: schema assembly, context, errors, scalars. Resolvers stay thin."""

@@ -1,0 +1,69 @@
+"""The few moves every resolver makes: read through a session, or mutate and map refusals."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any, TypeVar
+
+from graphql import GraphQLError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from govsvc.auth.caller import Caller
+from govsvc.errors import Forbidden, ServiceError
+from govsvc.graphql.context import BatchFn, Info
+from govsvc.graphql.errors import forbidden, user_errors
+
+T = TypeVar("T")
+P = TypeVar("P")
+
+
+def bad_input(error: ServiceError) -> GraphQLError:
+    return GraphQLError(error.message, extensions={"code": error.code.value, "field": error.field})
+
+
+async def read(info: Info, fn: Callable[[AsyncSession, Caller], Awaitable[T]]) -> T:
+    """Run a query use case in a read transaction; refusals become top-level errors."""
+    try:
+        async with info.context.runtime.db.read() as session:
+            return await fn(session, info.context.caller)
+    except ServiceError as error:
+        raise bad_input(error) from None
+    except Forbidden as error:
+        raise forbidden(error) from None
+
+
+async def mutate(
+    call: Callable[[], Awaitable[T]],
+    *,
+    ok: Callable[[T], P],
+    refused: Callable[[list[Any]], P],
+    error_type: type[Any],
+) -> P:
+    """Run one use case; expected refusals become payload errors, denial a FORBIDDEN error."""
+    try:
+        result = await call()
+    except ServiceError as error:
+        return refused(user_errors(error_type, error))
+    except Forbidden as error:
+        raise forbidden(error) from None
+    return ok(result)
+
+
+async def load_nodes(
+    info: Info,
+    node_ids: Iterable[str],
+    fn: BatchFn,
+    to_node: Callable[[Any], T],
+) -> list[T | None]:
+    """Relay node lookup through the per-request loader; unreadable ids come back as null."""
+    keys: list[int | None] = []
+    for node_id in node_ids:
+        try:
+            keys.append(int(node_id))
+        except ValueError:
+            keys.append(None)
+    valid = [k for k in keys if k is not None]
+    found = await info.context.loader(fn).load_many(valid)
+    by_key = dict(zip(valid, found, strict=True))
+    return [to_node(by_key[k]) if k is not None and by_key.get(k) is not None else None
+            for k in keys]

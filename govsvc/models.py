@@ -1,0 +1,13 @@
+"""Every table, imported in one place so Alembic and create_all see the whole schema."""
+
+from govsvc.audit import models as audit_models
+from govsvc.auth import models as auth_models
+from govsvc.authz import models as authz_models
+from govsvc.db import Base
+from govsvc.incidents import models as incident_models
+from govsvc.org import models as org_models
+
+metadata = Base.metadata
+
+__all__ = ["audit_models", "auth_models", "authz_models", "incident_models", "metadata",
+           "org_models"]

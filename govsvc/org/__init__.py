@@ -1,0 +1,1 @@
+"""Organisation: business units, services and their SLAs, teams, people and machine principals."""
