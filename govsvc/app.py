@@ -47,8 +47,7 @@ class RequestIdMiddleware:
         async def send_with_id(message: Any) -> None:
             if message["type"] == "http.response.start":
                 message.setdefault("headers", [])
-                message["headers"] = [*message["headers"],
-                                      (b"x-request-id", request_id.encode())]
+                message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
             await send(message)
 
         await self.app(scope, receive, send_with_id)
@@ -72,12 +71,18 @@ class GraphQLEndpoint(GraphQL[Context, None]):
             try:
                 caller = await self.authenticator.authenticate(
                     request.headers.get("authorization"),
-                    request_id=scope.get("state", {}).get("request_id"))
+                    request_id=scope.get("state", {}).get("request_id"),
+                )
             except Unauthenticated as error:
                 response = JSONResponse(
-                    {"errors": [{"message": str(error),
-                                 "extensions": {"code": "UNAUTHENTICATED"}}]},
-                    status_code=401, headers={"WWW-Authenticate": 'Bearer realm="govsvc"'})
+                    {
+                        "errors": [
+                            {"message": str(error), "extensions": {"code": "UNAUTHENTICATED"}}
+                        ]
+                    },
+                    status_code=401,
+                    headers={"WWW-Authenticate": 'Bearer realm="govsvc"'},
+                )
                 await response(scope, receive, send)
                 return
             scope["state"]["caller"] = caller
@@ -97,9 +102,12 @@ class GraphQLEndpoint(GraphQL[Context, None]):
 
 def create_app(settings: Settings, runtime: Runtime | None = None) -> Starlette:
     runtime = runtime or Runtime.build(settings)
-    authenticator = Authenticator(db=runtime.db, policy=runtime.policies.access,
-                                  secret=settings.secret_key.get_secret_value(),
-                                  oidc=OidcVerifier(settings))
+    authenticator = Authenticator(
+        db=runtime.db,
+        policy=runtime.policies.access,
+        secret=settings.secret_key.get_secret_value(),
+        oidc=OidcVerifier(settings),
+    )
     graphql = GraphQLEndpoint(runtime, authenticator)
 
     @contextlib.asynccontextmanager
@@ -112,8 +120,10 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> Starlette:
 
     async def readyz(_: Request) -> Response:
         problems = await health.readiness_problems(runtime.db)
-        return JSONResponse({"status": "ready" if not problems else "not ready",
-                             "problems": problems}, status_code=503 if problems else 200)
+        return JSONResponse(
+            {"status": "ready" if not problems else "not ready", "problems": problems},
+            status_code=503 if problems else 200,
+        )
 
     app = Starlette(
         routes=[

@@ -31,11 +31,22 @@ async def bootstrap_admin(runtime: Runtime) -> Bootstrapped | None:
         # The write transaction serializes two servers starting at once: one bootstraps.
         if (await session.execute(select(func.count()).select_from(Principal))).scalar_one():
             return None
-        admin = await org_service.add_principal(session, caller, kind=PrincipalKind.PERSON,
-                                                email=BOOTSTRAP_EMAIL, name="First administrator")
-        await authz_service.add_grant(session, caller, principal_id=admin.id, role="admin",
-                                      business_unit_id=None)
-        issued = await tokens.issue_token(session, caller,
-                                          secret=runtime.settings.secret_key.get_secret_value(),
-                                          principal=admin, ttl=BOOTSTRAP_TTL, name="bootstrap")
+        admin = await org_service.add_principal(
+            session,
+            caller,
+            kind=PrincipalKind.PERSON,
+            email=BOOTSTRAP_EMAIL,
+            name="First administrator",
+        )
+        await authz_service.add_grant(
+            session, caller, principal_id=admin.id, role="admin", business_unit_id=None
+        )
+        issued = await tokens.issue_token(
+            session,
+            caller,
+            secret=runtime.settings.secret_key.get_secret_value(),
+            principal=admin,
+            ttl=BOOTSTRAP_TTL,
+            name="bootstrap",
+        )
         return Bootstrapped(admin.email, issued.plaintext)

@@ -77,7 +77,7 @@ def migrate() -> None:
     from govsvc.migrate import upgrade
 
     settings = _settings()
-    upgrade(settings.database_url)
+    upgrade(settings.database_url, settings.database_schema)
     click.echo("database is at the newest migration", err=True)
 
 
@@ -94,8 +94,9 @@ def serve(host: str | None, port: int | None) -> None:
 
     settings = _settings()
     if host or port:
-        settings = settings.model_copy(update={k: v for k, v in
-                                               (("host", host), ("port", port)) if v})
+        settings = settings.model_copy(
+            update={k: v for k, v in (("host", host), ("port", port)) if v}
+        )
     runtime = Runtime.build(settings)
 
     async def prepare() -> tuple[list[str], object]:
@@ -106,15 +107,18 @@ def serve(host: str | None, port: int | None) -> None:
     if problems:
         raise click.ClickException("; ".join(problems))
     _banner(settings, first)
-    uvicorn.run(create_app(settings, runtime), host=settings.host, port=settings.port,
-                log_level="info")
+    uvicorn.run(
+        create_app(settings, runtime), host=settings.host, port=settings.port, log_level="info"
+    )
 
 
 def _banner(settings: Settings, first: object) -> None:
     url = settings.base_url
-    lines = [f"govsvc ({settings.env.value}) on {url}",
-             f"  GraphQL:  {url}/graphql" + (" (GraphiQL in a browser)" if settings.is_dev else ""),
-             f"  health:   {url}/healthz  {url}/readyz"]
+    lines = [
+        f"govsvc ({settings.env.value}) on {url}",
+        f"  GraphQL:  {url}/graphql" + (" (GraphiQL in a browser)" if settings.is_dev else ""),
+        f"  health:   {url}/healthz  {url}/readyz",
+    ]
     if first is not None:
         token = first.token  # type: ignore[attr-defined]
         lines += [
@@ -130,8 +134,11 @@ def _banner(settings: Settings, first: object) -> None:
             f'  {{"Authorization": "Bearer {token}"}}',
         ]
     else:
-        lines += ["", "Authenticate with a token: govsvc token create --email you@example.com "
-                      "--role admin   (then send Authorization: Bearer <token>)"]
+        lines += [
+            "",
+            "Authenticate with a token: govsvc token create --email you@example.com "
+            "--role admin   (then send Authorization: Bearer <token>)",
+        ]
     click.echo("\n".join(lines), err=True)
 
 
@@ -144,11 +151,17 @@ def token() -> None:
 @click.option("--email", required=True, help="Person e-mail or machine:<handle>.")
 @click.option("--role", default=None, help="Also grant this role.")
 @click.option("--unit", default=None, help="Business unit code for the grant (default: all).")
-@click.option("--expires-in", "expires_in", default="90d", show_default=True,
-              help="Lifetime, e.g. 30d, 12h, 3600.")
+@click.option(
+    "--expires-in",
+    "expires_in",
+    default="90d",
+    show_default=True,
+    help="Lifetime, e.g. 30d, 12h, 3600.",
+)
 @click.option("--name", default="cli", show_default=True, help="A label for the token.")
-def token_create(email: str, role: str | None, unit: str | None, expires_in: str,
-                 name: str) -> None:
+def token_create(
+    email: str, role: str | None, unit: str | None, expires_in: str, name: str
+) -> None:
     """Print a new token (alone, on stdout); creates the person when unknown."""
     ttl = parse_duration(expires_in)
     if unit and not role:
@@ -159,25 +172,37 @@ def token_create(email: str, role: str | None, unit: str | None, expires_in: str
         async with runtime.db.write() as session:
             principal = await org_service.principal_by_email(session, email)
             if principal is None:
-                kind = (PrincipalKind.MACHINE if email.startswith("machine:")
-                        else PrincipalKind.PERSON)
+                kind = (
+                    PrincipalKind.MACHINE if email.startswith("machine:") else PrincipalKind.PERSON
+                )
                 principal = await org_service.add_principal(
-                    session, caller, kind=kind, email=email,
-                    name=email.removeprefix("machine:").split("@")[0])
+                    session,
+                    caller,
+                    kind=kind,
+                    email=email,
+                    name=email.removeprefix("machine:").split("@")[0],
+                )
             if role:
                 unit_id = None
                 if unit:
                     found = await session.execute(
-                        BusinessUnit.__table__.select().where(BusinessUnit.code == unit))
+                        BusinessUnit.__table__.select().where(BusinessUnit.code == unit)
+                    )
                     row = found.first()
                     if row is None:
                         raise click.ClickException(f"no business unit with code {unit!r}")
                     unit_id = row.id
-                await authz_service.add_grant(session, caller, principal_id=principal.id,
-                                              role=role, business_unit_id=unit_id)
+                await authz_service.add_grant(
+                    session, caller, principal_id=principal.id, role=role, business_unit_id=unit_id
+                )
             issued = await tokens.issue_token(
-                session, caller, secret=runtime.settings.secret_key.get_secret_value(),
-                principal=principal, ttl=ttl, name=name)
+                session,
+                caller,
+                secret=runtime.settings.secret_key.get_secret_value(),
+                principal=principal,
+                ttl=ttl,
+                name=name,
+            )
             return issued.plaintext
 
     click.echo(_run(work))
@@ -193,8 +218,12 @@ def token_revoke(value: str | None, token_id: int | None) -> None:
 
     async def work(runtime: Runtime) -> int:
         revoked = await tokens.revoke_token(
-            runtime.db, _cli_caller(runtime),
-            secret=runtime.settings.secret_key.get_secret_value(), token=value, token_id=token_id)
+            runtime.db,
+            _cli_caller(runtime),
+            secret=runtime.settings.secret_key.get_secret_value(),
+            token=value,
+            token_id=token_id,
+        )
         return revoked.id
 
     click.echo(f"token {_run(work)} revoked", err=True)
@@ -215,8 +244,10 @@ def audit_verify() -> None:
 
     result = _run(work)
     if result.ok:
-        click.echo(f"audit chain intact: {result.events_checked} events, head seq "
-                   f"{result.head_seq}, head hash {result.head_hash}")
+        click.echo(
+            f"audit chain intact: {result.events_checked} events, head seq "
+            f"{result.head_seq}, head hash {result.head_hash}"
+        )
         return
     click.echo(f"audit chain BROKEN at event {result.first_bad_seq}: {result.problem}")
     sys.exit(1)
@@ -228,8 +259,12 @@ def schema() -> None:
 
 
 @schema.command("export")
-@click.option("--output", type=click.Path(path_type=Path), default=REPO_ROOT / "schema.graphql",
-              show_default=True)
+@click.option(
+    "--output",
+    type=click.Path(path_type=Path),
+    default=REPO_ROOT / "schema.graphql",
+    show_default=True,
+)
 def schema_export(output: Path) -> None:
     """Write the schema the code defines (CI compares it with the committed file)."""
     from govsvc.graphql.schema import schema_sdl

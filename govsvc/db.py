@@ -14,7 +14,12 @@ from typing import Any
 
 from sqlalchemy import DateTime, MetaData, event
 from sqlalchemy.engine import Dialect
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
@@ -74,15 +79,30 @@ def _configure_sqlite(engine: AsyncEngine, busy_timeout_ms: int) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
+def connect_args(schema: str) -> dict[str, Any]:
+    """asyncpg arguments that put a PostgreSQL session in `schema` (when one is set)."""
+    return {"server_settings": {"search_path": schema}} if schema else {}
+
+
 class Database:
     """Owns the engine; hands out transactions. One per application, never module-level."""
 
-    def __init__(self, url: str, *, sqlite_busy_timeout_ms: int = 30_000, echo: bool = False):
+    def __init__(
+        self,
+        url: str,
+        *,
+        schema: str = "",
+        sqlite_busy_timeout_ms: int = 30_000,
+        echo: bool = False,
+    ):
         self.url = url
+        self.schema = schema
         self.is_sqlite = url.startswith("sqlite")
         kwargs: dict[str, Any] = {"echo": echo}
         if not self.is_sqlite:
-            kwargs.update(pool_size=20, max_overflow=20, pool_pre_ping=True)
+            kwargs.update(
+                pool_size=20, max_overflow=20, pool_pre_ping=True, connect_args=connect_args(schema)
+            )
         self.engine = create_async_engine(url, **kwargs)
         if self.is_sqlite:
             _configure_sqlite(self.engine, sqlite_busy_timeout_ms)

@@ -15,11 +15,14 @@ async def readiness_problems(db: Database) -> list[str]:
         async with db.engine.connect() as connection:
             await connection.execute(text("SELECT 1"))
             current = await connection.run_sync(
-                lambda sync: MigrationContext.configure(sync).get_current_heads())
-    except Exception as error:  # noqa: BLE001 - any failure means "not ready", and says why
+                lambda sync: MigrationContext.configure(sync).get_current_heads()
+            )
+    except Exception as error:
         return [f"database unreachable: {type(error).__name__}: {error}"]
-    heads = ScriptDirectory.from_config(alembic_config(db.url)).get_heads()
+    heads = ScriptDirectory.from_config(alembic_config(db.url, db.schema)).get_heads()
     if set(current) != set(heads):
-        return [f"database at migration {sorted(current) or 'none'}, code expects {sorted(heads)}; "
-                "run `govsvc migrate`"]
+        return [
+            f"database at migration {sorted(current) or 'none'}, code expects {sorted(heads)}; "
+            "run `govsvc migrate`"
+        ]
     return []

@@ -9,5 +9,11 @@ from govsvc.org import models as org_models
 
 metadata = Base.metadata
 
-__all__ = ["audit_models", "auth_models", "authz_models", "incident_models", "metadata",
-           "org_models"]
+__all__ = [
+    "audit_models",
+    "auth_models",
+    "authz_models",
+    "incident_models",
+    "metadata",
+    "org_models",
+]

@@ -19,7 +19,10 @@ class Runtime:
     def build(cls, settings: Settings) -> Runtime:
         return cls(
             settings=settings,
-            db=Database(settings.database_url,
-                        sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms),
+            db=Database(
+                settings.database_url,
+                schema=settings.database_schema,
+                sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms,
+            ),
             policies=Policies.load(settings.policies_dir),
         )

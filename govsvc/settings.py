@@ -24,7 +24,10 @@ class Settings(BaseSettings):
 
     env: Environment = Environment.DEV
     database_url: str = f"sqlite+aiosqlite:///{REPO_ROOT / 'var' / 'govsvc.db'}"
-    # Keys API tokens' stored hashes (HMAC), so a leaked database alone cannot be brute-forced offline.
+    # PostgreSQL only: the schema to use (search_path); empty means the server default.
+    database_schema: str = Field(default="", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,62}$|^$")
+    # Keys the stored hashes of API tokens (HMAC): a leaked database alone cannot be
+    # brute-forced offline.
     secret_key: SecretStr = SecretStr(DEV_SECRET)
     policies_dir: Path = REPO_ROOT / "policies"
     host: str = "127.0.0.1"
@@ -33,7 +36,7 @@ class Settings(BaseSettings):
 
     token_default_ttl_days: int = Field(default=90, ge=1, le=3650)
 
-    # OIDC: JWTs are accepted only when an issuer and audience are set, with a JWKS URL or a PEM key.
+    # OIDC: JWTs are accepted only with an issuer and audience set, and a JWKS URL or PEM key.
     oidc_issuer: str = ""
     oidc_audience: str = ""
     oidc_jwks_url: str = ""
@@ -55,7 +58,8 @@ class Settings(BaseSettings):
             if secret == DEV_SECRET or len(secret) < 32:
                 raise ValueError(
                     "GOVSVC_SECRET_KEY must be set to a random value of at least 32 characters "
-                    f"when GOVSVC_ENV={self.env.value} (placeholder secrets are refused outside dev)"
+                    f"when GOVSVC_ENV={self.env.value} "
+                    "(placeholder secrets are refused outside dev)"
                 )
         if bool(self.oidc_issuer) != bool(self.oidc_audience):
             raise ValueError("GOVSVC_OIDC_ISSUER and GOVSVC_OIDC_AUDIENCE must be set together")

@@ -21,8 +21,9 @@ CHAIN_LOCK_KEY = 0x6F7653_0A0D17
 
 def canonical_json(value: Any) -> str:
     """Stable text for hashing: sorted keys, no whitespace, UTF-8 kept as is."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                      default=_encode_extra)
+    return json.dumps(
+        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_encode_extra
+    )
 
 
 def _encode_extra(value: Any) -> Any:
@@ -82,7 +83,7 @@ def hash_of(event: AuditEvent) -> str:
 
 async def _lock_chain_head(session: AsyncSession) -> None:
     # SQLite write transactions already began IMMEDIATE (one writer at a time).
-    if session.bind.dialect.name == "postgresql":
+    if session.get_bind().dialect.name == "postgresql":
         await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHAIN_LOCK_KEY})
 
 

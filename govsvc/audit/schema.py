@@ -16,7 +16,6 @@ from govsvc.audit.models import AuditEvent as AuditEventModel
 from govsvc.graphql.context import Info
 from govsvc.graphql.relay import connection, decode_cursor
 from govsvc.graphql.resolvers import load_nodes, read
-from govsvc.graphql.scalars import DateTime
 from govsvc.pagination import page_size
 
 
@@ -24,7 +23,7 @@ from govsvc.pagination import page_size
 class AuditEvent(relay.Node):
     id: relay.NodeID[int] = strawberry.field(description="Global ID over the sequence number.")
     seq: int
-    at: DateTime  # type: ignore[valid-type]
+    at: datetime
     actor: str
     action: str
     resource_type: str
@@ -37,14 +36,25 @@ class AuditEvent(relay.Node):
 
     @classmethod
     def from_model(cls, e: AuditEventModel) -> Self:
-        return cls(id=e.seq, seq=e.seq, at=e.at, actor=e.actor, action=e.action,
-                   resource_type=e.resource_type, resource_id=e.resource_id,
-                   business_unit=e.business_unit, request_id=e.request_id,
-                   payload=json.loads(e.payload), prev_hash=e.prev_hash, hash=e.hash)
+        return cls(
+            id=e.seq,
+            seq=e.seq,
+            at=e.at,
+            actor=e.actor,
+            action=e.action,
+            resource_type=e.resource_type,
+            resource_id=e.resource_id,
+            business_unit=e.business_unit,
+            request_id=e.request_id,
+            payload=json.loads(e.payload),
+            prev_hash=e.prev_hash,
+            hash=e.hash,
+        )
 
     @classmethod
-    async def resolve_nodes(cls, *, info: Info, node_ids: Iterable[str], required: bool = False
-                            ) -> list[Any]:
+    async def resolve_nodes(
+        cls, *, info: Info, node_ids: Iterable[str], required: bool = False
+    ) -> list[Any]:
         return await load_nodes(info, node_ids, audit_service.events_by_seq, cls.from_model)
 
 
@@ -54,23 +64,36 @@ class AuditEventFilter:
     resource_id: str | None = None
     actor: str | None = None
     action: str | None = None
-    since: DateTime | None = strawberry.field(default=None, description="Inclusive.")  # type: ignore[valid-type]
-    until: DateTime | None = strawberry.field(default=None, description="Exclusive.")  # type: ignore[valid-type]
+    since: datetime | None = strawberry.field(default=None, description="Inclusive.")
+    until: datetime | None = strawberry.field(default=None, description="Exclusive.")
 
 
 @strawberry.type
 class AuditQuery:
     @strawberry.field(description="Audit events in chain order, filtered.")
-    async def audit_events(self, info: Info, filter: AuditEventFilter | None = None,
-                           first: int | None = None, after: str | None = None
-                           ) -> relay.Connection[AuditEvent]:
+    async def audit_events(
+        self,
+        info: Info,
+        filter: AuditEventFilter | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> relay.Connection[AuditEvent]:
         f = filter or AuditEventFilter()
         since: datetime | None = f.since
         until: datetime | None = f.until
-        where = audit_service.EventFilter(resource_type=f.resource_type,
-                                          resource_id=f.resource_id, actor=f.actor,
-                                          action=f.action, since=since, until=until)
+        where = audit_service.EventFilter(
+            resource_type=f.resource_type,
+            resource_id=f.resource_id,
+            actor=f.actor,
+            action=f.action,
+            since=since,
+            until=until,
+        )
         cap = info.context.runtime.settings.graphql_max_page
-        page = await read(info, lambda s, c: audit_service.list_events(
-            s, c, where=where, size=page_size(first, cap=cap), after_seq=decode_cursor(after)))
+        page = await read(
+            info,
+            lambda s, c: audit_service.list_events(
+                s, c, where=where, size=page_size(first, cap=cap), after_seq=decode_cursor(after)
+            ),
+        )
         return connection(page, AuditEvent.from_model, key=lambda e: e.seq)

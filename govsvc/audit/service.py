@@ -30,13 +30,15 @@ def _readable_events(caller: Caller) -> ColumnElement[bool]:
     scope = caller.access.scope("read", "audit_event")
     if scope.everywhere is not None:
         return true()
-    codes = sorted(caller.access.units.code_of[u] for u in scope.per_unit
-                   if u in caller.access.units.code_of)
+    codes = sorted(
+        caller.access.units.code_of[u] for u in scope.per_unit if u in caller.access.units.code_of
+    )
     return AuditEvent.business_unit.in_(codes) if codes else false()
 
 
-async def list_events(session: AsyncSession, caller: Caller, *, where: EventFilter, size: int,
-                      after_seq: int | None) -> Page[AuditEvent]:
+async def list_events(
+    session: AsyncSession, caller: Caller, *, where: EventFilter, size: int, after_seq: int | None
+) -> Page[AuditEvent]:
     """Audit events in chain order (oldest first) that match the filter and the caller's rights."""
     if where.since and where.until and where.since > where.until:
         raise Invalid("since must not be after until", field="since")
@@ -53,12 +55,15 @@ async def list_events(session: AsyncSession, caller: Caller, *, where: EventFilt
         query = query.where(AuditEvent.at >= where.since)
     if where.until is not None:
         query = query.where(AuditEvent.at < where.until)
-    return await fetch_page(session, query, id_column=AuditEvent.seq, size=size,
-                            after_id=after_seq, newest_first=False)
+    return await fetch_page(
+        session, query, id_column=AuditEvent.seq, size=size, after_id=after_seq, newest_first=False
+    )
 
 
-async def events_by_seq(session: AsyncSession, caller: Caller, seqs: Iterable[int]
-                        ) -> dict[int, AuditEvent]:
+async def events_by_seq(
+    session: AsyncSession, caller: Caller, seqs: Iterable[int]
+) -> dict[int, AuditEvent]:
     rows = await session.execute(
-        select(AuditEvent).where(AuditEvent.seq.in_(set(seqs)), _readable_events(caller)))
+        select(AuditEvent).where(AuditEvent.seq.in_(set(seqs)), _readable_events(caller))
+    )
     return {event.seq: event for event in rows.scalars()}

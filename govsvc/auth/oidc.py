@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import anyio
 import jwt
 
@@ -41,7 +43,7 @@ class OidcVerifier:
         email = claims.get(self.email_claim)
         return email.strip().lower() if isinstance(email, str) and email.strip() else None
 
-    async def _signing_key(self, token: str) -> object:
+    async def _signing_key(self, token: str) -> Any:
         if self._static_key is not None:
             return self._static_key
         assert self._jwks is not None  # noqa: S101 - settings validation guarantees one of them

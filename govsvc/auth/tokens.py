@@ -19,7 +19,7 @@ from govsvc.errors import Invalid, NotFound
 from govsvc.org import service as org_service
 from govsvc.org.models import Principal
 
-TOKEN_PREFIX = "gsv_"
+TOKEN_PREFIX = "gsv_"  # noqa: S105 - a marker, not a secret
 MAX_TTL = timedelta(days=3650)
 
 
@@ -48,7 +48,9 @@ async def issue_token(
 ) -> IssuedToken:
     """Mint a token for a principal inside the caller's transaction (audited)."""
     if ttl <= timedelta(0) or ttl > MAX_TTL:
-        raise Invalid("a token must expire between 1 second and 10 years from now", field="expiresIn")
+        raise Invalid(
+            "a token must expire between 1 second and 10 years from now", field="expiresIn"
+        )
     plaintext = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token = ApiToken(
         principal_id=principal.id,
@@ -76,14 +78,21 @@ async def create_token(
     """Mint a token for a person or machine the caller may manage tokens for."""
     async with db.write() as session:
         caller.access.require("manage", "token")
-        principal = await org_service.get_principal(session, caller, principal_id,
-                                                    field="principalId")
-        return await issue_token(session, caller, secret=secret, principal=principal, ttl=ttl,
-                                 name=name)
+        principal = await org_service.get_principal(
+            session, caller, principal_id, field="principalId"
+        )
+        return await issue_token(
+            session, caller, secret=secret, principal=principal, ttl=ttl, name=name
+        )
 
 
 async def revoke_token(
-    db: Database, caller: Caller, *, secret: str, token: str | None = None, token_id: int | None = None
+    db: Database,
+    caller: Caller,
+    *,
+    secret: str,
+    token: str | None = None,
+    token_id: int | None = None,
 ) -> ApiToken:
     """Revoke one token, named by its value or its id. Revoking twice is a no-op, not an error."""
     async with db.write() as session:
@@ -111,7 +120,9 @@ async def revoke_token(
         return found
 
 
-async def principal_for_token(session: AsyncSession, *, secret: str, token: str) -> Principal | None:
+async def principal_for_token(
+    session: AsyncSession, *, secret: str, token: str
+) -> Principal | None:
     """The active principal a live token belongs to, or None (expired, revoked, unknown)."""
     row = (
         await session.execute(
@@ -125,4 +136,4 @@ async def principal_for_token(session: AsyncSession, *, secret: str, token: str)
     principal, expires_at, revoked_at = row
     if revoked_at is not None or expires_at <= utcnow() or not principal.active:
         return None
-    return principal  # type: ignore[no-any-return]
+    return principal

@@ -37,7 +37,9 @@ class UnitTree:
                 self._children.setdefault(parent, []).append(unit)
 
     def ancestors_or_self(self, unit_id: int) -> list[int]:
-        chain, seen, current = [], set(), unit_id
+        chain: list[int] = []
+        seen: set[int] = set()
+        current: int | None = unit_id
         while current is not None and current not in seen:  # a cycle is refused on write
             chain.append(current)
             seen.add(current)
@@ -164,8 +166,12 @@ class Access:
         return Scope(everywhere, per_unit)
 
 
-def readable(access: Access, resource_type: str, unit_column: Any | None,
-             sensitivity_column: Any | None = None) -> ColumnElement[bool]:
+def readable(
+    access: Access,
+    resource_type: str,
+    unit_column: Any | None,
+    sensitivity_column: Any | None = None,
+) -> ColumnElement[bool]:
     """The WHERE clause of everything of this type the caller may read."""
     if unit_column is None:  # a resource outside any unit: any grant that reads it will do
         return true() if access.allows("read", resource_type) else false()

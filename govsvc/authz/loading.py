@@ -13,7 +13,9 @@ from govsvc.org.models import BusinessUnit
 
 
 async def load_unit_tree(session: AsyncSession) -> UnitTree:
-    rows = (await session.execute(select(BusinessUnit.id, BusinessUnit.parent_id, BusinessUnit.code))).all()
+    rows = (
+        await session.execute(select(BusinessUnit.id, BusinessUnit.parent_id, BusinessUnit.code))
+    ).all()
     return UnitTree({r.id: r.parent_id for r in rows}, {r.id: r.code for r in rows})
 
 

@@ -16,7 +16,6 @@ from govsvc.graphql.context import Info
 from govsvc.graphql.errors import UserError
 from govsvc.graphql.relay import connection, decode_cursor, decode_id, decode_optional
 from govsvc.graphql.resolvers import load_nodes, mutate, read
-from govsvc.graphql.scalars import DateTime
 from govsvc.org import service as org_service
 from govsvc.org.schema import BusinessUnit, Person
 from govsvc.pagination import page_size
@@ -26,19 +25,27 @@ from govsvc.pagination import page_size
 class Grant(relay.Node):
     id: relay.NodeID[int]
     role: str
-    expires_at: DateTime | None  # type: ignore[valid-type]
+    expires_at: datetime | None
     granted_by: str
-    granted_at: DateTime  # type: ignore[valid-type]
-    revoked_at: DateTime | None  # type: ignore[valid-type]
+    granted_at: datetime
+    revoked_at: datetime | None
     revoked_by: str | None
     principal_pk: strawberry.Private[int]
     unit_pk: strawberry.Private[int | None]
 
     @classmethod
     def from_model(cls, g: models.Grant) -> Self:
-        return cls(id=g.id, role=g.role, expires_at=g.expires_at, granted_by=g.granted_by,
-                   granted_at=g.granted_at, revoked_at=g.revoked_at, revoked_by=g.revoked_by,
-                   principal_pk=g.principal_id, unit_pk=g.business_unit_id)
+        return cls(
+            id=g.id,
+            role=g.role,
+            expires_at=g.expires_at,
+            granted_by=g.granted_by,
+            granted_at=g.granted_at,
+            revoked_at=g.revoked_at,
+            revoked_by=g.revoked_by,
+            principal_pk=g.principal_id,
+            unit_pk=g.business_unit_id,
+        )
 
     @strawberry.field(description="Null means every business unit.")
     async def business_unit(self, info: Info) -> BusinessUnit | None:
@@ -53,8 +60,9 @@ class Grant(relay.Node):
         return Person.from_model(p) if p else None
 
     @classmethod
-    async def resolve_nodes(cls, *, info: Info, node_ids: Iterable[str], required: bool = False
-                            ) -> list[Any]:
+    async def resolve_nodes(
+        cls, *, info: Info, node_ids: Iterable[str], required: bool = False
+    ) -> list[Any]:
         return await load_nodes(info, node_ids, authz_service.grants_by_id, cls.from_model)
 
 
@@ -69,8 +77,7 @@ class Viewer:
         pid = info.context.caller.principal_id
         if pid is None:
             return []
-        found = await info.context.loader(authz_service.grants_by_principal,
-                                          default=list).load(pid)
+        found = await info.context.loader(authz_service.grants_by_principal, default=list).load(pid)
         return [Grant.from_model(g) for g in found]
 
 
@@ -82,18 +89,30 @@ class AccessQuery:
         person = None
         if caller.principal_id is not None:
             found = await info.context.loader(org_service.principals_by_id).load(
-                caller.principal_id)
+                caller.principal_id
+            )
             person = Person.from_model(found) if found else None
         return Viewer(person=person, actor=caller.actor, roles=sorted(caller.access.roles()))
 
     @strawberry.field(description="Grants you may see, newest first.")
-    async def grants(self, info: Info, principal_id: strawberry.ID | None = None,
-                     first: int | None = None, after: str | None = None
-                     ) -> relay.Connection[Grant]:
+    async def grants(
+        self,
+        info: Info,
+        principal_id: strawberry.ID | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> relay.Connection[Grant]:
         cap = info.context.runtime.settings.graphql_max_page
-        page = await read(info, lambda s, c: authz_service.list_grants(
-            s, c, principal_id=decode_optional(principal_id, "Person", field="principalId"),
-            size=page_size(first, cap=cap), after_id=decode_cursor(after)))
+        page = await read(
+            info,
+            lambda s, c: authz_service.list_grants(
+                s,
+                c,
+                principal_id=decode_optional(principal_id, "Person", field="principalId"),
+                size=page_size(first, cap=cap),
+                after_id=decode_cursor(after),
+            ),
+        )
         return connection(page, Grant.from_model)
 
 
@@ -102,8 +121,9 @@ class GrantCreateInput:
     principal_id: strawberry.ID
     role: str
     business_unit_id: strawberry.ID | None = strawberry.field(
-        default=None, description="Omit to grant the role in every business unit.")
-    expires_at: DateTime | None = None  # type: ignore[valid-type]
+        default=None, description="Omit to grant the role in every business unit."
+    )
+    expires_at: datetime | None = None
 
 
 @strawberry.type
@@ -137,8 +157,9 @@ class GrantRevokePayload:
 class ApiTokenCreateInput:
     principal_id: strawberry.ID
     name: str = ""
-    expires_in_seconds: int = strawberry.field(default=90 * 86400,
-                                               description="Lifetime; at most ten years.")
+    expires_in_seconds: int = strawberry.field(
+        default=90 * 86400, description="Lifetime; at most ten years."
+    )
 
 
 @strawberry.type
@@ -148,9 +169,10 @@ class ApiTokenCreateError(UserError):
 
 @strawberry.type
 class ApiTokenCreatePayload:
-    token: str | None = strawberry.field(default=None,
-                                         description="Shown this once; only a hash is kept.")
-    expires_at: DateTime | None = None  # type: ignore[valid-type]
+    token: str | None = strawberry.field(
+        default=None, description="Shown this once; only a hash is kept."
+    )
+    expires_at: datetime | None = None
     errors: list[ApiTokenCreateError] = strawberry.field(default_factory=list)
 
 
@@ -162,35 +184,47 @@ class AccessMutation:
         expires: datetime | None = input.expires_at
         return await mutate(
             lambda: authz_service.grant_role(
-                rt.db, caller, principal_id=decode_id(input.principal_id, "Person",
-                                                      field="principalId"),
+                rt.db,
+                caller,
+                principal_id=decode_id(input.principal_id, "Person", field="principalId"),
                 role=input.role,
-                business_unit_id=decode_optional(input.business_unit_id, "BusinessUnit",
-                                                 field="businessUnitId"),
-                expires_at=expires),
+                business_unit_id=decode_optional(
+                    input.business_unit_id, "BusinessUnit", field="businessUnitId"
+                ),
+                expires_at=expires,
+            ),
             ok=lambda g: GrantCreatePayload(grant=Grant.from_model(g)),
             refused=lambda e: GrantCreatePayload(errors=e),
-            error_type=GrantCreateError)
+            error_type=GrantCreateError,
+        )
 
     @strawberry.mutation
     async def grant_revoke(self, info: Info, input: GrantRevokeInput) -> GrantRevokePayload:
         rt, caller = info.context.runtime, info.context.caller
         return await mutate(
-            lambda: authz_service.revoke_grant(rt.db, caller,
-                                               grant_id=decode_id(input.id, "Grant", field="id")),
+            lambda: authz_service.revoke_grant(
+                rt.db, caller, grant_id=decode_id(input.id, "Grant", field="id")
+            ),
             ok=lambda g: GrantRevokePayload(grant=Grant.from_model(g)),
             refused=lambda e: GrantRevokePayload(errors=e),
-            error_type=GrantRevokeError)
+            error_type=GrantRevokeError,
+        )
 
     @strawberry.mutation(description="Mint an API token for a person or machine principal.")
-    async def api_token_create(self, info: Info, input: ApiTokenCreateInput
-                               ) -> ApiTokenCreatePayload:
+    async def api_token_create(
+        self, info: Info, input: ApiTokenCreateInput
+    ) -> ApiTokenCreatePayload:
         rt, caller = info.context.runtime, info.context.caller
         return await mutate(
             lambda: tokens.create_token(
-                rt.db, caller, secret=rt.settings.secret_key.get_secret_value(),
+                rt.db,
+                caller,
+                secret=rt.settings.secret_key.get_secret_value(),
                 principal_id=decode_id(input.principal_id, "Person", field="principalId"),
-                ttl=timedelta(seconds=input.expires_in_seconds), name=input.name),
+                ttl=timedelta(seconds=input.expires_in_seconds),
+                name=input.name,
+            ),
             ok=lambda t: ApiTokenCreatePayload(token=t.plaintext, expires_at=t.token.expires_at),
             refused=lambda e: ApiTokenCreatePayload(errors=e),
-            error_type=ApiTokenCreateError)
+            error_type=ApiTokenCreateError,
+        )

@@ -29,8 +29,14 @@ async def grant_role(
 ) -> Grant:
     """Grant a role in a business unit (and its children), or everywhere when no unit is given."""
     async with db.write() as session:
-        return await add_grant(session, caller, principal_id=principal_id, role=role,
-                               business_unit_id=business_unit_id, expires_at=expires_at)
+        return await add_grant(
+            session,
+            caller,
+            principal_id=principal_id,
+            role=role,
+            business_unit_id=business_unit_id,
+            expires_at=expires_at,
+        )
 
 
 async def add_grant(
@@ -45,8 +51,11 @@ async def add_grant(
     """Insert a grant inside the caller's transaction (shared by GraphQL and the CLI)."""
     if role not in caller.access.policy.roles:
         known = ", ".join(sorted(caller.access.policy.roles))
-        raise Invalid(f"unknown role {role!r}; known roles: {known}", field="role",
-                      code=ErrorCode.UNKNOWN_ROLE)
+        raise Invalid(
+            f"unknown role {role!r}; known roles: {known}",
+            field="role",
+            code=ErrorCode.UNKNOWN_ROLE,
+        )
     if expires_at is not None and expires_at <= utcnow():
         raise Invalid("expiry must be in the future", field="expiresAt")
     principal = await org_service.get_principal(session, caller, principal_id, field="principalId")
@@ -59,14 +68,29 @@ async def add_grant(
             raise NotFound("no such business unit", field="businessUnitId")
         caller.access.require("manage", "grant", unit_id=business_unit_id)
         unit_code = units[business_unit_id].code
-    grant = Grant(principal_id=principal.id, role=role, business_unit_id=business_unit_id,
-                  expires_at=expires_at, granted_by=caller.actor)
+    grant = Grant(
+        principal_id=principal.id,
+        role=role,
+        business_unit_id=business_unit_id,
+        expires_at=expires_at,
+        granted_by=caller.actor,
+    )
     session.add(grant)
     await session.flush()
-    await record(session, caller, "grant.create", resource_type="grant", resource_id=grant.id,
-                 unit=unit_code,
-                 payload={"principal": principal.email, "role": role, "unit": unit_code or "*",
-                          "expires_at": expires_at})
+    await record(
+        session,
+        caller,
+        "grant.create",
+        resource_type="grant",
+        resource_id=grant.id,
+        unit=unit_code,
+        payload={
+            "principal": principal.email,
+            "role": role,
+            "unit": unit_code or "*",
+            "expires_at": expires_at,
+        },
+    )
     return grant
 
 
@@ -81,17 +105,24 @@ async def revoke_grant(db: Database, caller: Caller, *, grant_id: int) -> Grant:
         if grant.revoked_at is None:
             grant.revoked_at = utcnow()
             grant.revoked_by = caller.actor
-            await record(session, caller, "grant.revoke", resource_type="grant",
-                         resource_id=grant.id, payload={"role": grant.role,
-                                                         "principal_id": grant.principal_id})
+            await record(
+                session,
+                caller,
+                "grant.revoke",
+                resource_type="grant",
+                resource_id=grant.id,
+                payload={"role": grant.role, "principal_id": grant.principal_id},
+            )
         return grant
 
 
 def _grant_filter(caller: Caller) -> ColumnElement[bool]:
     # Everyone may see their own grants; seeing others' takes "read grant" where they apply
     # (a grant that covers every unit is visible only to those who read grants everywhere).
-    return or_(Grant.principal_id == caller.principal_id,
-               readable(caller.access, "grant", Grant.business_unit_id))
+    return or_(
+        Grant.principal_id == caller.principal_id,
+        readable(caller.access, "grant", Grant.business_unit_id),
+    )
 
 
 async def _visible_grant(session: AsyncSession, caller: Caller, grant_id: int) -> Grant:
@@ -103,8 +134,14 @@ async def _visible_grant(session: AsyncSession, caller: Caller, grant_id: int) -
     return grant
 
 
-async def list_grants(session: AsyncSession, caller: Caller, *, principal_id: int | None,
-                      size: int, after_id: int | None) -> Page[Grant]:
+async def list_grants(
+    session: AsyncSession,
+    caller: Caller,
+    *,
+    principal_id: int | None,
+    size: int,
+    after_id: int | None,
+) -> Page[Grant]:
     """Grants the caller may see, newest first, optionally of one principal."""
     query = select(Grant).where(_grant_filter(caller))
     if principal_id is not None:
@@ -112,10 +149,12 @@ async def list_grants(session: AsyncSession, caller: Caller, *, principal_id: in
     return await fetch_page(session, query, id_column=Grant.id, size=size, after_id=after_id)
 
 
-async def grants_by_principal(session: AsyncSession, caller: Caller, ids: Iterable[int]
-                              ) -> dict[int, list[Grant]]:
+async def grants_by_principal(
+    session: AsyncSession, caller: Caller, ids: Iterable[int]
+) -> dict[int, list[Grant]]:
     rows = await session.execute(
-        select(Grant).where(Grant.principal_id.in_(set(ids)), _grant_filter(caller))
+        select(Grant)
+        .where(Grant.principal_id.in_(set(ids)), _grant_filter(caller))
         .order_by(Grant.id)
     )
     grouped: dict[int, list[Grant]] = {}
@@ -124,8 +163,8 @@ async def grants_by_principal(session: AsyncSession, caller: Caller, ids: Iterab
     return grouped
 
 
-async def grants_by_id(session: AsyncSession, caller: Caller, ids: Iterable[int]
-                       ) -> dict[int, Grant]:
-    rows = await session.execute(
-        select(Grant).where(Grant.id.in_(set(ids)), _grant_filter(caller)))
+async def grants_by_id(
+    session: AsyncSession, caller: Caller, ids: Iterable[int]
+) -> dict[int, Grant]:
+    rows = await session.execute(select(Grant).where(Grant.id.in_(set(ids)), _grant_filter(caller)))
     return {grant.id: grant for grant in rows.scalars()}

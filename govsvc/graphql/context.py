@@ -26,8 +26,9 @@ class Context:
     def request_id(self) -> str | None:
         return self.caller.request_id
 
-    def loader(self, fn: BatchFn, *, default: Any = None, variant: Hashable = None
-               ) -> DataLoader[Any, Any]:
+    def loader(
+        self, fn: BatchFn, *, default: Any = None, variant: Hashable = None
+    ) -> DataLoader[Any, Any]:
         """The loader for `fn`, made once per request: a global loader would cache forever.
 
         `variant` tells apart loaders of one function with different fixed arguments."""

@@ -16,8 +16,9 @@ from govsvc.graphql.scalars import InputValueError
 
 log = logging.getLogger("govsvc.graphql")
 
-ErrorCode = strawberry.enum(DomainErrorCode, name="ErrorCode",
-                            description="Why a mutation refused its input.")
+ErrorCode = strawberry.enum(
+    DomainErrorCode, name="ErrorCode", description="Why a mutation refused its input."
+)
 
 
 @strawberry.interface(description="A refusal of a mutation's input: which field, why, a code.")
@@ -44,7 +45,7 @@ class MaskUnexpectedErrors(SchemaExtension):
     def on_operation(self) -> Iterator[None]:
         yield
         result = self.execution_context.result
-        if result is None or not getattr(result, "errors", None):
+        if result is None or not result.errors:
             return
         request_id = getattr(self.execution_context.context, "request_id", None)
         result.errors = [self._mask(error, request_id) for error in result.errors]
@@ -56,6 +57,9 @@ class MaskUnexpectedErrors(SchemaExtension):
         log.error("unexpected error [request %s]", request_id, exc_info=original)
         return GraphQLError(
             f"Unexpected error; quote request id {request_id} when reporting it.",
-            nodes=error.nodes, source=error.source, positions=error.positions, path=error.path,
+            nodes=error.nodes,
+            source=error.source,
+            positions=error.positions,
+            path=error.path,
             extensions={"code": "INTERNAL_SERVER_ERROR", "requestId": request_id},
         )

@@ -12,7 +12,7 @@ from strawberry import relay
 from govsvc.errors import Invalid, NotFound
 from govsvc.pagination import Page
 
-N = TypeVar("N")
+N = TypeVar("N", bound=relay.Node)
 _CURSOR = "cursor:"
 
 

@@ -65,5 +65,6 @@ async def load_nodes(
     valid = [k for k in keys if k is not None]
     found = await info.context.loader(fn).load_many(valid)
     by_key = dict(zip(valid, found, strict=True))
-    return [to_node(by_key[k]) if k is not None and by_key.get(k) is not None else None
-            for k in keys]
+    return [
+        to_node(by_key[k]) if k is not None and by_key.get(k) is not None else None for k in keys
+    ]

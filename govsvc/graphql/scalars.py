@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import NewType
 
 import strawberry
+from strawberry.types.scalar import ScalarDefinition
 
 
 class InputValueError(ValueError):
@@ -28,8 +28,8 @@ def parse_datetime(value: object) -> datetime:
     return parsed.astimezone(UTC)
 
 
-DateTime = strawberry.scalar(
-    NewType("DateTime", datetime),
+# Mapped onto Python's datetime in the schema config, so fields simply say `datetime`.
+DATETIME: ScalarDefinition = strawberry.scalar(
     name="DateTime",
     description="An RFC 3339 date-time; always returned in UTC, accepted with any offset.",
     serialize=serialize_datetime,

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
+
 import strawberry
+from graphql.validation import NoSchemaIntrospectionCustomRule
 from strawberry import relay
 from strawberry.extensions import (
     AddValidationRules,
@@ -11,11 +15,12 @@ from strawberry.extensions import (
     QueryDepthLimiter,
 )
 from strawberry.extensions.base_extension import SchemaExtension
-from graphql.validation import NoSchemaIntrospectionCustomRule
+from strawberry.schema.config import StrawberryConfig
 
 from govsvc.audit.schema import AuditQuery
 from govsvc.authz.schema import AccessMutation, AccessQuery
 from govsvc.graphql.errors import MaskUnexpectedErrors
+from govsvc.graphql.scalars import DATETIME
 from govsvc.incidents.schema import IncidentMutation, IncidentQuery
 from govsvc.org.schema import OrgMutation, OrgQuery
 from govsvc.settings import Settings
@@ -34,16 +39,23 @@ class Mutation(OrgMutation, AccessMutation, IncidentMutation):
 
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     """The executable schema; limits come from settings, introspection only in dev."""
-    extensions: list[SchemaExtension | type[SchemaExtension]] = [MaskUnexpectedErrors]
+    # Factories, not instances: strawberry builds fresh extensions for every request.
+    extensions: list[Callable[[], SchemaExtension] | type[SchemaExtension]] = [MaskUnexpectedErrors]
     if settings is not None:
+        limits = settings
         extensions += [
-            QueryDepthLimiter(max_depth=settings.graphql_max_depth),
-            MaxAliasesLimiter(max_alias_count=settings.graphql_max_aliases),
-            MaxTokensLimiter(max_token_count=settings.graphql_max_tokens),
+            lambda: QueryDepthLimiter(max_depth=limits.graphql_max_depth),
+            lambda: MaxAliasesLimiter(max_alias_count=limits.graphql_max_aliases),
+            lambda: MaxTokensLimiter(max_token_count=limits.graphql_max_tokens),
         ]
         if not settings.is_dev:
-            extensions.append(AddValidationRules([NoSchemaIntrospectionCustomRule]))
-    return strawberry.Schema(query=Query, mutation=Mutation, extensions=extensions)
+            extensions.append(lambda: AddValidationRules([NoSchemaIntrospectionCustomRule]))
+    return strawberry.Schema(
+        query=Query,
+        mutation=Mutation,
+        extensions=extensions,
+        config=StrawberryConfig(scalar_map={datetime: DATETIME}),
+    )
 
 
 def schema_sdl() -> str:

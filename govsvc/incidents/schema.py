@@ -17,7 +17,6 @@ from govsvc.graphql.context import Info
 from govsvc.graphql.errors import UserError
 from govsvc.graphql.relay import connection, decode_cursor, decode_id, decode_optional
 from govsvc.graphql.resolvers import load_nodes, mutate, read
-from govsvc.graphql.scalars import DateTime
 from govsvc.incidents import classification as cls_
 from govsvc.incidents import models
 from govsvc.incidents import service as incident_service
@@ -27,8 +26,9 @@ from govsvc.pagination import page_size
 
 IncidentStatus = strawberry.enum(models.IncidentStatus, name="IncidentStatus")
 Severity = strawberry.enum(cls_.Severity, name="Severity")
-ImpactKind = strawberry.enum(cls_.ImpactKind, name="ImpactKind",
-                             description="Judged against the service's SLA.")
+ImpactKind = strawberry.enum(
+    cls_.ImpactKind, name="ImpactKind", description="Judged against the service's SLA."
+)
 DataExposure = strawberry.enum(cls_.DataExposure, name="DataExposure")
 Sensitivity = strawberry.enum(SensitivityEnum, name="Sensitivity")
 ClassificationKind = strawberry.enum(models.ClassificationKind, name="ClassificationKind")
@@ -44,15 +44,14 @@ async def _decisions(session: AsyncSession, _: Caller, ids: list[int]) -> dict[i
     return await incident_service.children_by_incident(session, models.DecisionEntry, ids)
 
 
-async def _status_changes(session: AsyncSession, _: Caller, ids: list[int]
-                          ) -> dict[int, list[Any]]:
+async def _status_changes(session: AsyncSession, _: Caller, ids: list[int]) -> dict[int, list[Any]]:
     return await incident_service.children_by_incident(session, models.IncidentStatusChange, ids)
 
 
-async def _classifications(session: AsyncSession, _: Caller, ids: list[int]
-                           ) -> dict[int, list[Any]]:
-    return await incident_service.children_by_incident(
-        session, models.IncidentClassification, ids)
+async def _classifications(
+    session: AsyncSession, _: Caller, ids: list[int]
+) -> dict[int, list[Any]]:
+    return await incident_service.children_by_incident(session, models.IncidentClassification, ids)
 
 
 async def _disputes(session: AsyncSession, _: Caller, ids: list[int]) -> dict[int, list[Any]]:
@@ -96,16 +95,23 @@ class Classification:
     justification: str | None
     facts: strawberry.scalars.JSON
     classified_by: str
-    classified_at: DateTime  # type: ignore[valid-type]
+    classified_at: datetime
 
     @classmethod
     def from_model(cls, c: models.IncidentClassification) -> Self:
-        return cls(kind=models.ClassificationKind(c.kind), policy_version=c.policy_version,
-                   computed_severity=cls_.Severity(c.computed_severity),
-                   severity=cls_.Severity(c.severity), impact_kind=cls_.ImpactKind(c.impact_kind),
-                   rule_id=c.rule_id, reasons=json.loads(c.reasons),
-                   justification=c.justification, facts=json.loads(c.facts),
-                   classified_by=c.classified_by, classified_at=c.classified_at)
+        return cls(
+            kind=models.ClassificationKind(c.kind),
+            policy_version=c.policy_version,
+            computed_severity=cls_.Severity(c.computed_severity),
+            severity=cls_.Severity(c.severity),
+            impact_kind=cls_.ImpactKind(c.impact_kind),
+            rule_id=c.rule_id,
+            reasons=json.loads(c.reasons),
+            justification=c.justification,
+            facts=json.loads(c.facts),
+            classified_by=c.classified_by,
+            classified_at=c.classified_at,
+        )
 
 
 @strawberry.type
@@ -113,14 +119,18 @@ class StatusChange:
     from_status: IncidentStatus | None  # type: ignore[valid-type]
     to_status: IncidentStatus  # type: ignore[valid-type]
     changed_by: str
-    changed_at: DateTime  # type: ignore[valid-type]
+    changed_at: datetime
     note: str
 
     @classmethod
     def from_model(cls, c: models.IncidentStatusChange) -> Self:
-        return cls(from_status=models.IncidentStatus(c.from_status) if c.from_status else None,
-                   to_status=models.IncidentStatus(c.to_status), changed_by=c.changed_by,
-                   changed_at=c.changed_at, note=c.note)
+        return cls(
+            from_status=models.IncidentStatus(c.from_status) if c.from_status else None,
+            to_status=models.IncidentStatus(c.to_status),
+            changed_by=c.changed_by,
+            changed_at=c.changed_at,
+            note=c.note,
+        )
 
 
 @strawberry.type(description="Append-only; a correction is a new entry pointing at the old one.")
@@ -128,29 +138,39 @@ class TimelineEntry(relay.Node):
     id: relay.NodeID[int]
     kind: str
     text: str
-    occurred_at: DateTime  # type: ignore[valid-type]
-    recorded_at: DateTime  # type: ignore[valid-type]
+    occurred_at: datetime
+    recorded_at: datetime
     author: str
     corrects_pk: strawberry.Private[int | None]
 
     @classmethod
     def from_model(cls, e: models.TimelineEntry) -> Self:
-        return cls(id=e.id, kind=e.kind, text=e.text, occurred_at=e.occurred_at,
-                   recorded_at=e.recorded_at, author=e.author, corrects_pk=e.corrects_id)
+        return cls(
+            id=e.id,
+            kind=e.kind,
+            text=e.text,
+            occurred_at=e.occurred_at,
+            recorded_at=e.recorded_at,
+            author=e.author,
+            corrects_pk=e.corrects_id,
+        )
 
     @strawberry.field(description="The entry this one corrects, if it is a correction.")
     async def corrects(self, info: Info) -> TimelineEntry | None:
         if self.corrects_pk is None:
             return None
         entry = await info.context.loader(incident_service.timeline_entries_by_id).load(
-            self.corrects_pk)
+            self.corrects_pk
+        )
         return TimelineEntry.from_model(entry) if entry else None
 
     @classmethod
-    async def resolve_nodes(cls, *, info: Info, node_ids: Iterable[str], required: bool = False
-                            ) -> list[Any]:
-        return await load_nodes(info, node_ids, incident_service.timeline_entries_by_id,
-                                cls.from_model)
+    async def resolve_nodes(
+        cls, *, info: Info, node_ids: Iterable[str], required: bool = False
+    ) -> list[Any]:
+        return await load_nodes(
+            info, node_ids, incident_service.timeline_entries_by_id, cls.from_model
+        )
 
 
 @strawberry.type
@@ -158,17 +178,22 @@ class Decision:
     decision: str
     rationale: str
     alternatives: list[str]
-    decided_at: DateTime  # type: ignore[valid-type]
+    decided_at: datetime
     recorded_by: str
-    recorded_at: DateTime  # type: ignore[valid-type]
+    recorded_at: datetime
     decider_pk: strawberry.Private[int]
 
     @classmethod
     def from_model(cls, d: models.DecisionEntry) -> Self:
-        return cls(decision=d.decision, rationale=d.rationale,
-                   alternatives=json.loads(d.alternatives), decided_at=d.decided_at,
-                   recorded_by=d.recorded_by, recorded_at=d.recorded_at,
-                   decider_pk=d.decided_by_id)
+        return cls(
+            decision=d.decision,
+            rationale=d.rationale,
+            alternatives=json.loads(d.alternatives),
+            decided_at=d.decided_at,
+            recorded_by=d.recorded_by,
+            recorded_at=d.recorded_at,
+            decider_pk=d.decided_by_id,
+        )
 
     @strawberry.field
     async def decided_by(self, info: Info) -> Person | None:
@@ -184,14 +209,14 @@ class ClassificationDispute(relay.Node):
     position: str
     proposed_severity: Severity | None  # type: ignore[valid-type]
     raised_by: str
-    raised_at: DateTime  # type: ignore[valid-type]
+    raised_at: datetime
     response: str | None
     responded_by: str | None
-    responded_at: DateTime | None  # type: ignore[valid-type]
+    responded_at: datetime | None
     resolution: str | None
     resolved_severity: Severity | None  # type: ignore[valid-type]
     resolved_by: str | None
-    resolved_at: DateTime | None  # type: ignore[valid-type]
+    resolved_at: datetime | None
     raised_team_pk: strawberry.Private[int]
     response_team_pk: strawberry.Private[int | None]
 
@@ -200,14 +225,24 @@ class ClassificationDispute(relay.Node):
         def sev(value: str | None) -> cls_.Severity | None:
             return cls_.Severity(value) if value else None
 
-        return cls(id=d.id, state=models.DisputeState(d.state),
-                   disputed_severity=cls_.Severity(d.disputed_severity), position=d.position,
-                   proposed_severity=sev(d.proposed_severity), raised_by=d.raised_by,
-                   raised_at=d.raised_at, response=d.response, responded_by=d.responded_by,
-                   responded_at=d.responded_at, resolution=d.resolution,
-                   resolved_severity=sev(d.resolved_severity), resolved_by=d.resolved_by,
-                   resolved_at=d.resolved_at, raised_team_pk=d.raised_by_team_id,
-                   response_team_pk=d.response_team_id)
+        return cls(
+            id=d.id,
+            state=models.DisputeState(d.state),
+            disputed_severity=cls_.Severity(d.disputed_severity),
+            position=d.position,
+            proposed_severity=sev(d.proposed_severity),
+            raised_by=d.raised_by,
+            raised_at=d.raised_at,
+            response=d.response,
+            responded_by=d.responded_by,
+            responded_at=d.responded_at,
+            resolution=d.resolution,
+            resolved_severity=sev(d.resolved_severity),
+            resolved_by=d.resolved_by,
+            resolved_at=d.resolved_at,
+            raised_team_pk=d.raised_by_team_id,
+            response_team_pk=d.response_team_id,
+        )
 
     @strawberry.field
     async def raised_by_team(self, info: Info) -> Team | None:
@@ -222,8 +257,9 @@ class ClassificationDispute(relay.Node):
         return Team.from_model(team) if team else None
 
     @classmethod
-    async def resolve_nodes(cls, *, info: Info, node_ids: Iterable[str], required: bool = False
-                            ) -> list[Any]:
+    async def resolve_nodes(
+        cls, *, info: Info, node_ids: Iterable[str], required: bool = False
+    ) -> list[Any]:
         return await load_nodes(info, node_ids, incident_service.disputes_by_id, cls.from_model)
 
 
@@ -240,28 +276,41 @@ class Incident(relay.Node):
     classification_policy_version: str
     sensitivity: Sensitivity  # type: ignore[valid-type]
     impact: Impact
-    detected_at: DateTime  # type: ignore[valid-type]
+    detected_at: datetime
     created_by: str
-    created_at: DateTime  # type: ignore[valid-type]
-    updated_at: DateTime  # type: ignore[valid-type]
+    created_at: datetime
+    updated_at: datetime
     service_pk: strawberry.Private[int]
     unit_pk: strawberry.Private[int]
 
     @classmethod
     def from_model(cls, i: models.Incident) -> Self:
         return cls(
-            id=i.id, reference=i.reference, title=i.title, summary=i.summary,
-            status=models.IncidentStatus(i.status), severity=cls_.Severity(i.severity),
-            severity_overridden=i.severity_overridden, impact_kind=cls_.ImpactKind(i.impact_kind),
+            id=i.id,
+            reference=i.reference,
+            title=i.title,
+            summary=i.summary,
+            status=models.IncidentStatus(i.status),
+            severity=cls_.Severity(i.severity),
+            severity_overridden=i.severity_overridden,
+            impact_kind=cls_.ImpactKind(i.impact_kind),
             classification_policy_version=i.classification_policy_version,
             sensitivity=SensitivityEnum(i.sensitivity),
-            impact=Impact(customers_affected=i.customers_affected,
-                          data_exposure=cls_.DataExposure(i.data_exposure),
-                          regulatory_exposure=i.regulatory_exposure,
-                          duration_minutes=i.duration_minutes, unavailable=i.unavailable,
-                          availability_pct=i.availability_pct, latency_p99_ms=i.latency_p99_ms),
-            detected_at=i.detected_at, created_by=i.created_by, created_at=i.created_at,
-            updated_at=i.updated_at, service_pk=i.service_id, unit_pk=i.business_unit_id,
+            impact=Impact(
+                customers_affected=i.customers_affected,
+                data_exposure=cls_.DataExposure(i.data_exposure),
+                regulatory_exposure=i.regulatory_exposure,
+                duration_minutes=i.duration_minutes,
+                unavailable=i.unavailable,
+                availability_pct=i.availability_pct,
+                latency_p99_ms=i.latency_p99_ms,
+            ),
+            detected_at=i.detected_at,
+            created_by=i.created_by,
+            created_at=i.created_at,
+            updated_at=i.updated_at,
+            service_pk=i.service_id,
+            unit_pk=i.business_unit_id,
         )
 
     @strawberry.field
@@ -282,17 +331,25 @@ class Incident(relay.Node):
     @strawberry.field(description="The newest timeline entries, newest first (for lists).")
     async def latest_timeline(self, info: Info, limit: int = 5) -> list[TimelineEntry]:
         limit = max(1, min(limit, LATEST_TIMELINE_MAX))
-        entries = await info.context.loader(_latest_timeline(limit), default=list,
-                                            variant=("latest_timeline", limit)).load(self.id)
+        entries = await info.context.loader(
+            _latest_timeline(limit), default=list, variant=("latest_timeline", limit)
+        ).load(self.id)
         return [TimelineEntry.from_model(e) for e in entries]
 
     @strawberry.field(description="The whole timeline in the order it was recorded.")
-    async def timeline(self, info: Info, first: int | None = None, after: str | None = None
-                       ) -> relay.Connection[TimelineEntry]:
+    async def timeline(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> relay.Connection[TimelineEntry]:
         cap = info.context.runtime.settings.graphql_max_page
-        page = await read(info, lambda s, _: incident_service.timeline_page(
-            s, incident_id=self.id, size=page_size(first, cap=cap),
-            after_id=decode_cursor(after)))
+        page = await read(
+            info,
+            lambda s, _: incident_service.timeline_page(
+                s,
+                incident_id=self.id,
+                size=page_size(first, cap=cap),
+                after_id=decode_cursor(after),
+            ),
+        )
         return connection(page, TimelineEntry.from_model)
 
     @strawberry.field(description="The decision log, oldest first.")
@@ -316,8 +373,9 @@ class Incident(relay.Node):
         return [ClassificationDispute.from_model(r) for r in rows]
 
     @classmethod
-    async def resolve_nodes(cls, *, info: Info, node_ids: Iterable[str], required: bool = False
-                            ) -> list[Any]:
+    async def resolve_nodes(
+        cls, *, info: Info, node_ids: Iterable[str], required: bool = False
+    ) -> list[Any]:
         return await load_nodes(info, node_ids, incident_service.incidents_by_id, cls.from_model)
 
 
@@ -344,22 +402,36 @@ class IncidentFilter:
 @strawberry.type
 class IncidentQuery:
     @strawberry.field(description="Incidents you may read, newest first.")
-    async def incidents(self, info: Info, filter: IncidentFilter | None = None,
-                        first: int | None = None, after: str | None = None
-                        ) -> relay.Connection[Incident]:
+    async def incidents(
+        self,
+        info: Info,
+        filter: IncidentFilter | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> relay.Connection[Incident]:
         f = filter or IncidentFilter()
         cap = info.context.runtime.settings.graphql_max_page
-        page = await read(info, lambda s, c: incident_service.list_incidents(
-            s, c, size=page_size(first, cap=cap), after_id=decode_cursor(after),
-            statuses=f.statuses or (), severities=f.severities or (),
-            service_id=decode_optional(f.service_id, "Service", field="serviceId")))
+        page = await read(
+            info,
+            lambda s, c: incident_service.list_incidents(
+                s,
+                c,
+                size=page_size(first, cap=cap),
+                after_id=decode_cursor(after),
+                statuses=f.statuses or (),
+                severities=f.severities or (),
+                service_id=decode_optional(f.service_id, "Service", field="serviceId"),
+            ),
+        )
         return connection(page, Incident.from_model)
 
     @strawberry.field(description="The controlled tag taxonomy (policies/taxonomy.yaml).")
     def tag_taxonomy(self, info: Info) -> list[Tag]:
         taxonomy = info.context.runtime.policies.taxonomy
-        return [Tag(name=t, group=taxonomy.group_of(t), description=taxonomy.describe(t))
-                for t in sorted(taxonomy.tags)]
+        return [
+            Tag(name=t, group=taxonomy.group_of(t), description=taxonomy.describe(t))
+            for t in sorted(taxonomy.tags)
+        ]
 
     @strawberry.field(description="Versions of the classification policy and the current one.")
     def classification_policy(self, info: Info) -> ClassificationPolicyInfo:
@@ -376,17 +448,20 @@ class ImpactInput:
     data_exposure: DataExposure = cls_.DataExposure.NONE  # type: ignore[valid-type]
     regulatory_exposure: bool = False
     duration_minutes: int | None = None
-    unavailable: bool = strawberry.field(default=False,
-                                         description="The service is down outright.")
+    unavailable: bool = strawberry.field(default=False, description="The service is down outright.")
     availability_pct: float | None = None
     latency_p99_ms: int | None = None
 
     def to_facts(self) -> cls_.ImpactFacts:
         return incident_service.make_facts(
-            customers_affected=self.customers_affected, data_exposure=self.data_exposure,
-            regulatory_exposure=self.regulatory_exposure, duration_minutes=self.duration_minutes,
-            unavailable=self.unavailable, availability_pct=self.availability_pct,
-            latency_p99_ms=self.latency_p99_ms)
+            customers_affected=self.customers_affected,
+            data_exposure=self.data_exposure,
+            regulatory_exposure=self.regulatory_exposure,
+            duration_minutes=self.duration_minutes,
+            unavailable=self.unavailable,
+            availability_pct=self.availability_pct,
+            latency_p99_ms=self.latency_p99_ms,
+        )
 
 
 @strawberry.input
@@ -397,7 +472,7 @@ class IncidentCreateInput:
     summary: str = ""
     sensitivity: Sensitivity = SensitivityEnum.INTERNAL  # type: ignore[valid-type]
     tags: list[str] = strawberry.field(default_factory=list)
-    detected_at: DateTime | None = None  # type: ignore[valid-type]
+    detected_at: datetime | None = None
 
 
 @strawberry.type
@@ -415,8 +490,9 @@ class IncidentCreatePayload:
 class IncidentReclassifyInput:
     incident_id: strawberry.ID
     impact: ImpactInput | None = None
-    policy_version: str | None = strawberry.field(default=None,
-                                                  description="Default: the current version.")
+    policy_version: str | None = strawberry.field(
+        default=None, description="Default: the current version."
+    )
 
 
 @strawberry.type
@@ -488,9 +564,10 @@ class IncidentTagPayload:
 class IncidentTimelineAddInput:
     incident_id: strawberry.ID
     text: str
-    occurred_at: DateTime | None = None  # type: ignore[valid-type]
+    occurred_at: datetime | None = None
     corrects_id: strawberry.ID | None = strawberry.field(
-        default=None, description="The entry this one corrects; the old entry stays.")
+        default=None, description="The entry this one corrects; the old entry stays."
+    )
 
 
 @strawberry.type
@@ -510,9 +587,10 @@ class IncidentDecisionRecordInput:
     decision: str
     rationale: str
     alternatives: list[str] = strawberry.field(default_factory=list)
-    decided_by_id: strawberry.ID | None = strawberry.field(default=None,
-                                                           description="Default: you.")
-    decided_at: DateTime | None = None  # type: ignore[valid-type]
+    decided_by_id: strawberry.ID | None = strawberry.field(
+        default=None, description="Default: you."
+    )
+    decided_at: datetime | None = None
 
 
 @strawberry.type
@@ -546,7 +624,8 @@ class ClassificationDisputeResolveInput:
     dispute_id: strawberry.ID
     resolution: str
     severity: Severity | None = strawberry.field(  # type: ignore[valid-type]
-        default=None, description="The settled severity; omit to keep the current one.")
+        default=None, description="The settled severity; omit to keep the current one."
+    )
 
 
 @strawberry.type
@@ -565,125 +644,188 @@ def _incident_pk(value: str) -> int:
 
 
 def _incident_payload(payload: Any, error_type: Any) -> dict[str, Any]:
-    return {"ok": lambda i: payload(incident=Incident.from_model(i)),
-            "refused": lambda e: payload(errors=e), "error_type": error_type}
+    return {
+        "ok": lambda i: payload(incident=Incident.from_model(i)),
+        "refused": lambda e: payload(errors=e),
+        "error_type": error_type,
+    }
 
 
 @strawberry.type
 class IncidentMutation:
     @strawberry.mutation(description="Open an incident, classified under the current policy.")
-    async def incident_create(self, info: Info, input: IncidentCreateInput
-                              ) -> IncidentCreatePayload:
+    async def incident_create(
+        self, info: Info, input: IncidentCreateInput
+    ) -> IncidentCreatePayload:
         rt, caller = info.context.runtime, info.context.caller
         detected: datetime | None = input.detected_at
         return await mutate(
             lambda: incident_service.create_incident(
-                rt.db, caller, policies=rt.policies, title=input.title,
+                rt.db,
+                caller,
+                policies=rt.policies,
+                title=input.title,
                 service_id=decode_id(input.service_id, "Service", field="serviceId"),
-                facts=input.impact.to_facts(), summary=input.summary,
-                sensitivity=input.sensitivity, tags=input.tags, detected_at=detected),
-            **_incident_payload(IncidentCreatePayload, IncidentCreateError))
+                facts=input.impact.to_facts(),
+                summary=input.summary,
+                sensitivity=input.sensitivity,
+                tags=input.tags,
+                detected_at=detected,
+            ),
+            **_incident_payload(IncidentCreatePayload, IncidentCreateError),
+        )
 
     @strawberry.mutation
-    async def incident_reclassify(self, info: Info, input: IncidentReclassifyInput
-                                  ) -> IncidentReclassifyPayload:
+    async def incident_reclassify(
+        self, info: Info, input: IncidentReclassifyInput
+    ) -> IncidentReclassifyPayload:
         rt, caller = info.context.runtime, info.context.caller
         return await mutate(
             lambda: incident_service.classify_incident(
-                rt.db, caller, policies=rt.policies, incident_id=_incident_pk(input.incident_id),
+                rt.db,
+                caller,
+                policies=rt.policies,
+                incident_id=_incident_pk(input.incident_id),
                 facts=input.impact.to_facts() if input.impact else None,
-                policy_version=input.policy_version),
-            **_incident_payload(IncidentReclassifyPayload, IncidentReclassifyError))
+                policy_version=input.policy_version,
+            ),
+            **_incident_payload(IncidentReclassifyPayload, IncidentReclassifyError),
+        )
 
     @strawberry.mutation(description="Set the severity by hand; needs a justification.")
-    async def incident_severity_override(self, info: Info, input: IncidentSeverityOverrideInput
-                                         ) -> IncidentSeverityOverridePayload:
+    async def incident_severity_override(
+        self, info: Info, input: IncidentSeverityOverrideInput
+    ) -> IncidentSeverityOverridePayload:
         rt, caller = info.context.runtime, info.context.caller
         return await mutate(
             lambda: incident_service.override_severity(
-                rt.db, caller, incident_id=_incident_pk(input.incident_id),
-                severity=input.severity, justification=input.justification),
-            **_incident_payload(IncidentSeverityOverridePayload, IncidentSeverityOverrideError))
+                rt.db,
+                caller,
+                incident_id=_incident_pk(input.incident_id),
+                severity=input.severity,
+                justification=input.justification,
+            ),
+            **_incident_payload(IncidentSeverityOverridePayload, IncidentSeverityOverrideError),
+        )
 
     @strawberry.mutation
-    async def incident_status_change(self, info: Info, input: IncidentStatusChangeInput
-                                     ) -> IncidentStatusChangePayload:
+    async def incident_status_change(
+        self, info: Info, input: IncidentStatusChangeInput
+    ) -> IncidentStatusChangePayload:
         rt, caller = info.context.runtime, info.context.caller
         return await mutate(
             lambda: incident_service.change_status(
-                rt.db, caller, incident_id=_incident_pk(input.incident_id), status=input.status,
-                note=input.note),
-            **_incident_payload(IncidentStatusChangePayload, IncidentStatusChangeError))
+                rt.db,
+                caller,
+                incident_id=_incident_pk(input.incident_id),
+                status=input.status,
+                note=input.note,
+            ),
+            **_incident_payload(IncidentStatusChangePayload, IncidentStatusChangeError),
+        )
 
     @strawberry.mutation(description="Add and remove tags from the controlled taxonomy.")
     async def incident_tag(self, info: Info, input: IncidentTagInput) -> IncidentTagPayload:
         rt, caller = info.context.runtime, info.context.caller
         return await mutate(
             lambda: incident_service.tag_incident(
-                rt.db, caller, policies=rt.policies, incident_id=_incident_pk(input.incident_id),
-                add=input.add, remove=input.remove),
-            **_incident_payload(IncidentTagPayload, IncidentTagError))
+                rt.db,
+                caller,
+                policies=rt.policies,
+                incident_id=_incident_pk(input.incident_id),
+                add=input.add,
+                remove=input.remove,
+            ),
+            **_incident_payload(IncidentTagPayload, IncidentTagError),
+        )
 
     @strawberry.mutation
-    async def incident_timeline_add(self, info: Info, input: IncidentTimelineAddInput
-                                    ) -> IncidentTimelineAddPayload:
+    async def incident_timeline_add(
+        self, info: Info, input: IncidentTimelineAddInput
+    ) -> IncidentTimelineAddPayload:
         rt, caller = info.context.runtime, info.context.caller
         occurred: datetime | None = input.occurred_at
         return await mutate(
             lambda: incident_service.add_timeline_entry(
-                rt.db, caller, incident_id=_incident_pk(input.incident_id), text=input.text,
+                rt.db,
+                caller,
+                incident_id=_incident_pk(input.incident_id),
+                text=input.text,
                 occurred_at=occurred,
-                corrects_id=decode_optional(input.corrects_id, "TimelineEntry",
-                                            field="correctsId")),
+                corrects_id=decode_optional(input.corrects_id, "TimelineEntry", field="correctsId"),
+            ),
             ok=lambda e: IncidentTimelineAddPayload(entry=TimelineEntry.from_model(e)),
             refused=lambda e: IncidentTimelineAddPayload(errors=e),
-            error_type=IncidentTimelineAddError)
+            error_type=IncidentTimelineAddError,
+        )
 
     @strawberry.mutation
-    async def incident_decision_record(self, info: Info, input: IncidentDecisionRecordInput
-                                       ) -> IncidentDecisionRecordPayload:
+    async def incident_decision_record(
+        self, info: Info, input: IncidentDecisionRecordInput
+    ) -> IncidentDecisionRecordPayload:
         rt, caller = info.context.runtime, info.context.caller
         decided_at: datetime | None = input.decided_at
         return await mutate(
             lambda: incident_service.record_decision(
-                rt.db, caller, incident_id=_incident_pk(input.incident_id),
-                decision=input.decision, rationale=input.rationale,
+                rt.db,
+                caller,
+                incident_id=_incident_pk(input.incident_id),
+                decision=input.decision,
+                rationale=input.rationale,
                 alternatives=input.alternatives,
-                decided_by_id=decode_optional(input.decided_by_id, "Person",
-                                              field="decidedById"),
-                decided_at=decided_at),
+                decided_by_id=decode_optional(input.decided_by_id, "Person", field="decidedById"),
+                decided_at=decided_at,
+            ),
             ok=lambda d: IncidentDecisionRecordPayload(decision=Decision.from_model(d)),
             refused=lambda e: IncidentDecisionRecordPayload(errors=e),
-            error_type=IncidentDecisionRecordError)
+            error_type=IncidentDecisionRecordError,
+        )
 
     @strawberry.mutation(description="A team disputes the incident's classification.")
-    async def classification_dispute_open(self, info: Info, input: ClassificationDisputeOpenInput
-                                          ) -> ClassificationDisputePayload:
+    async def classification_dispute_open(
+        self, info: Info, input: ClassificationDisputeOpenInput
+    ) -> ClassificationDisputePayload:
         rt, caller = info.context.runtime, info.context.caller
-        return await _dispute_call(lambda: incident_service.dispute_classification(
-            rt.db, caller, incident_id=_incident_pk(input.incident_id),
-            team_id=decode_id(input.team_id, "Team", field="teamId"), position=input.position,
-            proposed_severity=input.proposed_severity))
+        return await _dispute_call(
+            lambda: incident_service.dispute_classification(
+                rt.db,
+                caller,
+                incident_id=_incident_pk(input.incident_id),
+                team_id=decode_id(input.team_id, "Team", field="teamId"),
+                position=input.position,
+                proposed_severity=input.proposed_severity,
+            )
+        )
 
     @strawberry.mutation(description="Another team answers an open dispute.")
     async def classification_dispute_answer(
         self, info: Info, input: ClassificationDisputeAnswerInput
     ) -> ClassificationDisputePayload:
         rt, caller = info.context.runtime, info.context.caller
-        return await _dispute_call(lambda: incident_service.answer_dispute(
-            rt.db, caller,
-            dispute_id=decode_id(input.dispute_id, "ClassificationDispute", field="disputeId"),
-            team_id=decode_id(input.team_id, "Team", field="teamId"), response=input.response))
+        return await _dispute_call(
+            lambda: incident_service.answer_dispute(
+                rt.db,
+                caller,
+                dispute_id=decode_id(input.dispute_id, "ClassificationDispute", field="disputeId"),
+                team_id=decode_id(input.team_id, "Team", field="teamId"),
+                response=input.response,
+            )
+        )
 
     @strawberry.mutation(description="Someone with authority settles a dispute.")
     async def classification_dispute_resolve(
         self, info: Info, input: ClassificationDisputeResolveInput
     ) -> ClassificationDisputePayload:
         rt, caller = info.context.runtime, info.context.caller
-        return await _dispute_call(lambda: incident_service.resolve_dispute(
-            rt.db, caller,
-            dispute_id=decode_id(input.dispute_id, "ClassificationDispute", field="disputeId"),
-            resolution=input.resolution, severity=input.severity))
+        return await _dispute_call(
+            lambda: incident_service.resolve_dispute(
+                rt.db,
+                caller,
+                dispute_id=decode_id(input.dispute_id, "ClassificationDispute", field="disputeId"),
+                resolution=input.resolution,
+                severity=input.severity,
+            )
+        )
 
 
 async def _dispute_call(call: Any) -> ClassificationDisputePayload:
@@ -691,4 +833,5 @@ async def _dispute_call(call: Any) -> ClassificationDisputePayload:
         call,
         ok=lambda d: ClassificationDisputePayload(dispute=ClassificationDispute.from_model(d)),
         refused=lambda e: ClassificationDisputePayload(errors=e),
-        error_type=ClassificationDisputeError)
+        error_type=ClassificationDisputeError,
+    )

@@ -101,8 +101,11 @@ def _tags(policies: Policies, tags: Iterable[str], *, field: str) -> list[str]:
     try:
         return policies.taxonomy.check(tags)
     except UnknownTag as error:
-        raise Invalid(f"unknown tag {error.tag!r}: tags come from policies/taxonomy.yaml",
-                      field=field, code=ErrorCode.UNKNOWN_TAG) from None
+        raise Invalid(
+            f"unknown tag {error.tag!r}: tags come from policies/taxonomy.yaml",
+            field=field,
+            code=ErrorCode.UNKNOWN_TAG,
+        ) from None
 
 
 def _policy(policies: Policies, version: str | None) -> ClassificationPolicy:
@@ -112,19 +115,29 @@ def _policy(policies: Policies, version: str | None) -> ClassificationPolicy:
         return policies.classification.get(version)
     except UnknownPolicyVersion:
         known = ", ".join(policies.classification.versions)
-        raise Invalid(f"unknown classification policy version {version!r}; known: {known}",
-                      field="policyVersion", code=ErrorCode.UNKNOWN_POLICY_VERSION) from None
+        raise Invalid(
+            f"unknown classification policy version {version!r}; known: {known}",
+            field="policyVersion",
+            code=ErrorCode.UNKNOWN_POLICY_VERSION,
+        ) from None
 
 
 async def _unit_code(session: AsyncSession, unit_id: int) -> str:
-    return (await session.execute(select(BusinessUnit.code).where(BusinessUnit.id == unit_id))
-            ).scalar_one()
+    return (
+        await session.execute(select(BusinessUnit.code).where(BusinessUnit.id == unit_id))
+    ).scalar_one()
 
 
-def _timeline(incident: Incident, caller: Caller, kind: str, text: str,
-              occurred_at: datetime | None = None) -> TimelineEntry:
-    return TimelineEntry(incident_id=incident.id, kind=kind, text=text,
-                         occurred_at=occurred_at or utcnow(), author=caller.actor)
+def _timeline(
+    incident: Incident, caller: Caller, kind: str, text: str, occurred_at: datetime | None = None
+) -> TimelineEntry:
+    return TimelineEntry(
+        incident_id=incident.id,
+        kind=kind,
+        text=text,
+        occurred_at=occurred_at or utcnow(),
+        author=caller.actor,
+    )
 
 
 def _apply_classification(
@@ -144,8 +157,9 @@ def _apply_classification(
         incident_id=incident.id,
         kind=kind.value,
         policy_version=result.policy_version,
-        facts=canonical_json({"impact": _plain(dataclasses.asdict(facts)),
-                              "sla": dataclasses.asdict(sla)}),
+        facts=canonical_json(
+            {"impact": _plain(dataclasses.asdict(facts)), "sla": dataclasses.asdict(sla)}
+        ),
         computed_severity=result.severity.value,
         severity=final.value,
         impact_kind=result.impact_kind.value,
@@ -173,8 +187,10 @@ def _set_facts(incident: Incident, facts: ImpactFacts) -> None:
 
 def _describe(result: ClassificationResult) -> str:
     why = "; ".join(result.reasons) if result.reasons else "no rule matched, policy default"
-    return (f"{result.severity.value} ({result.impact_kind.value}) under classification policy "
-            f"{result.policy_version}, rule {result.rule_id or 'default'}: {why}")
+    return (
+        f"{result.severity.value} ({result.impact_kind.value}) under classification policy "
+        f"{result.policy_version}, rule {result.rule_id or 'default'}: {why}"
+    )
 
 
 # ---------------------------------------------------------------------------- writes
@@ -200,41 +216,81 @@ async def create_incident(
     detected = _past_or_now(detected_at, field="detectedAt")
     async with db.write() as session:
         service = await org_service.get_service(session, caller, service_id, field="serviceId")
-        caller.access.require("create", "incident", unit_id=service.business_unit_id,
-                              sensitivity=sensitivity)
+        caller.access.require(
+            "create", "incident", unit_id=service.business_unit_id, sensitivity=sensitivity
+        )
         sla = service_level(service)
         result = policies.classification.current.classify(facts, sla)
         incident = Incident(
-            title=title, summary=summary, service_id=service.id,
-            business_unit_id=service.business_unit_id, sensitivity=sensitivity.value,
-            status=IncidentStatus.DETECTED.value, detected_at=detected, created_by=caller.actor,
-            severity=result.severity.value, impact_kind=result.impact_kind.value,
+            title=title,
+            summary=summary,
+            service_id=service.id,
+            business_unit_id=service.business_unit_id,
+            sensitivity=sensitivity.value,
+            status=IncidentStatus.DETECTED.value,
+            detected_at=detected,
+            created_by=caller.actor,
+            severity=result.severity.value,
+            impact_kind=result.impact_kind.value,
             classification_policy_version=result.policy_version,
         )
         _set_facts(incident, facts)
         session.add(incident)
         await session.flush()
-        _apply_classification(session, incident, caller, result=result, facts=facts, sla=sla,
-                              kind=ClassificationKind.COMPUTED)
-        session.add(IncidentStatusChange(incident_id=incident.id, from_status=None,
-                                         to_status=IncidentStatus.DETECTED.value,
-                                         changed_by=caller.actor, changed_at=detected))
-        session.add_all(IncidentTag(incident_id=incident.id, tag=t, added_by=caller.actor)
-                        for t in checked_tags)
-        session.add(_timeline(incident, caller, "status", f"Incident opened on {service.code}: "
-                              + _describe(result), occurred_at=detected))
-        await record(session, caller, "incident.create", resource_type="incident",
-                     resource_id=incident.id,
-                     unit=await _unit_code(session, incident.business_unit_id),
-                     payload={"title": title, "service": service.code,
-                              "sensitivity": sensitivity.value, "severity": incident.severity,
-                              "policy_version": result.policy_version, "rule": result.rule_id,
-                              "impact": _plain(dataclasses.asdict(facts)), "tags": checked_tags})
+        _apply_classification(
+            session,
+            incident,
+            caller,
+            result=result,
+            facts=facts,
+            sla=sla,
+            kind=ClassificationKind.COMPUTED,
+        )
+        session.add(
+            IncidentStatusChange(
+                incident_id=incident.id,
+                from_status=None,
+                to_status=IncidentStatus.DETECTED.value,
+                changed_by=caller.actor,
+                changed_at=detected,
+            )
+        )
+        session.add_all(
+            IncidentTag(incident_id=incident.id, tag=t, added_by=caller.actor) for t in checked_tags
+        )
+        session.add(
+            _timeline(
+                incident,
+                caller,
+                "status",
+                f"Incident opened on {service.code}: " + _describe(result),
+                occurred_at=detected,
+            )
+        )
+        await record(
+            session,
+            caller,
+            "incident.create",
+            resource_type="incident",
+            resource_id=incident.id,
+            unit=await _unit_code(session, incident.business_unit_id),
+            payload={
+                "title": title,
+                "service": service.code,
+                "sensitivity": sensitivity.value,
+                "severity": incident.severity,
+                "policy_version": result.policy_version,
+                "rule": result.rule_id,
+                "impact": _plain(dataclasses.asdict(facts)),
+                "tags": checked_tags,
+            },
+        )
         return incident
 
 
-async def _incident_for(session: AsyncSession, caller: Caller, incident_id: int, action: str
-                        ) -> Incident:
+async def _incident_for(
+    session: AsyncSession, caller: Caller, incident_id: int, action: str
+) -> Incident:
     """The incident, locked for this transaction, if the caller may see it and do `action`."""
     incident = (
         await session.execute(
@@ -245,8 +301,12 @@ async def _incident_for(session: AsyncSession, caller: Caller, incident_id: int,
     ).scalar_one_or_none()
     if incident is None:
         raise NotFound("no such incident", field="incidentId")
-    caller.access.require(action, "incident", unit_id=incident.business_unit_id,
-                          sensitivity=Sensitivity(incident.sensitivity))
+    caller.access.require(
+        action,
+        "incident",
+        unit_id=incident.business_unit_id,
+        sensitivity=Sensitivity(incident.sensitivity),
+    )
     return incident
 
 
@@ -267,23 +327,46 @@ async def classify_incident(
     policy = _policy(policies, policy_version)
     async with db.write() as session:
         incident = await _incident_for(session, caller, incident_id, "classify")
-        service = await org_service.get_service(session, caller, incident.service_id,
-                                                field="incidentId")
+        service = await org_service.get_service(
+            session, caller, incident.service_id, field="incidentId"
+        )
         facts = facts or facts_of(incident)
         sla = service_level(service)
         result = policy.classify(facts, sla)
         before = incident.severity
         _set_facts(incident, facts)
-        _apply_classification(session, incident, caller, result=result, facts=facts, sla=sla,
-                              kind=ClassificationKind.COMPUTED)
-        session.add(_timeline(incident, caller, "classification",
-                              f"Reclassified from {before}: " + _describe(result)))
-        await record(session, caller, "incident.classify", resource_type="incident",
-                     resource_id=incident.id,
-                     unit=await _unit_code(session, incident.business_unit_id),
-                     payload={"from": before, "to": incident.severity,
-                              "policy_version": result.policy_version, "rule": result.rule_id,
-                              "impact": _plain(dataclasses.asdict(facts))})
+        _apply_classification(
+            session,
+            incident,
+            caller,
+            result=result,
+            facts=facts,
+            sla=sla,
+            kind=ClassificationKind.COMPUTED,
+        )
+        session.add(
+            _timeline(
+                incident,
+                caller,
+                "classification",
+                f"Reclassified from {before}: " + _describe(result),
+            )
+        )
+        await record(
+            session,
+            caller,
+            "incident.classify",
+            resource_type="incident",
+            resource_id=incident.id,
+            unit=await _unit_code(session, incident.business_unit_id),
+            payload={
+                "from": before,
+                "to": incident.severity,
+                "policy_version": result.policy_version,
+                "rule": result.rule_id,
+                "impact": _plain(dataclasses.asdict(facts)),
+            },
+        )
         return incident
 
 
@@ -293,36 +376,75 @@ async def override_severity(
     """Set a severity by hand; needs a written justification and is audited."""
     justification = justification.strip()
     if len(justification) < MIN_JUSTIFICATION:
-        raise Invalid(f"explain the override in at least {MIN_JUSTIFICATION} characters",
-                      field="justification", code=ErrorCode.JUSTIFICATION_REQUIRED)
+        raise Invalid(
+            f"explain the override in at least {MIN_JUSTIFICATION} characters",
+            field="justification",
+            code=ErrorCode.JUSTIFICATION_REQUIRED,
+        )
     async with db.write() as session:
         incident = await _incident_for(session, caller, incident_id, "override_severity")
         before = incident.severity
-        await _reapply_with(session, incident, caller, severity=severity,
-                            kind=ClassificationKind.OVERRIDE, justification=justification)
-        session.add(_timeline(incident, caller, "classification",
-                              f"Severity overridden from {before} to {severity.value}: "
-                              f"{justification}"))
-        await record(session, caller, "incident.override_severity", resource_type="incident",
-                     resource_id=incident.id,
-                     unit=await _unit_code(session, incident.business_unit_id),
-                     payload={"from": before, "to": severity.value,
-                              "justification": justification})
+        await _reapply_with(
+            session,
+            incident,
+            caller,
+            severity=severity,
+            kind=ClassificationKind.OVERRIDE,
+            justification=justification,
+        )
+        session.add(
+            _timeline(
+                incident,
+                caller,
+                "classification",
+                f"Severity overridden from {before} to {severity.value}: {justification}",
+            )
+        )
+        await record(
+            session,
+            caller,
+            "incident.override_severity",
+            resource_type="incident",
+            resource_id=incident.id,
+            unit=await _unit_code(session, incident.business_unit_id),
+            payload={"from": before, "to": severity.value, "justification": justification},
+        )
         return incident
 
 
-async def _reapply_with(session: AsyncSession, incident: Incident, caller: Caller, *,
-                        severity: Severity, kind: ClassificationKind, justification: str) -> None:
+async def _reapply_with(
+    session: AsyncSession,
+    incident: Incident,
+    caller: Caller,
+    *,
+    severity: Severity,
+    kind: ClassificationKind,
+    justification: str,
+) -> None:
     """Record a decided severity beside what the policy computed last time (kept for the record)."""
-    latest = (await session.execute(
-        select(IncidentClassification).where(IncidentClassification.incident_id == incident.id)
-        .order_by(IncidentClassification.id.desc()).limit(1))).scalar_one()
-    session.add(IncidentClassification(
-        incident_id=incident.id, kind=kind.value, policy_version=latest.policy_version,
-        facts=latest.facts, computed_severity=latest.computed_severity, severity=severity.value,
-        impact_kind=latest.impact_kind, rule_id=latest.rule_id, reasons=latest.reasons,
-        justification=justification, classified_by=caller.actor,
-    ))
+    latest = (
+        await session.execute(
+            select(IncidentClassification)
+            .where(IncidentClassification.incident_id == incident.id)
+            .order_by(IncidentClassification.id.desc())
+            .limit(1)
+        )
+    ).scalar_one()
+    session.add(
+        IncidentClassification(
+            incident_id=incident.id,
+            kind=kind.value,
+            policy_version=latest.policy_version,
+            facts=latest.facts,
+            computed_severity=latest.computed_severity,
+            severity=severity.value,
+            impact_kind=latest.impact_kind,
+            rule_id=latest.rule_id,
+            reasons=latest.reasons,
+            justification=justification,
+            classified_by=caller.actor,
+        )
+    )
     incident.severity = severity.value
     incident.severity_overridden = True
 
@@ -337,16 +459,31 @@ async def change_status(
         current = IncidentStatus(incident.status)
         check_transition(current, status)
         incident.status = status.value
-        change = IncidentStatusChange(incident_id=incident.id, from_status=current.value,
-                                      to_status=status.value, changed_by=caller.actor, note=note)
+        change = IncidentStatusChange(
+            incident_id=incident.id,
+            from_status=current.value,
+            to_status=status.value,
+            changed_by=caller.actor,
+            note=note,
+        )
         session.add(change)
-        session.add(_timeline(incident, caller, "status",
-                              f"Status {current.value} -> {status.value}"
-                              + (f": {note}" if note else "")))
-        await record(session, caller, "incident.status", resource_type="incident",
-                     resource_id=incident.id,
-                     unit=await _unit_code(session, incident.business_unit_id),
-                     payload={"from": current.value, "to": status.value, "note": note})
+        session.add(
+            _timeline(
+                incident,
+                caller,
+                "status",
+                f"Status {current.value} -> {status.value}" + (f": {note}" if note else ""),
+            )
+        )
+        await record(
+            session,
+            caller,
+            "incident.status",
+            resource_type="incident",
+            resource_id=incident.id,
+            unit=await _unit_code(session, incident.business_unit_id),
+            payload={"from": current.value, "to": status.value, "note": note},
+        )
         return incident
 
 
@@ -364,19 +501,31 @@ async def tag_incident(
     to_remove = _tags(policies, remove, field="remove")
     async with db.write() as session:
         incident = await _incident_for(session, caller, incident_id, "update")
-        current = {t.tag: t for t in (await session.execute(
-            select(IncidentTag).where(IncidentTag.incident_id == incident.id))).scalars()}
+        current = {
+            t.tag: t
+            for t in (
+                await session.execute(
+                    select(IncidentTag).where(IncidentTag.incident_id == incident.id)
+                )
+            ).scalars()
+        }
         added = [t for t in to_add if t not in current]
         removed = [t for t in to_remove if t in current and t not in to_add]
-        session.add_all(IncidentTag(incident_id=incident.id, tag=t, added_by=caller.actor)
-                        for t in added)
+        session.add_all(
+            IncidentTag(incident_id=incident.id, tag=t, added_by=caller.actor) for t in added
+        )
         for tag in removed:
             await session.delete(current[tag])
         if added or removed:
-            await record(session, caller, "incident.tag", resource_type="incident",
-                         resource_id=incident.id,
-                         unit=await _unit_code(session, incident.business_unit_id),
-                         payload={"added": added, "removed": removed})
+            await record(
+                session,
+                caller,
+                "incident.tag",
+                resource_type="incident",
+                resource_id=incident.id,
+                unit=await _unit_code(session, incident.business_unit_id),
+                payload={"added": added, "removed": removed},
+            )
         return incident
 
 
@@ -398,16 +547,30 @@ async def add_timeline_entry(
             corrected = await session.get(TimelineEntry, corrects_id)
             if corrected is None or corrected.incident_id != incident.id:
                 raise NotFound("no such timeline entry on this incident", field="correctsId")
-        entry = TimelineEntry(incident_id=incident.id, kind="correction" if corrects_id else "note",
-                              text=text, occurred_at=occurred, author=caller.actor,
-                              corrects_id=corrects_id)
+        entry = TimelineEntry(
+            incident_id=incident.id,
+            kind="correction" if corrects_id else "note",
+            text=text,
+            occurred_at=occurred,
+            author=caller.actor,
+            corrects_id=corrects_id,
+        )
         session.add(entry)
         await session.flush()
-        await record(session, caller, "incident.timeline_add", resource_type="incident",
-                     resource_id=incident.id,
-                     unit=await _unit_code(session, incident.business_unit_id),
-                     payload={"entry": entry.id, "corrects": corrects_id, "text": text,
-                              "occurred_at": occurred})
+        await record(
+            session,
+            caller,
+            "incident.timeline_add",
+            resource_type="incident",
+            resource_id=incident.id,
+            unit=await _unit_code(session, incident.business_unit_id),
+            payload={
+                "entry": entry.id,
+                "corrects": corrects_id,
+                "text": text,
+                "occurred_at": occurred,
+            },
+        )
         return entry
 
 
@@ -432,21 +595,43 @@ async def record_decision(
         decider_id = decided_by_id if decided_by_id is not None else caller.principal_id
         if decider_id is None:
             raise Invalid("name who decided", field="decidedById")
-        decider = await org_service.get_principal(session, caller, decider_id,
-                                                  field="decidedById")
-        entry = DecisionEntry(incident_id=incident.id, decision=decision, rationale=rationale,
-                              alternatives=json.dumps(options), decided_by_id=decider.id,
-                              decided_at=when, recorded_by=caller.actor)
+        decider = await org_service.get_principal(session, caller, decider_id, field="decidedById")
+        entry = DecisionEntry(
+            incident_id=incident.id,
+            decision=decision,
+            rationale=rationale,
+            alternatives=json.dumps(options),
+            decided_by_id=decider.id,
+            decided_at=when,
+            recorded_by=caller.actor,
+        )
         session.add(entry)
-        session.add(_timeline(incident, caller, "decision",
-                              f"Decision by {decider.name}: {decision}", occurred_at=when))
+        session.add(
+            _timeline(
+                incident,
+                caller,
+                "decision",
+                f"Decision by {decider.name}: {decision}",
+                occurred_at=when,
+            )
+        )
         await session.flush()
-        await record(session, caller, "incident.decision", resource_type="incident",
-                     resource_id=incident.id,
-                     unit=await _unit_code(session, incident.business_unit_id),
-                     payload={"entry": entry.id, "decision": decision, "rationale": rationale,
-                              "alternatives": options, "decided_by": decider.email,
-                              "decided_at": when})
+        await record(
+            session,
+            caller,
+            "incident.decision",
+            resource_type="incident",
+            resource_id=incident.id,
+            unit=await _unit_code(session, incident.business_unit_id),
+            payload={
+                "entry": entry.id,
+                "decision": decision,
+                "rationale": rationale,
+                "alternatives": options,
+                "decided_by": decider.email,
+                "decided_at": when,
+            },
+        )
         return entry
 
 
@@ -468,34 +653,61 @@ async def dispute_classification(
     async with db.write() as session:
         incident = await _incident_for(session, caller, incident_id, "dispute")
         team = await org_service.get_team(session, caller, team_id, field="teamId")
-        open_one = (await session.execute(select(ClassificationDispute.id).where(
-            ClassificationDispute.incident_id == incident.id,
-            ClassificationDispute.state != DisputeState.RESOLVED.value))).first()
+        open_one = (
+            await session.execute(
+                select(ClassificationDispute.id).where(
+                    ClassificationDispute.incident_id == incident.id,
+                    ClassificationDispute.state != DisputeState.RESOLVED.value,
+                )
+            )
+        ).first()
         if open_one is not None:
-            raise Invalid("this incident already has an unresolved dispute; answer or resolve it",
-                          field="incidentId", code=ErrorCode.CONFLICT)
+            raise Invalid(
+                "this incident already has an unresolved dispute; answer or resolve it",
+                field="incidentId",
+                code=ErrorCode.CONFLICT,
+            )
         dispute = ClassificationDispute(
-            incident_id=incident.id, state=DisputeState.OPEN.value, raised_by_team_id=team.id,
-            raised_by=caller.actor, position=position,
+            incident_id=incident.id,
+            state=DisputeState.OPEN.value,
+            raised_by_team_id=team.id,
+            raised_by=caller.actor,
+            position=position,
             proposed_severity=proposed_severity.value if proposed_severity else None,
-            proposed_impact_kind=proposed_impact_kind, disputed_severity=incident.severity,
+            proposed_impact_kind=proposed_impact_kind,
+            disputed_severity=incident.severity,
         )
         session.add(dispute)
         proposal = f" (proposes {proposed_severity.value})" if proposed_severity else ""
-        session.add(_timeline(incident, caller, "dispute",
-                              f"Team {team.name} disputes {incident.severity}{proposal}: "
-                              f"{position}"))
+        session.add(
+            _timeline(
+                incident,
+                caller,
+                "dispute",
+                f"Team {team.name} disputes {incident.severity}{proposal}: {position}",
+            )
+        )
         await session.flush()
-        await record(session, caller, "incident.dispute_open", resource_type="incident",
-                     resource_id=incident.id,
-                     unit=await _unit_code(session, incident.business_unit_id),
-                     payload={"dispute": dispute.id, "team": team.code, "position": position,
-                              "proposed_severity": dispute.proposed_severity})
+        await record(
+            session,
+            caller,
+            "incident.dispute_open",
+            resource_type="incident",
+            resource_id=incident.id,
+            unit=await _unit_code(session, incident.business_unit_id),
+            payload={
+                "dispute": dispute.id,
+                "team": team.code,
+                "position": position,
+                "proposed_severity": dispute.proposed_severity,
+            },
+        )
         return dispute
 
 
-async def _dispute_for(session: AsyncSession, caller: Caller, dispute_id: int, action: str
-                       ) -> tuple[ClassificationDispute, Incident]:
+async def _dispute_for(
+    session: AsyncSession, caller: Caller, dispute_id: int, action: str
+) -> tuple[ClassificationDispute, Incident]:
     dispute = await session.get(ClassificationDispute, dispute_id)
     if dispute is None:
         raise NotFound("no such dispute", field="disputeId")
@@ -514,23 +726,35 @@ async def answer_dispute(
     async with db.write() as session:
         dispute, incident = await _dispute_for(session, caller, dispute_id, "dispute")
         if dispute.state != DisputeState.OPEN.value:
-            raise Invalid(f"the dispute is {dispute.state}; only an open one can be answered",
-                          field="disputeId", code=ErrorCode.ILLEGAL_TRANSITION)
+            raise Invalid(
+                f"the dispute is {dispute.state}; only an open one can be answered",
+                field="disputeId",
+                code=ErrorCode.ILLEGAL_TRANSITION,
+            )
         team = await org_service.get_team(session, caller, team_id, field="teamId")
         if team.id == dispute.raised_by_team_id:
-            raise Invalid("the answer must come from a team other than the one disputing",
-                          field="teamId")
+            raise Invalid(
+                "the answer must come from a team other than the one disputing", field="teamId"
+            )
         dispute.state = DisputeState.ANSWERED.value
         dispute.response_team_id = team.id
         dispute.response = response
         dispute.responded_by = caller.actor
         dispute.responded_at = utcnow()
-        session.add(_timeline(incident, caller, "dispute",
-                              f"Team {team.name} answers the dispute: {response}"))
-        await record(session, caller, "incident.dispute_answer", resource_type="incident",
-                     resource_id=incident.id,
-                     unit=await _unit_code(session, incident.business_unit_id),
-                     payload={"dispute": dispute.id, "team": team.code, "response": response})
+        session.add(
+            _timeline(
+                incident, caller, "dispute", f"Team {team.name} answers the dispute: {response}"
+            )
+        )
+        await record(
+            session,
+            caller,
+            "incident.dispute_answer",
+            resource_type="incident",
+            resource_id=incident.id,
+            unit=await _unit_code(session, incident.business_unit_id),
+            payload={"dispute": dispute.id, "team": team.code, "response": response},
+        )
         return dispute
 
 
@@ -547,30 +771,56 @@ async def resolve_dispute(
     async with db.write() as session:
         dispute, incident = await _dispute_for(session, caller, dispute_id, "resolve_dispute")
         if dispute.state == DisputeState.RESOLVED.value:
-            raise Invalid("the dispute is already resolved", field="disputeId",
-                          code=ErrorCode.ILLEGAL_TRANSITION)
+            raise Invalid(
+                "the dispute is already resolved",
+                field="disputeId",
+                code=ErrorCode.ILLEGAL_TRANSITION,
+            )
         if len(resolution) < MIN_JUSTIFICATION:
-            raise Invalid(f"explain the resolution in at least {MIN_JUSTIFICATION} characters",
-                          field="resolution", code=ErrorCode.JUSTIFICATION_REQUIRED)
+            raise Invalid(
+                f"explain the resolution in at least {MIN_JUSTIFICATION} characters",
+                field="resolution",
+                code=ErrorCode.JUSTIFICATION_REQUIRED,
+            )
         before = incident.severity
         final = severity or Severity(before)
         if final.value != before:
-            await _reapply_with(session, incident, caller, severity=final,
-                                kind=ClassificationKind.DISPUTE_RESOLUTION,
-                                justification=resolution)
+            await _reapply_with(
+                session,
+                incident,
+                caller,
+                severity=final,
+                kind=ClassificationKind.DISPUTE_RESOLUTION,
+                justification=resolution,
+            )
         dispute.state = DisputeState.RESOLVED.value
         dispute.resolution = resolution
         dispute.resolved_severity = final.value
         dispute.resolved_by = caller.actor
         dispute.resolved_at = utcnow()
         outcome = "kept" if final.value == before else f"changed from {before}"
-        session.add(_timeline(incident, caller, "dispute",
-                              f"Dispute resolved: {final.value} {outcome}: {resolution}"))
-        await record(session, caller, "incident.dispute_resolve", resource_type="incident",
-                     resource_id=incident.id,
-                     unit=await _unit_code(session, incident.business_unit_id),
-                     payload={"dispute": dispute.id, "from": before, "to": final.value,
-                              "resolution": resolution})
+        session.add(
+            _timeline(
+                incident,
+                caller,
+                "dispute",
+                f"Dispute resolved: {final.value} {outcome}: {resolution}",
+            )
+        )
+        await record(
+            session,
+            caller,
+            "incident.dispute_resolve",
+            resource_type="incident",
+            resource_id=incident.id,
+            unit=await _unit_code(session, incident.business_unit_id),
+            payload={
+                "dispute": dispute.id,
+                "from": before,
+                "to": final.value,
+                "resolution": resolution,
+            },
+        )
         return dispute
 
 
@@ -598,10 +848,12 @@ async def list_incidents(
     return await fetch_page(session, query, id_column=Incident.id, size=size, after_id=after_id)
 
 
-async def incidents_by_id(session: AsyncSession, caller: Caller, ids: Iterable[int]
-                          ) -> dict[int, Incident]:
+async def incidents_by_id(
+    session: AsyncSession, caller: Caller, ids: Iterable[int]
+) -> dict[int, Incident]:
     rows = await session.execute(
-        select(Incident).where(Incident.id.in_(set(ids)), _readable_incidents(caller)))
+        select(Incident).where(Incident.id.in_(set(ids)), _readable_incidents(caller))
+    )
     return {incident.id: incident for incident in rows.scalars()}
 
 
@@ -610,41 +862,54 @@ async def tags_by_incident(session: AsyncSession, ids: Iterable[int]) -> dict[in
     grouped: dict[int, list[str]] = {}
     rows = await session.execute(
         select(IncidentTag.incident_id, IncidentTag.tag)
-        .where(IncidentTag.incident_id.in_(set(ids))).order_by(IncidentTag.tag))
+        .where(IncidentTag.incident_id.in_(set(ids)))
+        .order_by(IncidentTag.tag)
+    )
     for incident_id, tag in rows.tuples():
         grouped.setdefault(incident_id, []).append(tag)
     return grouped
 
 
-async def latest_timeline(session: AsyncSession, ids: Iterable[int], *, limit: int
-                          ) -> dict[int, list[TimelineEntry]]:
+async def latest_timeline(
+    session: AsyncSession, ids: Iterable[int], *, limit: int
+) -> dict[int, list[TimelineEntry]]:
     """The newest `limit` timeline entries of each incident, in one query for all of them."""
     ranked = (
-        select(TimelineEntry.id, func.row_number().over(
-            partition_by=TimelineEntry.incident_id, order_by=TimelineEntry.id.desc()
-        ).label("rank"))
+        select(
+            TimelineEntry.id,
+            func.row_number()
+            .over(partition_by=TimelineEntry.incident_id, order_by=TimelineEntry.id.desc())
+            .label("rank"),
+        )
         .where(TimelineEntry.incident_id.in_(set(ids)))
         .subquery()
     )
     rows = await session.execute(
-        select(TimelineEntry).join(ranked, ranked.c.id == TimelineEntry.id)
-        .where(ranked.c.rank <= limit).order_by(TimelineEntry.id.desc()))
+        select(TimelineEntry)
+        .join(ranked, ranked.c.id == TimelineEntry.id)
+        .where(ranked.c.rank <= limit)
+        .order_by(TimelineEntry.id.desc())
+    )
     return _group(rows.scalars(), "incident_id")
 
 
-async def timeline_page(session: AsyncSession, *, incident_id: int, size: int,
-                        after_id: int | None) -> Page[TimelineEntry]:
+async def timeline_page(
+    session: AsyncSession, *, incident_id: int, size: int, after_id: int | None
+) -> Page[TimelineEntry]:
     """One incident's timeline in recording order (call only for an incident already shown)."""
     query = select(TimelineEntry).where(TimelineEntry.incident_id == incident_id)
-    return await fetch_page(session, query, id_column=TimelineEntry.id, size=size,
-                            after_id=after_id, newest_first=False)
+    return await fetch_page(
+        session, query, id_column=TimelineEntry.id, size=size, after_id=after_id, newest_first=False
+    )
 
 
-async def children_by_incident(session: AsyncSession, model: Any, ids: Iterable[int]
-                               ) -> dict[int, list[Any]]:
+async def children_by_incident(
+    session: AsyncSession, model: Any, ids: Iterable[int]
+) -> dict[int, list[Any]]:
     """Every row of `model` for these incidents, oldest first (decisions, disputes, ...)."""
     rows = await session.execute(
-        select(model).where(model.incident_id.in_(set(ids))).order_by(model.id))
+        select(model).where(model.incident_id.in_(set(ids))).order_by(model.id)
+    )
     return _group(rows.scalars(), "incident_id")
 
 
@@ -655,18 +920,23 @@ def _group(rows: Iterable[Any], key: str) -> dict[int, list[Any]]:
     return grouped
 
 
-async def timeline_entries_by_id(session: AsyncSession, caller: Caller, ids: Iterable[int]
-                                 ) -> dict[int, TimelineEntry]:
+async def timeline_entries_by_id(
+    session: AsyncSession, caller: Caller, ids: Iterable[int]
+) -> dict[int, TimelineEntry]:
     rows = await session.execute(
-        select(TimelineEntry).join(Incident, Incident.id == TimelineEntry.incident_id)
-        .where(TimelineEntry.id.in_(set(ids)), _readable_incidents(caller)))
+        select(TimelineEntry)
+        .join(Incident, Incident.id == TimelineEntry.incident_id)
+        .where(TimelineEntry.id.in_(set(ids)), _readable_incidents(caller))
+    )
     return {entry.id: entry for entry in rows.scalars()}
 
 
-async def disputes_by_id(session: AsyncSession, caller: Caller, ids: Iterable[int]
-                         ) -> dict[int, ClassificationDispute]:
+async def disputes_by_id(
+    session: AsyncSession, caller: Caller, ids: Iterable[int]
+) -> dict[int, ClassificationDispute]:
     rows = await session.execute(
         select(ClassificationDispute)
         .join(Incident, Incident.id == ClassificationDispute.incident_id)
-        .where(ClassificationDispute.id.in_(set(ids)), _readable_incidents(caller)))
+        .where(ClassificationDispute.id.in_(set(ids)), _readable_incidents(caller))
+    )
     return {dispute.id: dispute for dispute in rows.scalars()}

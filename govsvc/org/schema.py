@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any, Self
 
 import strawberry
@@ -12,7 +13,6 @@ from govsvc.graphql.context import Info
 from govsvc.graphql.errors import UserError
 from govsvc.graphql.relay import connection, decode_cursor, decode_id, decode_optional
 from govsvc.graphql.resolvers import load_nodes, mutate, read
-from govsvc.graphql.scalars import DateTime
 from govsvc.org import models
 from govsvc.org import service as org_service
 from govsvc.pagination import page_size
@@ -31,15 +31,22 @@ class BusinessUnit(relay.Node):
     id: relay.NodeID[int]
     code: str
     name: str
-    created_at: DateTime  # type: ignore[valid-type]
+    created_at: datetime
     parent_pk: strawberry.Private[int | None]
 
     @classmethod
     def from_model(cls, unit: models.BusinessUnit) -> Self:
-        return cls(id=unit.id, code=unit.code, name=unit.name, created_at=unit.created_at,
-                   parent_pk=unit.parent_id)
+        return cls(
+            id=unit.id,
+            code=unit.code,
+            name=unit.name,
+            created_at=unit.created_at,
+            parent_pk=unit.parent_id,
+        )
 
-    @strawberry.field(description="The parent unit; null for a top-level unit or one you cannot see.")
+    @strawberry.field(
+        description="The parent unit; null for a top-level unit or one you cannot see."
+    )
     async def parent(self, info: Info) -> BusinessUnit | None:
         if self.parent_pk is None:
             return None
@@ -47,8 +54,9 @@ class BusinessUnit(relay.Node):
         return BusinessUnit.from_model(unit) if unit else None
 
     @classmethod
-    async def resolve_nodes(cls, *, info: Info, node_ids: Iterable[str], required: bool = False
-                            ) -> list[Any]:
+    async def resolve_nodes(
+        cls, *, info: Info, node_ids: Iterable[str], required: bool = False
+    ) -> list[Any]:
         return await load_nodes(info, node_ids, org_service.business_units_by_id, cls.from_model)
 
 
@@ -56,9 +64,11 @@ class BusinessUnit(relay.Node):
 class ServiceLevelAgreement:
     availability_target_pct: float
     latency_threshold_ms: int | None = strawberry.field(
-        description="Above this p99 latency the service is degraded (a performance issue).")
+        description="Above this p99 latency the service is degraded (a performance issue)."
+    )
     latency_outage_ms: int | None = strawberry.field(
-        description="At or above this p99 latency slowness counts as an outage; null: never.")
+        description="At or above this p99 latency slowness counts as an outage; null: never."
+    )
 
 
 @strawberry.type
@@ -68,18 +78,25 @@ class Service(relay.Node):
     name: str
     tier: int = strawberry.field(description="Criticality, 1 (most critical) to 4.")
     sla: ServiceLevelAgreement
-    created_at: DateTime  # type: ignore[valid-type]
+    created_at: datetime
     unit_pk: strawberry.Private[int]
     team_pk: strawberry.Private[int | None]
 
     @classmethod
     def from_model(cls, s: models.Service) -> Self:
         return cls(
-            id=s.id, code=s.code, name=s.name, tier=s.tier, created_at=s.created_at,
-            sla=ServiceLevelAgreement(availability_target_pct=s.availability_target_pct,
-                                      latency_threshold_ms=s.latency_threshold_ms,
-                                      latency_outage_ms=s.latency_outage_ms),
-            unit_pk=s.business_unit_id, team_pk=s.owning_team_id,
+            id=s.id,
+            code=s.code,
+            name=s.name,
+            tier=s.tier,
+            created_at=s.created_at,
+            sla=ServiceLevelAgreement(
+                availability_target_pct=s.availability_target_pct,
+                latency_threshold_ms=s.latency_threshold_ms,
+                latency_outage_ms=s.latency_outage_ms,
+            ),
+            unit_pk=s.business_unit_id,
+            team_pk=s.owning_team_id,
         )
 
     @strawberry.field
@@ -95,8 +112,9 @@ class Service(relay.Node):
         return Team.from_model(team) if team else None
 
     @classmethod
-    async def resolve_nodes(cls, *, info: Info, node_ids: Iterable[str], required: bool = False
-                            ) -> list[Any]:
+    async def resolve_nodes(
+        cls, *, info: Info, node_ids: Iterable[str], required: bool = False
+    ) -> list[Any]:
         return await load_nodes(info, node_ids, org_service.services_by_id, cls.from_model)
 
 
@@ -122,8 +140,9 @@ class Team(relay.Node):
         return [Person.from_model(p) for p in people]
 
     @classmethod
-    async def resolve_nodes(cls, *, info: Info, node_ids: Iterable[str], required: bool = False
-                            ) -> list[Any]:
+    async def resolve_nodes(
+        cls, *, info: Info, node_ids: Iterable[str], required: bool = False
+    ) -> list[Any]:
         return await load_nodes(info, node_ids, org_service.teams_by_id, cls.from_model)
 
 
@@ -134,7 +153,9 @@ PrincipalKind = strawberry.enum(models.PrincipalKind, name="PrincipalKind")
 class Person(relay.Node):
     id: relay.NodeID[int]
     kind: PrincipalKind  # type: ignore[valid-type]
-    email: str = strawberry.field(description="E-mail of a person; 'machine:<handle>' of a machine.")
+    email: str = strawberry.field(
+        description="E-mail of a person; 'machine:<handle>' of a machine."
+    )
     name: str
     time_zone: str
     jurisdiction: str | None
@@ -142,12 +163,20 @@ class Person(relay.Node):
 
     @classmethod
     def from_model(cls, p: models.Principal) -> Self:
-        return cls(id=p.id, kind=models.PrincipalKind(p.kind), email=p.email, name=p.name,
-                   time_zone=p.time_zone, jurisdiction=p.jurisdiction, active=p.active)
+        return cls(
+            id=p.id,
+            kind=models.PrincipalKind(p.kind),
+            email=p.email,
+            name=p.name,
+            time_zone=p.time_zone,
+            jurisdiction=p.jurisdiction,
+            active=p.active,
+        )
 
     @classmethod
-    async def resolve_nodes(cls, *, info: Info, node_ids: Iterable[str], required: bool = False
-                            ) -> list[Any]:
+    async def resolve_nodes(
+        cls, *, info: Info, node_ids: Iterable[str], required: bool = False
+    ) -> list[Any]:
         return await load_nodes(info, node_ids, org_service.principals_by_id, cls.from_model)
 
 
@@ -157,31 +186,51 @@ class Person(relay.Node):
 @strawberry.type
 class OrgQuery:
     @strawberry.field(description="Business units you may read, oldest first.")
-    async def business_units(self, info: Info, first: int | None = None,
-                             after: str | None = None) -> relay.Connection[BusinessUnit]:
-        page = await read(info, lambda s, c: org_service.list_business_units(
-            s, c, size=page_size(first, cap=_cap(info)), after_id=decode_cursor(after)))
+    async def business_units(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> relay.Connection[BusinessUnit]:
+        page = await read(
+            info,
+            lambda s, c: org_service.list_business_units(
+                s, c, size=page_size(first, cap=_cap(info)), after_id=decode_cursor(after)
+            ),
+        )
         return connection(page, BusinessUnit.from_model)
 
     @strawberry.field(description="Services you may read, oldest first.")
-    async def services(self, info: Info, first: int | None = None,
-                       after: str | None = None) -> relay.Connection[Service]:
-        page = await read(info, lambda s, c: org_service.list_services(
-            s, c, size=page_size(first, cap=_cap(info)), after_id=decode_cursor(after)))
+    async def services(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> relay.Connection[Service]:
+        page = await read(
+            info,
+            lambda s, c: org_service.list_services(
+                s, c, size=page_size(first, cap=_cap(info)), after_id=decode_cursor(after)
+            ),
+        )
         return connection(page, Service.from_model)
 
     @strawberry.field(description="Teams you may read, oldest first.")
-    async def teams(self, info: Info, first: int | None = None,
-                    after: str | None = None) -> relay.Connection[Team]:
-        page = await read(info, lambda s, c: org_service.list_teams(
-            s, c, size=page_size(first, cap=_cap(info)), after_id=decode_cursor(after)))
+    async def teams(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> relay.Connection[Team]:
+        page = await read(
+            info,
+            lambda s, c: org_service.list_teams(
+                s, c, size=page_size(first, cap=_cap(info)), after_id=decode_cursor(after)
+            ),
+        )
         return connection(page, Team.from_model)
 
     @strawberry.field(description="People and machine principals, oldest first.")
-    async def people(self, info: Info, first: int | None = None,
-                     after: str | None = None) -> relay.Connection[Person]:
-        page = await read(info, lambda s, c: org_service.list_people(
-            s, c, size=page_size(first, cap=_cap(info)), after_id=decode_cursor(after)))
+    async def people(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> relay.Connection[Person]:
+        page = await read(
+            info,
+            lambda s, c: org_service.list_people(
+                s, c, size=page_size(first, cap=_cap(info)), after_id=decode_cursor(after)
+            ),
+        )
         return connection(page, Person.from_model)
 
 
@@ -212,7 +261,8 @@ class BusinessUnitUpdateInput:
     name: str | None = None
     parent_id: strawberry.ID | None = strawberry.field(
         default=strawberry.UNSET,
-        description="Move under this unit; null makes it top-level; omit to keep.")
+        description="Move under this unit; null makes it top-level; omit to keep.",
+    )
 
 
 @strawberry.type
@@ -370,48 +420,66 @@ def _keep(value: Any) -> Any:
 @strawberry.type
 class OrgMutation:
     @strawberry.mutation
-    async def business_unit_create(self, info: Info, input: BusinessUnitCreateInput
-                                   ) -> BusinessUnitCreatePayload:
+    async def business_unit_create(
+        self, info: Info, input: BusinessUnitCreateInput
+    ) -> BusinessUnitCreatePayload:
         rt, caller = info.context.runtime, info.context.caller
         return await mutate(
             lambda: org_service.create_business_unit(
-                rt.db, caller, code=input.code, name=input.name,
-                parent_id=decode_optional(input.parent_id, "BusinessUnit", field="parentId")),
+                rt.db,
+                caller,
+                code=input.code,
+                name=input.name,
+                parent_id=decode_optional(input.parent_id, "BusinessUnit", field="parentId"),
+            ),
             ok=lambda u: BusinessUnitCreatePayload(business_unit=BusinessUnit.from_model(u)),
             refused=lambda e: BusinessUnitCreatePayload(errors=e),
-            error_type=BusinessUnitCreateError)
+            error_type=BusinessUnitCreateError,
+        )
 
     @strawberry.mutation
-    async def business_unit_update(self, info: Info, input: BusinessUnitUpdateInput
-                                   ) -> BusinessUnitUpdatePayload:
+    async def business_unit_update(
+        self, info: Info, input: BusinessUnitUpdateInput
+    ) -> BusinessUnitUpdatePayload:
         rt, caller = info.context.runtime, info.context.caller
         parent = _keep(input.parent_id)
         return await mutate(
             lambda: org_service.update_business_unit(
-                rt.db, caller, unit_id=decode_id(input.id, "BusinessUnit", field="id"),
+                rt.db,
+                caller,
+                unit_id=decode_id(input.id, "BusinessUnit", field="id"),
                 name=input.name,
-                parent_id=parent if parent is KEEP
-                else decode_optional(parent, "BusinessUnit", field="parentId")),
+                parent_id=parent
+                if parent is KEEP
+                else decode_optional(parent, "BusinessUnit", field="parentId"),
+            ),
             ok=lambda u: BusinessUnitUpdatePayload(business_unit=BusinessUnit.from_model(u)),
             refused=lambda e: BusinessUnitUpdatePayload(errors=e),
-            error_type=BusinessUnitUpdateError)
+            error_type=BusinessUnitUpdateError,
+        )
 
     @strawberry.mutation
     async def service_create(self, info: Info, input: ServiceCreateInput) -> ServiceCreatePayload:
         rt, caller = info.context.runtime, info.context.caller
         return await mutate(
             lambda: org_service.create_service(
-                rt.db, caller, code=input.code, name=input.name,
-                business_unit_id=decode_id(input.business_unit_id, "BusinessUnit",
-                                           field="businessUnitId"),
-                tier=input.tier, availability_target_pct=input.availability_target_pct,
+                rt.db,
+                caller,
+                code=input.code,
+                name=input.name,
+                business_unit_id=decode_id(
+                    input.business_unit_id, "BusinessUnit", field="businessUnitId"
+                ),
+                tier=input.tier,
+                availability_target_pct=input.availability_target_pct,
                 latency_threshold_ms=input.latency_threshold_ms,
                 latency_outage_ms=input.latency_outage_ms,
-                owning_team_id=decode_optional(input.owning_team_id, "Team",
-                                               field="owningTeamId")),
+                owning_team_id=decode_optional(input.owning_team_id, "Team", field="owningTeamId"),
+            ),
             ok=lambda s: ServiceCreatePayload(service=Service.from_model(s)),
             refused=lambda e: ServiceCreatePayload(errors=e),
-            error_type=ServiceCreateError)
+            error_type=ServiceCreateError,
+        )
 
     @strawberry.mutation(description="Change a service's SLA or owner, or move it to another unit.")
     async def service_update(self, info: Info, input: ServiceUpdateInput) -> ServiceUpdatePayload:
@@ -419,39 +487,54 @@ class OrgMutation:
         team = _keep(input.owning_team_id)
         return await mutate(
             lambda: org_service.update_service(
-                rt.db, caller, service_id=decode_id(input.id, "Service", field="id"),
+                rt.db,
+                caller,
+                service_id=decode_id(input.id, "Service", field="id"),
                 name=input.name,
-                business_unit_id=decode_optional(input.business_unit_id, "BusinessUnit",
-                                                 field="businessUnitId"),
-                tier=input.tier, availability_target_pct=input.availability_target_pct,
+                business_unit_id=decode_optional(
+                    input.business_unit_id, "BusinessUnit", field="businessUnitId"
+                ),
+                tier=input.tier,
+                availability_target_pct=input.availability_target_pct,
                 latency_threshold_ms=_keep(input.latency_threshold_ms),
                 latency_outage_ms=_keep(input.latency_outage_ms),
-                owning_team_id=team if team is KEEP
-                else decode_optional(team, "Team", field="owningTeamId")),
+                owning_team_id=team
+                if team is KEEP
+                else decode_optional(team, "Team", field="owningTeamId"),
+            ),
             ok=lambda s: ServiceUpdatePayload(service=Service.from_model(s)),
             refused=lambda e: ServiceUpdatePayload(errors=e),
-            error_type=ServiceUpdateError)
+            error_type=ServiceUpdateError,
+        )
 
     @strawberry.mutation
     async def team_create(self, info: Info, input: TeamCreateInput) -> TeamCreatePayload:
         rt, caller = info.context.runtime, info.context.caller
         return await mutate(
             lambda: org_service.create_team(
-                rt.db, caller, code=input.code, name=input.name,
-                business_unit_id=decode_id(input.business_unit_id, "BusinessUnit",
-                                           field="businessUnitId")),
+                rt.db,
+                caller,
+                code=input.code,
+                name=input.name,
+                business_unit_id=decode_id(
+                    input.business_unit_id, "BusinessUnit", field="businessUnitId"
+                ),
+            ),
             ok=lambda t: TeamCreatePayload(team=Team.from_model(t)),
             refused=lambda e: TeamCreatePayload(errors=e),
-            error_type=TeamCreateError)
+            error_type=TeamCreateError,
+        )
 
     @strawberry.mutation
-    async def team_member_add(self, info: Info, input: TeamMembershipInput
-                              ) -> TeamMembershipPayload:
+    async def team_member_add(
+        self, info: Info, input: TeamMembershipInput
+    ) -> TeamMembershipPayload:
         return await _membership(info, input, member=True)
 
     @strawberry.mutation
-    async def team_member_remove(self, info: Info, input: TeamMembershipInput
-                                 ) -> TeamMembershipPayload:
+    async def team_member_remove(
+        self, info: Info, input: TeamMembershipInput
+    ) -> TeamMembershipPayload:
         return await _membership(info, input, member=False)
 
     @strawberry.mutation
@@ -459,45 +542,63 @@ class OrgMutation:
         rt, caller = info.context.runtime, info.context.caller
         return await mutate(
             lambda: org_service.create_person(
-                rt.db, caller, email=input.email, name=input.name, time_zone=input.time_zone,
-                jurisdiction=input.jurisdiction),
+                rt.db,
+                caller,
+                email=input.email,
+                name=input.name,
+                time_zone=input.time_zone,
+                jurisdiction=input.jurisdiction,
+            ),
             ok=lambda p: PersonCreatePayload(person=Person.from_model(p)),
             refused=lambda e: PersonCreatePayload(errors=e),
-            error_type=PersonCreateError)
+            error_type=PersonCreateError,
+        )
 
     @strawberry.mutation(description="Change a person; active: false stops their credentials.")
     async def person_update(self, info: Info, input: PersonUpdateInput) -> PersonUpdatePayload:
         rt, caller = info.context.runtime, info.context.caller
         return await mutate(
             lambda: org_service.update_person(
-                rt.db, caller, person_id=decode_id(input.id, "Person", field="id"),
-                name=input.name, time_zone=input.time_zone,
-                jurisdiction=_keep(input.jurisdiction), active=input.active),
+                rt.db,
+                caller,
+                person_id=decode_id(input.id, "Person", field="id"),
+                name=input.name,
+                time_zone=input.time_zone,
+                jurisdiction=_keep(input.jurisdiction),
+                active=input.active,
+            ),
             ok=lambda p: PersonUpdatePayload(person=Person.from_model(p)),
             refused=lambda e: PersonUpdatePayload(errors=e),
-            error_type=PersonUpdateError)
+            error_type=PersonUpdateError,
+        )
 
     @strawberry.mutation(description="Register a machine principal (alert source, status page).")
     async def machine_create(self, info: Info, input: MachineCreateInput) -> MachineCreatePayload:
         rt, caller = info.context.runtime, info.context.caller
         return await mutate(
-            lambda: org_service.create_machine(rt.db, caller, handle=input.handle,
-                                               name=input.name),
+            lambda: org_service.create_machine(rt.db, caller, handle=input.handle, name=input.name),
             ok=lambda p: MachineCreatePayload(machine=Person.from_model(p)),
             refused=lambda e: MachineCreatePayload(errors=e),
-            error_type=MachineCreateError)
+            error_type=MachineCreateError,
+        )
 
 
-async def _membership(info: Info, input: TeamMembershipInput, *, member: bool
-                      ) -> TeamMembershipPayload:
+async def _membership(
+    info: Info, input: TeamMembershipInput, *, member: bool
+) -> TeamMembershipPayload:
     rt, caller = info.context.runtime, info.context.caller
     return await mutate(
         lambda: org_service.set_team_membership(
-            rt.db, caller, team_id=decode_id(input.team_id, "Team", field="teamId"),
-            person_id=decode_id(input.person_id, "Person", field="personId"), member=member),
+            rt.db,
+            caller,
+            team_id=decode_id(input.team_id, "Team", field="teamId"),
+            person_id=decode_id(input.person_id, "Person", field="personId"),
+            member=member,
+        ),
         ok=lambda t: TeamMembershipPayload(team=Team.from_model(t)),
         refused=lambda e: TeamMembershipPayload(errors=e),
-        error_type=TeamMembershipError)
+        error_type=TeamMembershipError,
+    )
 
 
 __all__ = ["BusinessUnit", "OrgMutation", "OrgQuery", "Person", "Service", "Team"]

@@ -45,9 +45,15 @@ async def create_business_unit(
         unit = BusinessUnit(code=code, name=name, parent_id=parent_id)
         session.add(unit)
         await _flush_unique(session, f"a business unit with code {code!r} exists", "code")
-        await record(session, caller, "business_unit.create", resource_type="business_unit",
-                     resource_id=unit.id, unit=code,
-                     payload={"code": code, "name": name, "parent_id": parent_id})
+        await record(
+            session,
+            caller,
+            "business_unit.create",
+            resource_type="business_unit",
+            resource_id=unit.id,
+            unit=code,
+            payload={"code": code, "name": name, "parent_id": parent_id},
+        )
         return unit
 
 
@@ -57,7 +63,7 @@ async def update_business_unit(
     *,
     unit_id: int,
     name: str | None = None,
-    parent_id: int | None | Keep = KEEP,
+    parent_id: int | Keep | None = KEEP,
 ) -> BusinessUnit:
     """Rename a unit or move it under another parent (as after a merger); never into a cycle."""
     async with db.write() as session:
@@ -75,18 +81,28 @@ async def update_business_unit(
                 caller.access.require("manage", "business_unit", unit_id=parent_id)
                 tree = await load_unit_tree(session)
                 if unit.id in tree.ancestors_or_self(parent_id):
-                    raise Invalid("a unit cannot be moved under itself or its own descendant",
-                                  field="parentId")
+                    raise Invalid(
+                        "a unit cannot be moved under itself or its own descendant",
+                        field="parentId",
+                    )
             changes["parent_id"] = [unit.parent_id, parent_id]
             unit.parent_id = parent_id
         if changes:
-            await record(session, caller, "business_unit.update", resource_type="business_unit",
-                         resource_id=unit.id, unit=unit.code, payload=changes)
+            await record(
+                session,
+                caller,
+                "business_unit.update",
+                resource_type="business_unit",
+                resource_id=unit.id,
+                unit=unit.code,
+                payload=changes,
+            )
         return unit
 
 
-async def _visible_unit(session: AsyncSession, caller: Caller, unit_id: int, *, field: str
-                        ) -> BusinessUnit:
+async def _visible_unit(
+    session: AsyncSession, caller: Caller, unit_id: int, *, field: str
+) -> BusinessUnit:
     unit = (
         await session.execute(
             select(BusinessUnit).where(
@@ -100,16 +116,19 @@ async def _visible_unit(session: AsyncSession, caller: Caller, unit_id: int, *, 
     return unit
 
 
-async def list_business_units(session: AsyncSession, caller: Caller, *, size: int,
-                              after_id: int | None) -> Page[BusinessUnit]:
+async def list_business_units(
+    session: AsyncSession, caller: Caller, *, size: int, after_id: int | None
+) -> Page[BusinessUnit]:
     """Business units the caller may read, oldest first."""
     query = select(BusinessUnit).where(readable(caller.access, "business_unit", BusinessUnit.id))
-    return await fetch_page(session, query, id_column=BusinessUnit.id, size=size,
-                            after_id=after_id, newest_first=False)
+    return await fetch_page(
+        session, query, id_column=BusinessUnit.id, size=size, after_id=after_id, newest_first=False
+    )
 
 
-async def business_units_by_id(session: AsyncSession, caller: Caller, ids: Iterable[int]
-                               ) -> dict[int, BusinessUnit]:
+async def business_units_by_id(
+    session: AsyncSession, caller: Caller, ids: Iterable[int]
+) -> dict[int, BusinessUnit]:
     rows = await session.execute(
         select(BusinessUnit).where(
             BusinessUnit.id.in_(set(ids)), readable(caller.access, "business_unit", BusinessUnit.id)
@@ -121,21 +140,33 @@ async def business_units_by_id(session: AsyncSession, caller: Caller, ids: Itera
 # ---------------------------------------------------------------------------- services
 
 
-def _check_sla(availability_target_pct: float, latency_threshold_ms: int | None,
-               latency_outage_ms: int | None, tier: int) -> None:
+def _check_sla(
+    availability_target_pct: float,
+    latency_threshold_ms: int | None,
+    latency_outage_ms: int | None,
+    tier: int,
+) -> None:
     if tier not in (1, 2, 3, 4):
         raise Invalid("tier must be 1 (most critical) to 4", field="tier")
     if not 0 < availability_target_pct <= 100:
-        raise Invalid("availability target must be a percentage above 0 and at most 100",
-                      field="availabilityTargetPct")
-    for value, field in ((latency_threshold_ms, "latencyThresholdMs"),
-                         (latency_outage_ms, "latencyOutageMs")):
+        raise Invalid(
+            "availability target must be a percentage above 0 and at most 100",
+            field="availabilityTargetPct",
+        )
+    for value, field in (
+        (latency_threshold_ms, "latencyThresholdMs"),
+        (latency_outage_ms, "latencyOutageMs"),
+    ):
         if value is not None and value <= 0:
             raise Invalid("must be a positive number of milliseconds", field=field)
-    if (latency_threshold_ms is not None and latency_outage_ms is not None
-            and latency_outage_ms <= latency_threshold_ms):
-        raise Invalid("the outage latency must be above the degradation threshold",
-                      field="latencyOutageMs")
+    if (
+        latency_threshold_ms is not None
+        and latency_outage_ms is not None
+        and latency_outage_ms <= latency_threshold_ms
+    ):
+        raise Invalid(
+            "the outage latency must be above the degradation threshold", field="latencyOutageMs"
+        )
 
 
 async def create_service(
@@ -161,15 +192,26 @@ async def create_service(
         if owning_team_id is not None:
             await _visible_team(session, caller, owning_team_id, field="owningTeamId")
         service = Service(
-            code=code, name=name, business_unit_id=unit.id, tier=tier,
+            code=code,
+            name=name,
+            business_unit_id=unit.id,
+            tier=tier,
             availability_target_pct=availability_target_pct,
-            latency_threshold_ms=latency_threshold_ms, latency_outage_ms=latency_outage_ms,
+            latency_threshold_ms=latency_threshold_ms,
+            latency_outage_ms=latency_outage_ms,
             owning_team_id=owning_team_id,
         )
         session.add(service)
         await _flush_unique(session, f"a service with code {code!r} exists", "code")
-        await record(session, caller, "service.create", resource_type="service",
-                     resource_id=service.id, unit=unit.code, payload=_service_fields(service))
+        await record(
+            session,
+            caller,
+            "service.create",
+            resource_type="service",
+            resource_id=service.id,
+            unit=unit.code,
+            payload=_service_fields(service),
+        )
         return service
 
 
@@ -182,9 +224,9 @@ async def update_service(
     business_unit_id: int | None = None,
     tier: int | None = None,
     availability_target_pct: float | None = None,
-    latency_threshold_ms: int | None | Keep = KEEP,
-    latency_outage_ms: int | None | Keep = KEEP,
-    owning_team_id: int | None | Keep = KEEP,
+    latency_threshold_ms: int | Keep | None = KEEP,
+    latency_outage_ms: int | Keep | None = KEEP,
+    owning_team_id: int | Keep | None = KEEP,
 ) -> Service:
     """Change a service's SLA or owner, or move it to another unit (as after a merger)."""
     async with db.write() as session:
@@ -192,8 +234,7 @@ async def update_service(
         caller.access.require("manage", "service", unit_id=service.business_unit_id)
         before = _service_fields(service)
         if business_unit_id is not None and business_unit_id != service.business_unit_id:
-            target = await _visible_unit(session, caller, business_unit_id,
-                                         field="businessUnitId")
+            target = await _visible_unit(session, caller, business_unit_id, field="businessUnitId")
             caller.access.require("manage", "service", unit_id=target.id)
             service.business_unit_id = target.id
         if name is not None:
@@ -210,28 +251,43 @@ async def update_service(
             if owning_team_id is not None:
                 await _visible_team(session, caller, owning_team_id, field="owningTeamId")
             service.owning_team_id = owning_team_id
-        _check_sla(service.availability_target_pct, service.latency_threshold_ms,
-                   service.latency_outage_ms, service.tier)
+        _check_sla(
+            service.availability_target_pct,
+            service.latency_threshold_ms,
+            service.latency_outage_ms,
+            service.tier,
+        )
         after = _service_fields(service)
         changes = {k: [before[k], after[k]] for k in after if before[k] != after[k]}
         if changes:
             action = "service.move" if "business_unit_id" in changes else "service.update"
-            await record(session, caller, action, resource_type="service",
-                         resource_id=service.id, payload=changes)
+            await record(
+                session,
+                caller,
+                action,
+                resource_type="service",
+                resource_id=service.id,
+                payload=changes,
+            )
         return service
 
 
 def _service_fields(service: Service) -> dict[str, Any]:
     return {
-        "code": service.code, "name": service.name, "business_unit_id": service.business_unit_id,
-        "tier": service.tier, "availability_target_pct": service.availability_target_pct,
+        "code": service.code,
+        "name": service.name,
+        "business_unit_id": service.business_unit_id,
+        "tier": service.tier,
+        "availability_target_pct": service.availability_target_pct,
         "latency_threshold_ms": service.latency_threshold_ms,
-        "latency_outage_ms": service.latency_outage_ms, "owning_team_id": service.owning_team_id,
+        "latency_outage_ms": service.latency_outage_ms,
+        "owning_team_id": service.owning_team_id,
     }
 
 
-async def _visible_service(session: AsyncSession, caller: Caller, service_id: int, *, field: str
-                           ) -> Service:
+async def _visible_service(
+    session: AsyncSession, caller: Caller, service_id: int, *, field: str
+) -> Service:
     service = (
         await session.execute(
             select(Service).where(
@@ -245,16 +301,19 @@ async def _visible_service(session: AsyncSession, caller: Caller, service_id: in
     return service
 
 
-async def list_services(session: AsyncSession, caller: Caller, *, size: int,
-                        after_id: int | None) -> Page[Service]:
+async def list_services(
+    session: AsyncSession, caller: Caller, *, size: int, after_id: int | None
+) -> Page[Service]:
     """Services the caller may read, oldest first."""
     query = select(Service).where(readable(caller.access, "service", Service.business_unit_id))
-    return await fetch_page(session, query, id_column=Service.id, size=size, after_id=after_id,
-                            newest_first=False)
+    return await fetch_page(
+        session, query, id_column=Service.id, size=size, after_id=after_id, newest_first=False
+    )
 
 
-async def services_by_id(session: AsyncSession, caller: Caller, ids: Iterable[int]
-                         ) -> dict[int, Service]:
+async def services_by_id(
+    session: AsyncSession, caller: Caller, ids: Iterable[int]
+) -> dict[int, Service]:
     rows = await session.execute(
         select(Service).where(
             Service.id.in_(set(ids)), readable(caller.access, "service", Service.business_unit_id)
@@ -263,8 +322,9 @@ async def services_by_id(session: AsyncSession, caller: Caller, ids: Iterable[in
     return {service.id: service for service in rows.scalars()}
 
 
-async def get_service(session: AsyncSession, caller: Caller, service_id: int, *, field: str
-                      ) -> Service:
+async def get_service(
+    session: AsyncSession, caller: Caller, service_id: int, *, field: str
+) -> Service:
     """A service the caller may read, or NotFound (forbidden and missing look the same)."""
     return await _visible_service(session, caller, service_id, field=field)
 
@@ -272,8 +332,9 @@ async def get_service(session: AsyncSession, caller: Caller, service_id: int, *,
 # ---------------------------------------------------------------------------- teams
 
 
-async def create_team(db: Database, caller: Caller, *, code: str, name: str,
-                      business_unit_id: int) -> Team:
+async def create_team(
+    db: Database, caller: Caller, *, code: str, name: str, business_unit_id: int
+) -> Team:
     """Create a team in a business unit."""
     code = validation.code(code)
     name = validation.text(name, field="name")
@@ -283,13 +344,21 @@ async def create_team(db: Database, caller: Caller, *, code: str, name: str,
         team = Team(code=code, name=name, business_unit_id=unit.id)
         session.add(team)
         await _flush_unique(session, f"a team with code {code!r} exists", "code")
-        await record(session, caller, "team.create", resource_type="team", resource_id=team.id,
-                     unit=unit.code, payload={"code": code, "name": name})
+        await record(
+            session,
+            caller,
+            "team.create",
+            resource_type="team",
+            resource_id=team.id,
+            unit=unit.code,
+            payload={"code": code, "name": name},
+        )
         return team
 
 
-async def set_team_membership(db: Database, caller: Caller, *, team_id: int, person_id: int,
-                              member: bool) -> Team:
+async def set_team_membership(
+    db: Database, caller: Caller, *, team_id: int, person_id: int, member: bool
+) -> Team:
     """Add a person to a team or remove them; asking for the current state changes nothing."""
     async with db.write() as session:
         team = await _visible_team(session, caller, team_id, field="teamId")
@@ -297,8 +366,9 @@ async def set_team_membership(db: Database, caller: Caller, *, team_id: int, per
         person = await _visible_principal(session, caller, person_id, field="personId")
         existing = (
             await session.execute(
-                select(TeamMember).where(TeamMember.team_id == team.id,
-                                         TeamMember.principal_id == person.id)
+                select(TeamMember).where(
+                    TeamMember.team_id == team.id, TeamMember.principal_id == person.id
+                )
             )
         ).scalar_one_or_none()
         if member and existing is None:
@@ -309,16 +379,23 @@ async def set_team_membership(db: Database, caller: Caller, *, team_id: int, per
             action = "team.member_remove"
         else:
             return team
-        await record(session, caller, action, resource_type="team", resource_id=team.id,
-                     payload={"person": person.email})
+        await record(
+            session,
+            caller,
+            action,
+            resource_type="team",
+            resource_id=team.id,
+            payload={"person": person.email},
+        )
         return team
 
 
 async def _visible_team(session: AsyncSession, caller: Caller, team_id: int, *, field: str) -> Team:
     team = (
         await session.execute(
-            select(Team).where(Team.id == team_id,
-                               readable(caller.access, "team", Team.business_unit_id))
+            select(Team).where(
+                Team.id == team_id, readable(caller.access, "team", Team.business_unit_id)
+            )
         )
     ).scalar_one_or_none()
     if team is None:
@@ -331,24 +408,28 @@ async def get_team(session: AsyncSession, caller: Caller, team_id: int, *, field
     return await _visible_team(session, caller, team_id, field=field)
 
 
-async def list_teams(session: AsyncSession, caller: Caller, *, size: int,
-                     after_id: int | None) -> Page[Team]:
+async def list_teams(
+    session: AsyncSession, caller: Caller, *, size: int, after_id: int | None
+) -> Page[Team]:
     """Teams the caller may read, oldest first."""
     query = select(Team).where(readable(caller.access, "team", Team.business_unit_id))
-    return await fetch_page(session, query, id_column=Team.id, size=size, after_id=after_id,
-                            newest_first=False)
+    return await fetch_page(
+        session, query, id_column=Team.id, size=size, after_id=after_id, newest_first=False
+    )
 
 
 async def teams_by_id(session: AsyncSession, caller: Caller, ids: Iterable[int]) -> dict[int, Team]:
     rows = await session.execute(
-        select(Team).where(Team.id.in_(set(ids)),
-                           readable(caller.access, "team", Team.business_unit_id))
+        select(Team).where(
+            Team.id.in_(set(ids)), readable(caller.access, "team", Team.business_unit_id)
+        )
     )
     return {team.id: team for team in rows.scalars()}
 
 
-async def members_by_team(session: AsyncSession, caller: Caller, team_ids: Iterable[int]
-                          ) -> dict[int, list[Principal]]:
+async def members_by_team(
+    session: AsyncSession, caller: Caller, team_ids: Iterable[int]
+) -> dict[int, list[Principal]]:
     """Members of each team, for a loader: one query for any number of teams."""
     grouped: dict[int, list[Principal]] = {}
     if not caller.access.allows("read", "person"):
@@ -367,40 +448,80 @@ async def members_by_team(session: AsyncSession, caller: Caller, team_ids: Itera
 # ---------------------------------------------------------------------------- people, machines
 
 
-async def create_person(db: Database, caller: Caller, *, email: str, name: str,
-                        time_zone: str = "UTC", jurisdiction: str | None = None) -> Principal:
+async def create_person(
+    db: Database,
+    caller: Caller,
+    *,
+    email: str,
+    name: str,
+    time_zone: str = "UTC",
+    jurisdiction: str | None = None,
+) -> Principal:
     """Register a person who may later be granted roles."""
     async with db.write() as session:
         caller.access.require("manage", "person")
-        return await add_principal(session, caller, kind=PrincipalKind.PERSON, email=email,
-                                   name=name, time_zone=time_zone, jurisdiction=jurisdiction)
+        return await add_principal(
+            session,
+            caller,
+            kind=PrincipalKind.PERSON,
+            email=email,
+            name=name,
+            time_zone=time_zone,
+            jurisdiction=jurisdiction,
+        )
 
 
 async def create_machine(db: Database, caller: Caller, *, handle: str, name: str) -> Principal:
     """Register a machine principal (an alert source, the status page publisher ...)."""
     async with db.write() as session:
         caller.access.require("manage", "person")
-        return await add_principal(session, caller, kind=PrincipalKind.MACHINE, email=handle,
-                                   name=name)
+        return await add_principal(
+            session, caller, kind=PrincipalKind.MACHINE, email=handle, name=name
+        )
 
 
-async def add_principal(session: AsyncSession, caller: Caller, *, kind: PrincipalKind, email: str,
-                        name: str, time_zone: str = "UTC", jurisdiction: str | None = None
-                        ) -> Principal:
+async def add_principal(
+    session: AsyncSession,
+    caller: Caller,
+    *,
+    kind: PrincipalKind,
+    email: str,
+    name: str,
+    time_zone: str = "UTC",
+    jurisdiction: str | None = None,
+) -> Principal:
     """Insert a principal inside the caller's transaction (shared by GraphQL and the CLI)."""
-    key = (validation.email(email) if kind is PrincipalKind.PERSON
-           else "machine:" + validation.code(email.removeprefix("machine:"), field="handle"))
+    key = (
+        validation.email(email)
+        if kind is PrincipalKind.PERSON
+        else "machine:" + validation.code(email.removeprefix("machine:"), field="handle")
+    )
     principal = Principal(
-        kind=kind.value, email=key, name=validation.text(name, field="name"),
-        time_zone=validation.time_zone(time_zone), jurisdiction=validation.jurisdiction(jurisdiction),
+        kind=kind.value,
+        email=key,
+        name=validation.text(name, field="name"),
+        time_zone=validation.time_zone(time_zone),
+        jurisdiction=validation.jurisdiction(jurisdiction),
     )
     session.add(principal)
-    await _flush_unique(session, f"{key} is already registered",
-                        "email" if kind is PrincipalKind.PERSON else "handle")
-    await record(session, caller, f"{kind.value}.create", resource_type="principal",
-                 resource_id=principal.id,
-                 payload={"email": key, "name": principal.name, "time_zone": principal.time_zone,
-                          "jurisdiction": principal.jurisdiction})
+    await _flush_unique(
+        session,
+        f"{key} is already registered",
+        "email" if kind is PrincipalKind.PERSON else "handle",
+    )
+    await record(
+        session,
+        caller,
+        f"{kind.value}.create",
+        resource_type="principal",
+        resource_id=principal.id,
+        payload={
+            "email": key,
+            "name": principal.name,
+            "time_zone": principal.time_zone,
+            "jurisdiction": principal.jurisdiction,
+        },
+    )
     return principal
 
 
@@ -411,7 +532,7 @@ async def update_person(
     person_id: int,
     name: str | None = None,
     time_zone: str | None = None,
-    jurisdiction: str | None | Keep = KEEP,
+    jurisdiction: str | Keep | None = KEEP,
     active: bool | None = None,
 ) -> Principal:
     """Change a person's details, or deactivate them (their credentials stop working)."""
@@ -430,22 +551,34 @@ async def update_person(
         after = _principal_fields(person)
         changes = {k: [before[k], after[k]] for k in after if before[k] != after[k]}
         if changes:
-            await record(session, caller, "principal.update", resource_type="principal",
-                         resource_id=person.id, payload=changes)
+            await record(
+                session,
+                caller,
+                "principal.update",
+                resource_type="principal",
+                resource_id=person.id,
+                payload=changes,
+            )
         return person
 
 
 def _principal_fields(p: Principal) -> dict[str, Any]:
-    return {"name": p.name, "time_zone": p.time_zone, "jurisdiction": p.jurisdiction,
-            "active": p.active}
+    return {
+        "name": p.name,
+        "time_zone": p.time_zone,
+        "jurisdiction": p.jurisdiction,
+        "active": p.active,
+    }
 
 
-async def _visible_principal(session: AsyncSession, caller: Caller, principal_id: int, *,
-                             field: str) -> Principal:
+async def _visible_principal(
+    session: AsyncSession, caller: Caller, principal_id: int, *, field: str
+) -> Principal:
     principal = (
         await session.execute(
-            select(Principal).where(Principal.id == principal_id,
-                                    readable(caller.access, "person", None))
+            select(Principal).where(
+                Principal.id == principal_id, readable(caller.access, "person", None)
+            )
         )
     ).scalar_one_or_none()
     if principal is None:
@@ -453,22 +586,26 @@ async def _visible_principal(session: AsyncSession, caller: Caller, principal_id
     return principal
 
 
-async def get_principal(session: AsyncSession, caller: Caller, principal_id: int, *, field: str
-                        ) -> Principal:
+async def get_principal(
+    session: AsyncSession, caller: Caller, principal_id: int, *, field: str
+) -> Principal:
     """A principal the caller may read, or NotFound."""
     return await _visible_principal(session, caller, principal_id, field=field)
 
 
-async def list_people(session: AsyncSession, caller: Caller, *, size: int,
-                      after_id: int | None) -> Page[Principal]:
+async def list_people(
+    session: AsyncSession, caller: Caller, *, size: int, after_id: int | None
+) -> Page[Principal]:
     """People and machines the caller may read, oldest first."""
     query = select(Principal).where(readable(caller.access, "person", None))
-    return await fetch_page(session, query, id_column=Principal.id, size=size, after_id=after_id,
-                            newest_first=False)
+    return await fetch_page(
+        session, query, id_column=Principal.id, size=size, after_id=after_id, newest_first=False
+    )
 
 
-async def principals_by_id(session: AsyncSession, caller: Caller, ids: Iterable[int]
-                           ) -> dict[int, Principal]:
+async def principals_by_id(
+    session: AsyncSession, caller: Caller, ids: Iterable[int]
+) -> dict[int, Principal]:
     rows = await session.execute(
         select(Principal).where(Principal.id.in_(set(ids)), readable(caller.access, "person", None))
     )
