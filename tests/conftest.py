@@ -15,13 +15,14 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+from pydantic import SecretStr
 from sqlalchemy import event
 
 from govsvc.app import create_app
 from govsvc.bootstrap import bootstrap_admin
 from govsvc.migrate import upgrade
 from govsvc.runtime import Runtime
-from govsvc.settings import Settings
+from govsvc.settings import Environment, Settings
 
 TEST_DATABASE = os.environ.get("GOVSVC_TEST_DATABASE_URL", "sqlite")
 SECRET = "test-secret-" + "x" * 40
@@ -93,8 +94,11 @@ async def settings(database_template: Template, tmp_path: Path) -> Settings:
         await _empty_schema(database_template.location)
         url, schema = TEST_DATABASE, database_template.location
     return Settings(
-        env="test", database_url=url, database_schema=schema, secret_key=SECRET, _env_file=None
-    )  # type: ignore[call-arg]
+        env=Environment.TEST,
+        database_url=url,
+        database_schema=schema,
+        secret_key=SecretStr(SECRET),
+    )
 
 
 @pytest.fixture
