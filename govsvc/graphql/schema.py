@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 
 import strawberry
 from graphql.validation import NoSchemaIntrospectionCustomRule
@@ -26,10 +28,16 @@ from govsvc.org.schema import OrgMutation, OrgQuery
 from govsvc.settings import Settings
 
 
-@strawberry.type
-class Query(OrgQuery, AccessQuery, IncidentQuery, AuditQuery):
-    node: relay.Node = relay.node(description="Any object by its global ID; null if not visible.")
-    nodes: list[relay.Node | None] = relay.node()
+def _query_type() -> type:
+    # A fresh class per schema: strawberry binds a relay node field to the schema it joins.
+    @strawberry.type(name="Query")
+    class Query(OrgQuery, AccessQuery, IncidentQuery, AuditQuery):
+        node: relay.Node = relay.node(
+            description="Any object by its global ID; null if missing or not visible to you."
+        )
+        nodes: list[relay.Node | None] = relay.node()
+
+    return Query
 
 
 @strawberry.type
@@ -37,21 +45,46 @@ class Mutation(OrgMutation, AccessMutation, IncidentMutation):
     pass
 
 
+@dataclass(frozen=True)
+class Limits:
+    max_depth: int
+    max_aliases: int
+    max_tokens: int
+    introspection: bool
+
+    @classmethod
+    def of(cls, settings: Settings) -> Limits:
+        return cls(
+            settings.graphql_max_depth,
+            settings.graphql_max_aliases,
+            settings.graphql_max_tokens,
+            introspection=settings.is_dev,
+        )
+
+
+NO_LIMITS = Limits(max_depth=0, max_aliases=0, max_tokens=0, introspection=True)
+
+
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     """The executable schema; limits come from settings, introspection only in dev."""
+    return _schema(Limits.of(settings) if settings else NO_LIMITS)
+
+
+# Each configuration is built once per process and shared: it holds no per-request state.
+@cache
+def _schema(limits: Limits) -> strawberry.Schema:
     # Factories, not instances: strawberry builds fresh extensions for every request.
     extensions: list[Callable[[], SchemaExtension] | type[SchemaExtension]] = [MaskUnexpectedErrors]
-    if settings is not None:
-        limits = settings
-        extensions += [
-            lambda: QueryDepthLimiter(max_depth=limits.graphql_max_depth),
-            lambda: MaxAliasesLimiter(max_alias_count=limits.graphql_max_aliases),
-            lambda: MaxTokensLimiter(max_token_count=limits.graphql_max_tokens),
-        ]
-        if not settings.is_dev:
-            extensions.append(lambda: AddValidationRules([NoSchemaIntrospectionCustomRule]))
+    if limits.max_depth:
+        extensions.append(lambda: QueryDepthLimiter(max_depth=limits.max_depth))
+    if limits.max_aliases:
+        extensions.append(lambda: MaxAliasesLimiter(max_alias_count=limits.max_aliases))
+    if limits.max_tokens:
+        extensions.append(lambda: MaxTokensLimiter(max_token_count=limits.max_tokens))
+    if not limits.introspection:
+        extensions.append(lambda: AddValidationRules([NoSchemaIntrospectionCustomRule]))
     return strawberry.Schema(
-        query=Query,
+        query=_query_type(),
         mutation=Mutation,
         extensions=extensions,
         config=StrawberryConfig(scalar_map={datetime: DATETIME}),

@@ -865,7 +865,7 @@ async def tags_by_incident(session: AsyncSession, ids: Iterable[int]) -> dict[in
         .where(IncidentTag.incident_id.in_(set(ids)))
         .order_by(IncidentTag.tag)
     )
-    for incident_id, tag in rows.tuples():
+    for incident_id, tag in rows:
         grouped.setdefault(incident_id, []).append(tag)
     return grouped
 

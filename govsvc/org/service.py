@@ -440,7 +440,7 @@ async def members_by_team(
         .where(TeamMember.team_id.in_(set(team_ids)))
         .order_by(Principal.name)
     )
-    for team_id, person in rows.tuples():
+    for team_id, person in rows:
         grouped.setdefault(team_id, []).append(person)
     return grouped
 
