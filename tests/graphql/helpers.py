@@ -64,18 +64,21 @@ async def person_with_token(
 ) -> tuple[str, str]:
     """A person, optionally granted a role, and an API token for them: (person id, token)."""
     data = await gql(
-        "mutation($i: PersonCreateInput!) { personCreate(input: $i) { person { id } errors { code } } }",
+        "mutation($i: PersonCreateInput!) { personCreate(input: $i) {"
+        " person { id } errors { code } } }",
         {"i": {"email": email, "name": email.split("@")[0].title()}},
     )
     person_id = str(data["personCreate"]["person"]["id"])
     if role:
         granted = await gql(
-            "mutation($i: GrantCreateInput!) { grantCreate(input: $i) { grant { id } errors { code message } } }",
+            "mutation($i: GrantCreateInput!) { grantCreate(input: $i) {"
+            " grant { id } errors { code message } } }",
             {"i": {"principalId": person_id, "role": role, "businessUnitId": unit_id}},
         )
         assert granted["grantCreate"]["errors"] == [], granted
     minted = await gql(
-        "mutation($i: ApiTokenCreateInput!) { apiTokenCreate(input: $i) { token errors { code } } }",
+        "mutation($i: ApiTokenCreateInput!) { apiTokenCreate(input: $i) {"
+        " token errors { code } } }",
         {"i": {"principalId": person_id}},
     )
     return person_id, str(minted["apiTokenCreate"]["token"])
