@@ -33,14 +33,22 @@ def parse_duration(text: str) -> timedelta:
     match = _DURATION.match(text.strip().lower())
     if not match:
         raise click.BadParameter("use a number with s, m, h, d or w, e.g. 90d or 12h")
-    return timedelta(seconds=int(match[1]) * _UNITS[match[2]])
+    try:
+        return timedelta(seconds=int(match[1]) * _UNITS[match[2]])
+    except OverflowError:
+        raise click.BadParameter("too long (a token lives at most 10 years)") from None
 
 
 def _settings() -> Settings:
     try:
         return Settings()
     except ValidationError as error:
-        raise click.ClickException(f"bad settings: {error}") from None
+        # Never echo the input: it holds the secret key and the database URL (with password).
+        problems = "; ".join(
+            (f"GOVSVC_{e['loc'][0]}".upper() + ": " if e["loc"] else "") + e["msg"]
+            for e in error.errors(include_input=False, include_url=False)
+        )
+        raise click.ClickException(f"bad settings: {problems}") from None
 
 
 def _run(work: Callable[[Runtime], Awaitable[T]]) -> T:

@@ -6,14 +6,13 @@ from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.dataloader import DataLoader
 from strawberry.types import Info as StrawberryInfo
 
 from govsvc.auth.caller import Caller
 from govsvc.runtime import Runtime
 
-BatchFn = Callable[[AsyncSession, Caller, list[Any]], Awaitable[dict[Any, Any]]]
+BatchFn = Callable[..., Awaitable[dict[Any, Any]]]  # (session, caller, keys, *args)
 
 
 @dataclass
@@ -27,20 +26,22 @@ class Context:
         return self.caller.request_id
 
     def loader(
-        self, fn: BatchFn, *, default: Any = None, variant: Hashable = None
+        self, fn: BatchFn, *, default: Any = None, args: tuple[Hashable, ...] = ()
     ) -> DataLoader[Any, Any]:
-        """The loader for `fn`, made once per request: a global loader would cache forever.
+        """The loader for `fn` (with fixed extra `args`), made once per request.
 
-        `variant` tells apart loaders of one function with different fixed arguments."""
-        key = (fn, variant)
+        A global loader would cache forever; one per request sees each request's rights."""
+        key = (fn, args)
         if key not in self._loaders:
-            self._loaders[key] = DataLoader(load_fn=self._batch(fn, default))
+            self._loaders[key] = DataLoader(load_fn=self._batch(fn, default, args))
         return self._loaders[key]
 
-    def _batch(self, fn: BatchFn, default: Any) -> Callable[[list[Any]], Awaitable[Sequence[Any]]]:
+    def _batch(
+        self, fn: BatchFn, default: Any, args: tuple[Hashable, ...]
+    ) -> Callable[[list[Any]], Awaitable[Sequence[Any]]]:
         async def load(keys: list[Any]) -> Sequence[Any]:
             async with self.runtime.db.read() as session:
-                found = await fn(session, self.caller, keys)
+                found = await fn(session, self.caller, keys, *args)
             return [found.get(key, default() if callable(default) else default) for key in keys]
 
         return load

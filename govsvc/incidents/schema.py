@@ -62,11 +62,10 @@ async def _tags(session: AsyncSession, _: Caller, ids: list[int]) -> dict[int, l
     return await incident_service.tags_by_incident(session, ids)
 
 
-def _latest_timeline(limit: int) -> Any:
-    async def load(session: AsyncSession, _: Caller, ids: list[int]) -> dict[int, list[Any]]:
-        return await incident_service.latest_timeline(session, ids, limit=limit)
-
-    return load
+async def _latest_timeline(
+    session: AsyncSession, _: Caller, ids: list[int], limit: int
+) -> dict[int, list[Any]]:
+    return await incident_service.latest_timeline(session, ids, limit=limit)
 
 
 # ---------------------------------------------------------------------------- types
@@ -331,9 +330,9 @@ class Incident(relay.Node):
     @strawberry.field(description="The newest timeline entries, newest first (for lists).")
     async def latest_timeline(self, info: Info, limit: int = 5) -> list[TimelineEntry]:
         limit = max(1, min(limit, LATEST_TIMELINE_MAX))
-        entries = await info.context.loader(
-            _latest_timeline(limit), default=list, variant=("latest_timeline", limit)
-        ).load(self.id)
+        entries = await info.context.loader(_latest_timeline, default=list, args=(limit,)).load(
+            self.id
+        )
         return [TimelineEntry.from_model(e) for e in entries]
 
     @strawberry.field(description="The whole timeline in the order it was recorded.")
