@@ -14,15 +14,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
-from strawberry.asgi import GraphQL
 
 from govsvc import health
 from govsvc.auth.authenticate import Authenticator
-from govsvc.auth.caller import Caller
 from govsvc.auth.oidc import OidcVerifier
-from govsvc.errors import Unauthenticated
-from govsvc.graphql.context import Context
-from govsvc.graphql.schema import build_schema
+from govsvc.graphql.http import GraphQLEndpoint
 from govsvc.runtime import Runtime
 from govsvc.settings import Settings
 
@@ -51,53 +47,6 @@ class RequestIdMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_id)
-
-
-class GraphQLEndpoint(GraphQL[Context, None]):
-    """Strawberry's ASGI app, answering 401 before any GraphQL runs without a credential."""
-
-    def __init__(self, runtime: Runtime, authenticator: Authenticator):
-        super().__init__(
-            build_schema(runtime.settings),
-            graphql_ide="graphiql" if runtime.settings.is_dev else None,
-            allow_queries_via_get=True,
-        )
-        self.runtime = runtime
-        self.authenticator = authenticator
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and not self._is_ide_page(scope):
-            request = Request(scope)
-            try:
-                caller = await self.authenticator.authenticate(
-                    request.headers.get("authorization"),
-                    request_id=scope.get("state", {}).get("request_id"),
-                )
-            except Unauthenticated as error:
-                response = JSONResponse(
-                    {
-                        "errors": [
-                            {"message": str(error), "extensions": {"code": "UNAUTHENTICATED"}}
-                        ]
-                    },
-                    status_code=401,
-                    headers={"WWW-Authenticate": 'Bearer realm="govsvc"'},
-                )
-                await response(scope, receive, send)
-                return
-            scope["state"]["caller"] = caller
-        await super().__call__(scope, receive, send)
-
-    def _is_ide_page(self, scope: Scope) -> bool:
-        # The GraphiQL page itself holds no data; its requests carry the token like any other.
-        if self.graphql_ide is None or scope["method"] != "GET":
-            return False
-        headers = dict(scope["headers"])
-        return b"text/html" in headers.get(b"accept", b"") and not scope.get("query_string")
-
-    async def get_context(self, request: Any, response: Any) -> Context:
-        caller: Caller = request.scope["state"]["caller"]
-        return Context(runtime=self.runtime, caller=caller)
 
 
 def create_app(settings: Settings, runtime: Runtime | None = None) -> Starlette:

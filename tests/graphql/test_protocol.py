@@ -111,3 +111,24 @@ async def test_mutations_are_refused_over_get(http: httpx.AsyncClient, admin_tok
     )
     assert response.status_code in (400, 405)
     assert "mutation" in response.text.lower()
+
+
+async def test_graphql_response_json_gets_400_for_a_document_that_never_ran(
+    http: httpx.AsyncClient, admin_token: str
+) -> None:
+    # given a client that speaks the GraphQL-over-HTTP response media type
+    headers = {
+        "Authorization": f"Bearer {admin_token}",
+        "Accept": "application/graphql-response+json",
+    }
+    # when the document does not parse, or does not validate
+    unparsable = await http.post("/graphql", json={"query": "{ me { "}, headers=headers)
+    invalid = await http.post("/graphql", json={"query": "{ nope }"}, headers=headers)
+    fine = await http.post("/graphql", json={"query": "{ me { actor } }"}, headers=headers)
+    # then
+    for response in (unparsable, invalid):
+        assert response.status_code == 400
+        assert "data" not in response.json()
+        assert response.headers["content-type"].startswith("application/graphql-response+json")
+    assert fine.status_code == 200
+    assert fine.json() == {"data": {"me": {"actor": "admin@govsvc.local"}}}
