@@ -8,10 +8,11 @@ from typing import Any, Generic, TypeVar
 from sqlalchemy import Select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from govsvc.errors import Invalid
-
 T = TypeVar("T")
 DEFAULT_PAGE = 20
+# Where a cursor we never handed out points: past the end, so the page is empty. An unknown
+# position answers like an unknown id does (nothing there), not with an error.
+PAST_THE_END = -1
 
 
 @dataclass(frozen=True)
@@ -21,11 +22,10 @@ class Page(Generic[T]):
 
 
 def page_size(first: int | None, *, cap: int) -> int:
+    """How many rows a page holds: `first` clamped to 0..cap (lists are capped, not refused)."""
     if first is None:
         return min(DEFAULT_PAGE, cap)
-    if first < 0 or first > cap:
-        raise Invalid(f"first must be between 0 and {cap}", field="first")
-    return first
+    return max(0, min(first, cap))
 
 
 async def fetch_page(
@@ -38,6 +38,8 @@ async def fetch_page(
     newest_first: bool = True,
 ) -> Page[Any]:
     """One page of `query` ordered by id; `after_id` is the last id of the previous page."""
+    if after_id == PAST_THE_END:
+        return Page([], has_next=False)
     if after_id is not None:
         query = query.where(id_column < after_id if newest_first else id_column > after_id)
     query = query.order_by(id_column.desc() if newest_first else id_column).limit(size + 1)

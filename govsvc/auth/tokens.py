@@ -77,7 +77,10 @@ async def create_token(
 ) -> IssuedToken:
     """Mint a token for a person or machine the caller may manage tokens for."""
     async with db.write() as session:
-        caller.access.require("manage", "token")
+        # A token acts with all its principal's grants, wherever they are: only someone who
+        # manages tokens everywhere may mint or revoke one (a unit admin could otherwise
+        # mint a token for a global admin and step out of their unit).
+        caller.access.require_everywhere("manage", "token")
         principal = await org_service.get_principal(
             session, caller, principal_id, field="principalId"
         )
@@ -106,7 +109,8 @@ async def revoke_token(
         if found is None:
             raise NotFound("no such token", field="token")
         principal = await session.get(Principal, found.principal_id)
-        caller.access.require("manage", "token")
+        # As in create_token: only someone who manages tokens everywhere.
+        caller.access.require_everywhere("manage", "token")
         if found.revoked_at is None:
             found.revoked_at = utcnow()
             await record(

@@ -14,7 +14,13 @@ from govsvc.authz import models
 from govsvc.authz import service as authz_service
 from govsvc.graphql.context import Info
 from govsvc.graphql.errors import UserError
-from govsvc.graphql.relay import connection, decode_cursor, decode_id, decode_optional
+from govsvc.graphql.relay import (
+    connection,
+    decode_cursor,
+    decode_filter,
+    decode_id,
+    decode_optional,
+)
 from govsvc.graphql.resolvers import load_nodes, mutate, read
 from govsvc.org import service as org_service
 from govsvc.org.schema import BusinessUnit, Person
@@ -108,7 +114,7 @@ class AccessQuery:
             lambda s, c: authz_service.list_grants(
                 s,
                 c,
-                principal_id=decode_optional(principal_id, "Person", field="principalId"),
+                principal_id=decode_filter(principal_id, "Person"),
                 size=page_size(first, cap=cap),
                 after_id=decode_cursor(after),
             ),

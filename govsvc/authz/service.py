@@ -15,6 +15,7 @@ from govsvc.authz.models import Grant
 from govsvc.db import Database, utcnow
 from govsvc.errors import ErrorCode, Invalid, NotFound
 from govsvc.org import service as org_service
+from govsvc.org.models import BusinessUnit
 from govsvc.pagination import Page, fetch_page
 
 
@@ -105,12 +106,20 @@ async def revoke_grant(db: Database, caller: Caller, *, grant_id: int) -> Grant:
         if grant.revoked_at is None:
             grant.revoked_at = utcnow()
             grant.revoked_by = caller.actor
+            # Name the unit as grant.create does, so whoever reads that unit's audit log sees
+            # the access end as well as begin.
+            unit = (
+                await session.get(BusinessUnit, grant.business_unit_id)
+                if grant.business_unit_id is not None
+                else None
+            )
             await record(
                 session,
                 caller,
                 "grant.revoke",
                 resource_type="grant",
                 resource_id=grant.id,
+                unit=unit.code if unit else None,
                 payload={"role": grant.role, "principal_id": grant.principal_id},
             )
         return grant

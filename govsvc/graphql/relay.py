@@ -9,8 +9,8 @@ from typing import Any, TypeVar
 
 from strawberry import relay
 
-from govsvc.errors import Invalid, NotFound
-from govsvc.pagination import Page
+from govsvc.errors import NotFound
+from govsvc.pagination import PAST_THE_END, Page
 
 N = TypeVar("N", bound=relay.Node)
 _CURSOR = "cursor:"
@@ -40,7 +40,8 @@ def encode_cursor(pk: int) -> str:
 
 
 def decode_cursor(cursor: str | None) -> int | None:
-    if cursor is None:
+    """The id a cursor points after; an empty one means the start, a foreign one the end."""
+    if not cursor:
         return None
     try:
         text = base64.urlsafe_b64decode(cursor.encode()).decode()
@@ -48,7 +49,17 @@ def decode_cursor(cursor: str | None) -> int | None:
             raise ValueError(text)
         return int(text.removeprefix(_CURSOR))
     except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise Invalid("not a cursor this API handed out", field="after") from None
+        return PAST_THE_END
+
+
+def decode_filter(value: str | None, type_name: str) -> int | None:
+    """An id to filter by; one that names nothing filters everything out, like a missing one."""
+    if value is None:
+        return None
+    try:
+        return decode_id(value, type_name, field="filter")
+    except NotFound:
+        return PAST_THE_END
 
 
 def connection(

@@ -9,7 +9,6 @@ from functools import cache
 
 import strawberry
 from graphql.validation import NoSchemaIntrospectionCustomRule
-from strawberry import relay
 from strawberry.extensions import (
     AddValidationRules,
     MaxAliasesLimiter,
@@ -22,22 +21,16 @@ from strawberry.schema.config import StrawberryConfig
 from govsvc.audit.schema import AuditQuery
 from govsvc.authz.schema import AccessMutation, AccessQuery
 from govsvc.graphql.errors import MaskUnexpectedErrors
+from govsvc.graphql.nodes import NodeQuery
 from govsvc.graphql.scalars import DATETIME
 from govsvc.incidents.schema import IncidentMutation, IncidentQuery
 from govsvc.org.schema import OrgMutation, OrgQuery
 from govsvc.settings import Settings
 
 
-def _query_type() -> type:
-    # A fresh class per schema: strawberry binds a relay node field to the schema it joins.
-    @strawberry.type(name="Query")
-    class Query(OrgQuery, AccessQuery, IncidentQuery, AuditQuery):
-        node: relay.Node = relay.node(
-            description="Any object by its global ID; null if missing or not visible to you."
-        )
-        nodes: list[relay.Node | None] = relay.node()
-
-    return Query
+@strawberry.type
+class Query(NodeQuery, OrgQuery, AccessQuery, IncidentQuery, AuditQuery):
+    pass
 
 
 @strawberry.type
@@ -84,7 +77,7 @@ def _schema(limits: Limits) -> strawberry.Schema:
     if not limits.introspection:
         extensions.append(lambda: AddValidationRules([NoSchemaIntrospectionCustomRule]))
     return strawberry.Schema(
-        query=_query_type(),
+        query=Query,
         mutation=Mutation,
         extensions=extensions,
         config=StrawberryConfig(scalar_map={datetime: DATETIME}),

@@ -15,7 +15,13 @@ from govsvc.auth.caller import Caller
 from govsvc.authz.sensitivity import Sensitivity as SensitivityEnum
 from govsvc.graphql.context import Info
 from govsvc.graphql.errors import UserError
-from govsvc.graphql.relay import connection, decode_cursor, decode_id, decode_optional
+from govsvc.graphql.relay import (
+    connection,
+    decode_cursor,
+    decode_filter,
+    decode_id,
+    decode_optional,
+)
 from govsvc.graphql.resolvers import load_nodes, mutate, read
 from govsvc.incidents import classification as cls_
 from govsvc.incidents import models
@@ -419,7 +425,7 @@ class IncidentQuery:
                 after_id=decode_cursor(after),
                 statuses=f.statuses or (),
                 severities=f.severities or (),
-                service_id=decode_optional(f.service_id, "Service", field="serviceId"),
+                service_id=decode_filter(f.service_id, "Service"),
             ),
         )
         return connection(page, Incident.from_model)

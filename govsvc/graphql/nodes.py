@@ -1,0 +1,65 @@
+"""`node` and `nodes`: any object by global ID; a malformed, unknown or forbidden ID is null."""
+
+from __future__ import annotations
+
+import binascii
+from typing import Any
+
+import strawberry
+from strawberry import relay
+
+from govsvc.audit.schema import AuditEvent
+from govsvc.authz.schema import Grant
+from govsvc.graphql.context import Info
+from govsvc.incidents.schema import ClassificationDispute, Incident, TimelineEntry
+from govsvc.org.schema import BusinessUnit, Person, Service, Team
+
+NODE_TYPES: dict[str, Any] = {
+    cls.__name__: cls
+    for cls in (
+        AuditEvent,
+        BusinessUnit,
+        ClassificationDispute,
+        Grant,
+        Incident,
+        Person,
+        Service,
+        Team,
+        TimelineEntry,
+    )
+}
+MAX_NODES = 100
+
+
+def _split(global_id: str) -> tuple[Any, str] | None:
+    try:
+        type_name, pk = relay.from_base64(global_id)
+    except (ValueError, TypeError, binascii.Error):
+        return None
+    node_type = NODE_TYPES.get(type_name)
+    return (node_type, pk) if node_type is not None else None
+
+
+async def _resolve(info: Info, ids: list[str]) -> list[relay.Node | None]:
+    wanted: dict[Any, list[str]] = {}
+    parsed = [_split(global_id) for global_id in ids]
+    for entry in parsed:
+        if entry is not None:
+            wanted.setdefault(entry[0], []).append(entry[1])
+    found: dict[tuple[Any, str], Any] = {}
+    for node_type, pks in wanted.items():
+        nodes = await node_type.resolve_nodes(info=info, node_ids=pks, required=False)
+        found.update(((node_type, pk), node) for pk, node in zip(pks, nodes, strict=True))
+    return [found.get(entry) if entry is not None else None for entry in parsed]
+
+
+@strawberry.type
+class NodeQuery:
+    @strawberry.field(description="Any object by its global ID; null if missing or not yours.")
+    async def node(self, info: Info, id: strawberry.ID) -> relay.Node | None:
+        [found] = await _resolve(info, [id])
+        return found
+
+    @strawberry.field(description=f"Objects by global ID, in order; at most {MAX_NODES}.")
+    async def nodes(self, info: Info, ids: list[strawberry.ID]) -> list[relay.Node | None]:
+        return await _resolve(info, list(ids[:MAX_NODES]))
