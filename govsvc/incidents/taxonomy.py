@@ -9,7 +9,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-from govsvc.incidents.classification import KEBAB_CASE, PolicyFileError, load_yaml_model
+from govsvc.policy_files import KEBAB_CASE, PolicyFileError, load_yaml_model
 
 __all__ = ["Taxonomy", "TaxonomyError", "UnknownTag", "load_taxonomy", "normalize_tag"]
 

@@ -14,13 +14,13 @@ from govsvc.incidents.classification import (
     ImpactFacts,
     ImpactKind,
     PolicyBook,
-    PolicyFileError,
     ServiceLevel,
     Severity,
     UnknownPolicyVersion,
     judge_impact,
     load_policy_book,
 )
+from govsvc.policy_files import PolicyFileError
 
 POLICY_FILE = Path(__file__).parents[2] / "policies" / "classification.yaml"
 

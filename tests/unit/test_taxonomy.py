@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from govsvc.incidents.classification import PolicyFileError
 from govsvc.incidents.taxonomy import Taxonomy, TaxonomyError, UnknownTag, load_taxonomy
+from govsvc.policy_files import PolicyFileError
 
 TAXONOMY_FILE = Path(__file__).parents[2] / "policies" / "taxonomy.yaml"
 
