@@ -11,7 +11,7 @@ from govsvc.authz.loading import load_access
 from govsvc.authz.policy import AccessPolicy
 from govsvc.db import Database
 from govsvc.errors import Unauthenticated
-from govsvc.org.models import Principal
+from govsvc.org.models import Principal, PrincipalKind
 
 
 class Authenticator:
@@ -33,7 +33,12 @@ class Authenticator:
                 if email is not None:
                     principal = (
                         await session.execute(
-                            select(Principal).where(Principal.email == email, Principal.active)
+                            select(Principal).where(
+                                # An identity provider speaks for people, never machines.
+                                Principal.email == email,
+                                Principal.kind == PrincipalKind.PERSON.value,
+                                Principal.active,
+                            )
                         )
                     ).scalar_one_or_none()
             if principal is None:

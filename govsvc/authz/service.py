@@ -50,6 +50,8 @@ async def add_grant(
     expires_at: datetime | None = None,
 ) -> Grant:
     """Insert a grant inside the caller's transaction (shared by GraphQL and the CLI)."""
+    # Someone who may grant nothing learns nothing either (not even the list of roles).
+    caller.access.require("manage", "grant")
     if role not in caller.access.policy.roles:
         known = ", ".join(sorted(caller.access.policy.roles))
         raise Invalid(

@@ -6,6 +6,7 @@ import binascii
 from typing import Any
 
 import strawberry
+from graphql import GraphQLError
 from strawberry import relay
 
 from govsvc.audit.schema import AuditEvent
@@ -62,4 +63,9 @@ class NodeQuery:
 
     @strawberry.field(description=f"Objects by global ID, in order; at most {MAX_NODES}.")
     async def nodes(self, info: Info, ids: list[strawberry.ID]) -> list[relay.Node | None]:
-        return await _resolve(info, list(ids[:MAX_NODES]))
+        if len(ids) > MAX_NODES:
+            raise GraphQLError(
+                f"ask for at most {MAX_NODES} ids at a time",
+                extensions={"code": "INVALID", "field": "ids"},
+            )
+        return await _resolve(info, list(ids))

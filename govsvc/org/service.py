@@ -459,7 +459,9 @@ async def create_person(
 ) -> Principal:
     """Register a person who may later be granted roles."""
     async with db.write() as session:
-        caller.access.require("manage", "person")
+        # People belong to no unit, and a person's credentials act wherever their grants
+        # reach: only someone who manages people everywhere may create or change them.
+        caller.access.require_everywhere("manage", "person")
         return await add_principal(
             session,
             caller,
@@ -474,7 +476,7 @@ async def create_person(
 async def create_machine(db: Database, caller: Caller, *, handle: str, name: str) -> Principal:
     """Register a machine principal (an alert source, the status page publisher ...)."""
     async with db.write() as session:
-        caller.access.require("manage", "person")
+        caller.access.require_everywhere("manage", "person")
         return await add_principal(
             session, caller, kind=PrincipalKind.MACHINE, email=handle, name=name
         )
@@ -538,7 +540,7 @@ async def update_person(
     """Change a person's details, or deactivate them (their credentials stop working)."""
     async with db.write() as session:
         person = await _visible_principal(session, caller, person_id, field="id")
-        caller.access.require("manage", "person")
+        caller.access.require_everywhere("manage", "person")
         before = _principal_fields(person)
         if name is not None:
             person.name = validation.text(name, field="name")
