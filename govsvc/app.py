@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import re
@@ -18,9 +19,11 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from govsvc import health
 from govsvc.auth.authenticate import Authenticator
 from govsvc.auth.oidc import OidcVerifier
+from govsvc.evidence.http import EvidenceEndpoints
 from govsvc.graphql.http import GraphQLEndpoint
 from govsvc.runtime import Runtime
 from govsvc.settings import Settings
+from govsvc.worker import run_worker
 
 log = logging.getLogger("govsvc")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -58,11 +61,25 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> Starlette:
         oidc=OidcVerifier(settings),
     )
     graphql = GraphQLEndpoint(runtime, authenticator)
+    evidence = EvidenceEndpoints(runtime, authenticator)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
-        yield
-        await runtime.db.dispose()
+        # A misconfigured store (no Object Lock, no versioning) stops start-up here.
+        await runtime.store.check()
+        stop = asyncio.Event()
+        worker = (
+            asyncio.create_task(run_worker(runtime, stop=stop))
+            if settings.worker_embedded
+            else None
+        )
+        try:
+            yield
+        finally:
+            stop.set()
+            if worker is not None:
+                await worker
+            await runtime.db.dispose()
 
     async def healthz(_: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -79,6 +96,8 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> Starlette:
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/graphql", graphql, methods=["GET", "POST"]),
+            Route("/evidence", evidence.upload, methods=["POST"]),
+            Route("/evidence/{id}/content", evidence.download, methods=["GET"]),
         ],
         lifespan=lifespan,
     )

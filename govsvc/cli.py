@@ -14,13 +14,14 @@ from typing import TypeVar
 import click
 from pydantic import ValidationError
 
-from govsvc.audit import chain
+from govsvc.audit import chain, checkpoints
 from govsvc.auth import tokens
 from govsvc.auth.caller import Caller
 from govsvc.authz import service as authz_service
 from govsvc.errors import Forbidden, ServiceError
 from govsvc.org import service as org_service
 from govsvc.org.models import BusinessUnit, PrincipalKind
+from govsvc.retention import disposition
 from govsvc.runtime import Runtime
 from govsvc.settings import REPO_ROOT, Settings
 
@@ -244,21 +245,76 @@ def audit() -> None:
 
 @audit.command("verify")
 def audit_verify() -> None:
-    """Recompute the hash chain; exit 1 and name the first bad event if it does not hold."""
+    """Recompute the hash chain and compare it with the checkpoints kept in WORM storage;
+    exit 1 naming the first bad event (or checkpoint) if it does not hold."""
 
-    async def work(runtime: Runtime) -> chain.VerifyResult:
+    async def work(runtime: Runtime) -> tuple[chain.VerifyResult, list[str]]:
         async with runtime.db.read() as session:
-            return await chain.verify(session)
+            return await chain.verify(session), await checkpoints.verify_checkpoints(
+                runtime, session
+            )
+
+    result, problems = _run(work)
+    if not result.ok:
+        click.echo(f"audit chain BROKEN at event {result.first_bad_seq}: {result.problem}")
+        sys.exit(1)
+    if problems:
+        click.echo("audit chain does not match its WORM checkpoints:\n  " + "\n  ".join(problems))
+        sys.exit(1)
+    click.echo(
+        f"audit chain intact: {result.events_checked} events, head seq "
+        f"{result.head_seq}, head hash {result.head_hash}"
+    )
+
+
+@audit.command("checkpoint")
+def audit_checkpoint() -> None:
+    """Write the chain's head to WORM storage now."""
+
+    async def work(runtime: Runtime) -> str:
+        checkpoint = await checkpoints.write_checkpoint(runtime)
+        if checkpoint is None:
+            return "audit chain is empty; nothing to checkpoint"
+        return f"checkpoint of event {checkpoint.seq} written to {checkpoint.storage_key}"
+
+    click.echo(_run(work))
+
+
+@main.group()
+def retention() -> None:
+    """Retention and disposition of evidence."""
+
+
+@retention.command("sweep")
+@click.option("--dry-run", is_flag=True, help="List what would be disposed of; change nothing.")
+def retention_sweep(dry_run: bool) -> None:
+    """Dispose of evidence past its retention and under no legal hold, keeping a record."""
+
+    async def work(runtime: Runtime) -> disposition.SweepResult:
+        return await disposition.sweep(runtime, _cli_caller(runtime), dry_run=dry_run)
 
     result = _run(work)
-    if result.ok:
+    verb = "would dispose of" if dry_run else "disposed of"
+    click.echo(
+        f"{verb} {len(result.disposed)} item(s)"
+        + (f" in run {result.run_id}" if result.run_id else "")
+    )
+    for c in result.disposed:
         click.echo(
-            f"audit chain intact: {result.events_checked} events, head seq "
-            f"{result.head_seq}, head hash {result.head_hash}"
+            f"  evidence {c.evidence_id}  {c.sha256}  rule {c.retention_rule}  "
+            f"retained until {c.retain_until.isoformat()}  {c.title}"
         )
-        return
-    click.echo(f"audit chain BROKEN at event {result.first_bad_seq}: {result.problem}")
-    sys.exit(1)
+    for c, why in result.skipped:
+        click.echo(f"  kept {c.evidence_id}: {why}")
+
+
+@main.command()
+@click.option("--once", is_flag=True, help="Run every job once and exit.")
+def worker(once: bool) -> None:
+    """Run background jobs: disposition sweeps and audit checkpoints."""
+    from govsvc.worker import run_worker
+
+    _run(lambda runtime: run_worker(runtime, once=once))
 
 
 @main.group()

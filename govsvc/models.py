@@ -4,6 +4,7 @@ from govsvc.audit import models as audit_models
 from govsvc.auth import models as auth_models
 from govsvc.authz import models as authz_models
 from govsvc.db import Base
+from govsvc.evidence import models as evidence_models
 from govsvc.incidents import models as incident_models
 from govsvc.org import models as org_models
 
@@ -13,6 +14,7 @@ __all__ = [
     "audit_models",
     "auth_models",
     "authz_models",
+    "evidence_models",
     "incident_models",
     "metadata",
     "org_models",

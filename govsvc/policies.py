@@ -8,6 +8,7 @@ from pathlib import Path
 from govsvc.authz.policy import AccessPolicy
 from govsvc.incidents.classification import PolicyBook, load_policy_book
 from govsvc.incidents.taxonomy import Taxonomy, load_taxonomy
+from govsvc.retention.rules import RetentionRules, load_retention_rules
 
 
 @dataclass(frozen=True)
@@ -15,6 +16,7 @@ class Policies:
     access: AccessPolicy
     classification: PolicyBook
     taxonomy: Taxonomy
+    retention: RetentionRules
 
     @classmethod
     def load(cls, directory: Path) -> Policies:
@@ -23,4 +25,5 @@ class Policies:
             access=AccessPolicy(directory),
             classification=load_policy_book(directory / "classification.yaml"),
             taxonomy=load_taxonomy(directory / "taxonomy.yaml"),
+            retention=load_retention_rules(directory / "retention.yaml"),
         )

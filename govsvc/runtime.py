@@ -1,12 +1,14 @@
-"""Everything a use case may need besides its caller: settings, database, policies."""
+"""Everything a use case may need besides its caller: settings, database, policies, storage."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from govsvc.db import Database
+from govsvc.evidence.crypto import master_key_from_secret
 from govsvc.policies import Policies
 from govsvc.settings import Settings
+from govsvc.storage import WormStore, build_store
 
 
 @dataclass(frozen=True)
@@ -14,6 +16,8 @@ class Runtime:
     settings: Settings
     db: Database
     policies: Policies
+    store: WormStore
+    master_key: bytes  # wraps evidence data keys
 
     @classmethod
     def build(cls, settings: Settings) -> Runtime:
@@ -25,4 +29,6 @@ class Runtime:
                 sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms,
             ),
             policies=Policies.load(settings.policies_dir),
+            store=build_store(settings),
+            master_key=master_key_from_secret(settings.master_key.get_secret_value()),
         )

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from pathlib import Path
 from typing import Self
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from govsvc.storage.base import LockMode
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEV_SECRET = "dev-only-insecure-secret-change-me"  # noqa: S105 - the placeholder we refuse outside dev
+DEV_MASTER_KEY = "dev-only-insecure-master-key-change-me"
+_S3_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 
 
 class Environment(StrEnum):
@@ -29,6 +35,8 @@ class Settings(BaseSettings):
     # Keys the stored hashes of API tokens (HMAC): a leaked database alone cannot be
     # brute-forced offline.
     secret_key: SecretStr = SecretStr(DEV_SECRET)
+    # Wraps each evidence item's data key; losing it makes encrypted evidence unreadable.
+    master_key: SecretStr = SecretStr(DEV_MASTER_KEY)
     policies_dir: Path = REPO_ROOT / "policies"
     host: str = "127.0.0.1"
     port: int = 8000
@@ -51,6 +59,25 @@ class Settings(BaseSettings):
 
     sqlite_busy_timeout_ms: int = 30_000
 
+    # WORM object store: file:///absolute/path (the dev-only file vault, retention enforced in
+    # software only) or s3://bucket (any S3 API with Object Lock: AWS S3, MinIO, Ceph RGW).
+    storage_url: str = (REPO_ROOT / "var" / "vault").as_uri()
+    storage_lock_mode: LockMode = LockMode.COMPLIANCE
+    # S3 only. An empty endpoint means AWS; no keys means boto3's own credential chain.
+    s3_endpoint_url: str = ""
+    s3_region: str = Field(default="us-east-1", pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    s3_access_key_id: str = ""
+    s3_secret_access_key: SecretStr = SecretStr("")
+    s3_path_style: bool = False
+
+    # Background work: disposition sweeps and audit checkpoints (in `serve` when embedded).
+    worker_embedded: bool = True
+    worker_sweep_interval_seconds: int = Field(default=300, ge=1)
+    worker_checkpoint_interval_seconds: int = Field(default=3600, ge=1)
+    audit_checkpoint_retention_days: int = Field(default=3650, ge=1)
+    # Largest evidence upload accepted (bytes); the body streams, this only bounds abuse.
+    evidence_max_bytes: int = Field(default=50 * 1024**3, ge=1)
+
     @model_validator(mode="after")
     def _refuse_placeholders_outside_dev(self) -> Self:
         if self.env is not Environment.DEV:
@@ -61,10 +88,49 @@ class Settings(BaseSettings):
                     f"when GOVSVC_ENV={self.env.value} "
                     "(placeholder secrets are refused outside dev)"
                 )
+            master = self.master_key.get_secret_value()
+            if master == DEV_MASTER_KEY or len(master) < 32:
+                raise ValueError(
+                    "GOVSVC_MASTER_KEY must be set to a random value of at least 32 characters "
+                    f"when GOVSVC_ENV={self.env.value} (it protects encrypted evidence)"
+                )
         if bool(self.oidc_issuer) != bool(self.oidc_audience):
             raise ValueError("GOVSVC_OIDC_ISSUER and GOVSVC_OIDC_AUDIENCE must be set together")
         if self.oidc_issuer and not (self.oidc_jwks_url or self.oidc_public_key):
             raise ValueError("OIDC needs GOVSVC_OIDC_JWKS_URL or GOVSVC_OIDC_PUBLIC_KEY")
+        return self
+
+    @model_validator(mode="after")
+    def _check_storage(self) -> Self:
+        url = urlsplit(self.storage_url)
+        if url.scheme == "file":
+            if url.netloc not in ("", "localhost") or not url.path.startswith("/"):
+                raise ValueError(
+                    "GOVSVC_STORAGE_URL must be file:///absolute/path or s3://bucket "
+                    f"(got {self.storage_url!r})"
+                )
+        elif url.scheme == "s3":
+            if (
+                not _S3_BUCKET.match(url.netloc)
+                or url.path not in ("", "/")
+                or url.query
+                or url.fragment
+            ):
+                raise ValueError(
+                    "GOVSVC_STORAGE_URL must be s3://bucket with a valid bucket name and no path "
+                    f"(got {self.storage_url!r})"
+                )
+        else:
+            raise ValueError(
+                "GOVSVC_STORAGE_URL must be file:///absolute/path or s3://bucket "
+                f"(got {self.storage_url!r})"
+            )
+        if self.s3_endpoint_url and urlsplit(self.s3_endpoint_url).scheme not in ("http", "https"):
+            raise ValueError("GOVSVC_S3_ENDPOINT_URL must be an http:// or https:// URL")
+        if bool(self.s3_access_key_id) != bool(self.s3_secret_access_key.get_secret_value()):
+            raise ValueError(
+                "GOVSVC_S3_ACCESS_KEY_ID and GOVSVC_S3_SECRET_ACCESS_KEY must be set together"
+            )
         return self
 
     @property

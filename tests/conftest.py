@@ -26,6 +26,7 @@ from govsvc.settings import Environment, Settings
 
 TEST_DATABASE = os.environ.get("GOVSVC_TEST_DATABASE_URL", "sqlite")
 SECRET = "test-secret-" + "x" * 40
+MASTER_KEY = "test-master-key-" + "y" * 40
 
 
 @dataclass(frozen=True)
@@ -98,6 +99,9 @@ async def settings(database_template: Template, tmp_path: Path) -> Settings:
         database_url=url,
         database_schema=schema,
         secret_key=SecretStr(SECRET),
+        master_key=SecretStr(MASTER_KEY),
+        storage_url=(tmp_path / "vault").as_uri(),
+        worker_embedded=False,
     )
 
 

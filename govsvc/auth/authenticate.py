@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from sqlalchemy import select
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
 
 from govsvc.auth.caller import Caller
 from govsvc.auth.oidc import OidcVerifier
@@ -20,6 +22,12 @@ class Authenticator:
         self.policy = policy
         self.secret = secret
         self.oidc = oidc
+
+    async def authenticate_request(self, request: Request) -> Caller:
+        return await self.authenticate(
+            request.headers.get("authorization"),
+            request_id=request.scope.get("state", {}).get("request_id"),
+        )
 
     async def authenticate(self, authorization: str | None, *, request_id: str | None) -> Caller:
         credential = _bearer(authorization)
@@ -45,6 +53,15 @@ class Authenticator:
                 raise Unauthenticated("invalid, expired or revoked credential")
             access = await load_access(session, self.policy, principal.id)
         return Caller(principal.id, principal.email, access, request_id)
+
+
+def unauthenticated(error: Unauthenticated) -> Response:
+    """The one way this service says 401."""
+    return JSONResponse(
+        {"errors": [{"message": str(error), "extensions": {"code": "UNAUTHENTICATED"}}]},
+        status_code=401,
+        headers={"WWW-Authenticate": 'Bearer realm="govsvc"'},
+    )
 
 
 def _bearer(authorization: str | None) -> str:

@@ -6,12 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse
 
-from govsvc.auth.authenticate import Authenticator
+from govsvc.auth.authenticate import Authenticator, unauthenticated
 from govsvc.auth.caller import Caller
 from govsvc.errors import Unauthenticated
 from govsvc.graphql.context import Context
@@ -29,29 +29,17 @@ class GraphQLEndpoint(GraphQL[Context, None]):
             build_schema(runtime.settings),
             graphql_ide="graphiql" if runtime.settings.is_dev else None,
             allow_queries_via_get=True,
+            multipart_uploads_enabled=True,
         )
         self.runtime = runtime
         self.authenticator = authenticator
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and not self._is_ide_page(scope):
-            request = Request(scope)
             try:
-                caller = await self.authenticator.authenticate(
-                    request.headers.get("authorization"),
-                    request_id=scope.get("state", {}).get("request_id"),
-                )
+                caller = await self.authenticator.authenticate_request(Request(scope))
             except Unauthenticated as error:
-                response = JSONResponse(
-                    {
-                        "errors": [
-                            {"message": str(error), "extensions": {"code": "UNAUTHENTICATED"}}
-                        ]
-                    },
-                    status_code=401,
-                    headers={"WWW-Authenticate": 'Bearer realm="govsvc"'},
-                )
-                await response(scope, receive, send)
+                await unauthenticated(error)(scope, receive, send)
                 return
             scope["state"]["caller"] = caller
         await super().__call__(scope, receive, send)

@@ -11,6 +11,7 @@ from strawberry import relay
 
 from govsvc.audit.schema import AuditEvent
 from govsvc.authz.schema import Grant
+from govsvc.evidence.schema import EvidenceItem, LegalHold
 from govsvc.graphql.context import Info
 from govsvc.incidents.schema import ClassificationDispute, Incident, TimelineEntry
 from govsvc.org.schema import BusinessUnit, Person, Service, Team
@@ -21,8 +22,10 @@ NODE_TYPES: dict[str, Any] = {
         AuditEvent,
         BusinessUnit,
         ClassificationDispute,
+        EvidenceItem,
         Grant,
         Incident,
+        LegalHold,
         Person,
         Service,
         Team,

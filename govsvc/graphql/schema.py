@@ -20,6 +20,7 @@ from strawberry.schema.config import StrawberryConfig
 
 from govsvc.audit.schema import AuditQuery
 from govsvc.authz.schema import AccessMutation, AccessQuery
+from govsvc.evidence.schema import EvidenceMutation, EvidenceQuery
 from govsvc.graphql.errors import MaskUnexpectedErrors
 from govsvc.graphql.nodes import NodeQuery
 from govsvc.graphql.scalars import DATETIME
@@ -29,12 +30,12 @@ from govsvc.settings import Settings
 
 
 @strawberry.type
-class Query(NodeQuery, OrgQuery, AccessQuery, IncidentQuery, AuditQuery):
+class Query(NodeQuery, OrgQuery, AccessQuery, IncidentQuery, EvidenceQuery, AuditQuery):
     pass
 
 
 @strawberry.type
-class Mutation(OrgMutation, AccessMutation, IncidentMutation):
+class Mutation(OrgMutation, AccessMutation, IncidentMutation, EvidenceMutation):
     pass
 
 

@@ -56,6 +56,8 @@ def cli_env(settings: Settings, **overrides: str) -> dict[str, str]:
         GOVSVC_DATABASE_URL=settings.database_url,
         GOVSVC_DATABASE_SCHEMA=settings.database_schema,
         GOVSVC_SECRET_KEY=settings.secret_key.get_secret_value(),
+        GOVSVC_MASTER_KEY=settings.master_key.get_secret_value(),
+        GOVSVC_STORAGE_URL=settings.storage_url,
         GOVSVC_ENV="test",
     )
     env.update(overrides)

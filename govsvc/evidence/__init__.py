@@ -1,0 +1,1 @@
+"""Evidence: immutable artifacts kept in WORM storage, hashed, linked, retained, disposed."""

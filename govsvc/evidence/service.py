@@ -1,0 +1,381 @@
+"""Use cases of evidence: collect (stream into WORM storage), version, freeze an incident's
+record, extend retention, shred. Bytes first, then the row: a row never exists without its
+object, and every object has an intent on record."""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections.abc import AsyncIterable, AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+
+from govsvc import validation
+from govsvc.audit.chain import canonical_json
+from govsvc.audit.log import record
+from govsvc.auth.caller import Caller
+from govsvc.authz.loading import load_unit_tree
+from govsvc.authz.sensitivity import Sensitivity
+from govsvc.db import utcnow
+from govsvc.errors import ErrorCode, Invalid, NotFound
+from govsvc.evidence import crypto
+from govsvc.evidence.access import evidence_for
+from govsvc.evidence.models import (
+    EvidenceItem,
+    EvidenceKind,
+    EvidenceLink,
+    EvidenceState,
+    StorageIntent,
+)
+from govsvc.evidence.streams import Hashing, HashMismatch
+from govsvc.incidents.common import incident_for
+from govsvc.org.models import BusinessUnit
+from govsvc.retention import holds
+from govsvc.runtime import Runtime
+from govsvc.storage import IntegrityMismatch, StoredObject
+
+_SHA256 = re.compile(r"^[0-9a-fA-F]{64}$")
+MIN_REASON = 10
+
+
+@dataclass(frozen=True)
+class NewEvidence:
+    """What a collector says about the bytes they hand over."""
+
+    title: str
+    kind: EvidenceKind
+    content_type: str = "application/octet-stream"
+    incident_id: int | None = None
+    business_unit_id: int | None = None
+    sensitivity: Sensitivity | None = None
+    source_system: str = ""
+    description: str = ""
+    collected_at: datetime | None = None
+    frameworks: Sequence[str] = field(default_factory=tuple)
+    encrypt: bool = False
+    expected_sha256: str | None = None
+    previous_id: int | None = None
+
+
+@dataclass(frozen=True)
+class _Placement:
+    unit_id: int
+    unit_code: str
+    sensitivity: Sensitivity
+    incident_ids: list[int]
+    legal_hold: bool
+
+
+def _check(runtime: Runtime, new: NewEvidence) -> tuple[str, list[str], datetime]:
+    title = validation.text(new.title, field="title", max_length=300)
+    known = runtime.policies.retention.frameworks | set(runtime.policies.retention.always)
+    frameworks = sorted({f.strip().lower() for f in new.frameworks})
+    unknown = [f for f in frameworks if f not in known]
+    if unknown:
+        raise Invalid(
+            f"unknown framework {unknown[0]!r}; known: {', '.join(sorted(known))}",
+            field="frameworks",
+        )
+    if new.expected_sha256 is not None and not _SHA256.match(new.expected_sha256):
+        raise Invalid("sha256 must be 64 hexadecimal characters", field="sha256")
+    if not re.match(r"^[\w.+-]+/[\w.+-]+(\s*;.*)?$", new.content_type):
+        raise Invalid("not a media type", field="contentType")
+    collected = new.collected_at or utcnow()
+    if collected.tzinfo is None or collected > utcnow() + timedelta(minutes=5):
+        raise Invalid("collection time must be a past time with a UTC offset", field="collectedAt")
+    return title, frameworks, collected
+
+
+async def _place(runtime: Runtime, caller: Caller, new: NewEvidence) -> _Placement:
+    """Where the item will live (unit, sensitivity, links) and whether a hold already covers it."""
+    async with runtime.db.read() as session:
+        incident_ids: list[int] = []
+        if new.previous_id is not None:
+            previous = await evidence_for(session, caller, new.previous_id, "read")
+            unit_id = previous.business_unit_id
+            sensitivity = Sensitivity(previous.sensitivity)
+            incident_ids = list(
+                (
+                    await session.execute(
+                        select(EvidenceLink.target_id).where(
+                            EvidenceLink.evidence_id == previous.id,
+                            EvidenceLink.target_type == "incident",
+                        )
+                    )
+                ).scalars()
+            )
+        elif new.incident_id is not None:
+            incident = await incident_for(session, caller, new.incident_id, "read")
+            unit_id, sensitivity = incident.business_unit_id, Sensitivity(incident.sensitivity)
+            incident_ids = [incident.id]
+        elif new.business_unit_id is not None:
+            unit_id, sensitivity = new.business_unit_id, Sensitivity.INTERNAL
+        else:
+            raise Invalid("attach evidence to an incident or a business unit", field="incidentId")
+        sensitivity = new.sensitivity or sensitivity
+        unit_code = (
+            await session.execute(select(BusinessUnit.code).where(BusinessUnit.id == unit_id))
+        ).scalar_one_or_none()
+        if unit_code is None:
+            raise NotFound("no such business unit", field="businessUnitId")
+        caller.access.require("create", "evidence", unit_id=unit_id, sensitivity=sensitivity)
+        tree = await load_unit_tree(session)
+        held = await holds.covering_new(
+            session, incident_ids=incident_ids, unit_lineage=tree.ancestors_or_self(unit_id)
+        )
+        return _Placement(unit_id, unit_code, sensitivity, incident_ids, held)
+
+
+async def collect(
+    runtime: Runtime, caller: Caller, new: NewEvidence, content: AsyncIterable[bytes]
+) -> EvidenceItem:
+    """Stream evidence into WORM storage and record it, hash and retention included."""
+    title, frameworks, collected = _check(runtime, new)
+    placement = await _place(runtime, caller, new)
+    decision = runtime.policies.retention.decide(
+        kind=new.kind.value, frameworks=frameworks, start=collected
+    )
+    # Object Lock needs a future date; evidence already past its period leaves at next sweep.
+    retain_until = max(decision.retain_until, utcnow() + timedelta(seconds=1))
+    key = f"evidence/{uuid.uuid4()}"
+    async with runtime.db.write() as session:
+        session.add(StorageIntent(storage_key=key, purpose="evidence", requested_by=caller.actor))
+    hashing = Hashing(content, expected=new.expected_sha256 if new.encrypt else None)
+    data_key = crypto.new_data_key() if new.encrypt else None
+    body = crypto.encrypt(data_key, hashing) if data_key else hashing
+    try:
+        stored = await runtime.store.put(
+            key,
+            body,
+            retain_until=retain_until,
+            content_type="application/octet-stream" if data_key else new.content_type,
+            expected_sha256=None if data_key else new.expected_sha256,
+            legal_hold=placement.legal_hold,
+        )
+    except (HashMismatch, IntegrityMismatch) as error:
+        await _intent_failed(runtime, key, str(error))
+        raise Invalid(
+            f"the upload does not match the given sha256 ({error})",
+            field="sha256",
+            code=ErrorCode.CONFLICT,
+        ) from None
+    except BaseException as error:
+        await _intent_failed(runtime, key, f"{type(error).__name__}: {error}")
+        raise
+    sha256 = hashing.sha256 if data_key else stored.sha256
+    size = hashing.size if data_key else stored.size
+    return await _record(
+        runtime,
+        caller,
+        new,
+        placement,
+        stored,
+        key=key,
+        title=title,
+        frameworks=frameworks,
+        collected=collected,
+        sha256=sha256,
+        size=size,
+        wrapped=crypto.wrap(runtime.master_key, data_key) if data_key else None,
+        rule=decision.rule_id,
+        reason=decision.reason,
+    )
+
+
+async def _intent_failed(runtime: Runtime, key: str, failure: str) -> None:
+    async with runtime.db.write() as session:
+        intent = (
+            await session.execute(select(StorageIntent).where(StorageIntent.storage_key == key))
+        ).scalar_one()
+        intent.failed_at = utcnow()
+        intent.failure = failure[:2000]
+
+
+async def _record(
+    runtime: Runtime,
+    caller: Caller,
+    new: NewEvidence,
+    placement: _Placement,
+    stored: StoredObject,
+    *,
+    key: str,
+    title: str,
+    frameworks: list[str],
+    collected: datetime,
+    sha256: str,
+    size: int,
+    wrapped: bytes | None,
+    rule: str,
+    reason: str,
+) -> EvidenceItem:
+    async with runtime.db.write() as session:
+        item = EvidenceItem(
+            title=title,
+            kind=new.kind.value,
+            description=new.description,
+            sha256=sha256,
+            size=size,
+            content_type=new.content_type,
+            storage_kind=runtime.store.kind,
+            storage_key=key,
+            storage_version=stored.version_id,
+            stored_sha256=stored.sha256,
+            encrypted=wrapped is not None,
+            wrapped_key=wrapped,
+            business_unit_id=placement.unit_id,
+            sensitivity=placement.sensitivity.value,
+            source_system=new.source_system,
+            collected_at=collected,
+            collected_by=caller.actor,
+            frameworks=json.dumps(frameworks),
+            retention_rule=rule,
+            retention_reason=reason,
+            retain_until=stored.retain_until,
+            legal_hold=stored.legal_hold,
+            previous_id=new.previous_id,
+        )
+        session.add(item)
+        await session.flush()
+        session.add_all(
+            EvidenceLink(
+                evidence_id=item.id, target_type="incident", target_id=i, linked_by=caller.actor
+            )
+            for i in placement.incident_ids
+        )
+        intent = (
+            await session.execute(select(StorageIntent).where(StorageIntent.storage_key == key))
+        ).scalar_one()
+        intent.completed_at = utcnow()
+        await record(
+            session,
+            caller,
+            "evidence.collect",
+            resource_type="evidence",
+            resource_id=item.id,
+            unit=placement.unit_code,
+            payload={
+                "title": title,
+                "kind": item.kind,
+                "sha256": sha256,
+                "size": size,
+                "storage": f"{item.storage_kind}:{key}@{stored.version_id}",
+                "encrypted": item.encrypted,
+                "retention_rule": rule,
+                "retain_until": item.retain_until,
+                "legal_hold": item.legal_hold,
+                "incidents": placement.incident_ids,
+                "previous": new.previous_id,
+                "frameworks": frameworks,
+            },
+        )
+        return item
+
+
+async def _single(data: bytes) -> AsyncIterator[bytes]:
+    yield data
+
+
+async def freeze_incident_record(
+    runtime: Runtime, caller: Caller, *, incident_id: int, frameworks: Sequence[str] = ()
+) -> EvidenceItem:
+    """Freeze an incident's timeline and decision log, as canonical JSON, into evidence."""
+    from govsvc.incidents import export  # incidents know how to describe themselves
+
+    async with runtime.db.read() as session:
+        incident = await incident_for(session, caller, incident_id, "read")
+        document = await export.incident_record(session, incident)
+    data = canonical_json(document).encode()
+    new = NewEvidence(
+        title=f"{incident.reference} timeline and decision log as of {document['exported_at']}",
+        kind=EvidenceKind.TIMELINE_EXPORT,
+        content_type="application/json",
+        incident_id=incident.id,
+        source_system="govsvc",
+        frameworks=frameworks,
+    )
+    return await collect(runtime, caller, new, _single(data))
+
+
+async def extend_retention(
+    runtime: Runtime, caller: Caller, *, evidence_id: int, retain_until: datetime, reason: str
+) -> EvidenceItem:
+    """Keep an item longer; retention is never shortened, whatever the store would allow."""
+    reason = validation.text(reason, field="reason", max_length=2000)
+    if len(reason) < MIN_REASON:
+        raise Invalid(
+            "say why retention is extended", field="reason", code=ErrorCode.JUSTIFICATION_REQUIRED
+        )
+    async with runtime.db.read() as session:
+        item = await evidence_for(session, caller, evidence_id, "extend_retention")
+    if item.state != EvidenceState.ACTIVE.value:
+        raise Invalid(
+            f"the evidence is {item.state}", field="evidenceId", code=ErrorCode.ILLEGAL_TRANSITION
+        )
+    if retain_until <= item.retain_until:
+        raise Invalid(
+            f"retention can only be extended beyond {item.retain_until.isoformat()}",
+            field="retainUntil",
+            code=ErrorCode.ILLEGAL_TRANSITION,
+        )
+    # The store first: if the database write fails, the object is kept longer, never shorter.
+    stored = await runtime.store.extend_retention(
+        item.storage_key, item.storage_version, retain_until
+    )
+    async with runtime.db.write() as session:
+        item = await evidence_for(session, caller, evidence_id, "extend_retention", lock=True)
+        before = item.retain_until
+        item.retain_until = max(stored.retain_until, item.retain_until)
+        item.retention_reason = f"{item.retention_reason}; extended: {reason}"
+        await record(
+            session,
+            caller,
+            "evidence.extend_retention",
+            resource_type="evidence",
+            resource_id=item.id,
+            payload={"from": before, "to": item.retain_until, "reason": reason},
+        )
+        return item
+
+
+async def shred(runtime: Runtime, caller: Caller, *, evidence_id: int, reason: str) -> EvidenceItem:
+    """Destroy an encrypted item's key (right to erasure): the locked bytes stay, unreadable."""
+    reason = validation.text(reason, field="reason", max_length=2000)
+    if len(reason) < MIN_REASON:
+        raise Invalid(
+            "say why the evidence is erased", field="reason", code=ErrorCode.JUSTIFICATION_REQUIRED
+        )
+    async with runtime.db.write() as session:
+        item = await evidence_for(session, caller, evidence_id, "shred", lock=True)
+        if not item.encrypted:
+            raise Invalid(
+                "only evidence stored encrypted can be erased before its retention "
+                "ends; it is kept until disposition",
+                field="evidenceId",
+                code=ErrorCode.ILLEGAL_TRANSITION,
+            )
+        if item.legal_hold:
+            raise Invalid(
+                "the evidence is under legal hold",
+                field="evidenceId",
+                code=ErrorCode.ILLEGAL_TRANSITION,
+            )
+        if item.state != EvidenceState.ACTIVE.value:
+            raise Invalid(
+                f"the evidence is already {item.state}",
+                field="evidenceId",
+                code=ErrorCode.ILLEGAL_TRANSITION,
+            )
+        item.wrapped_key = None
+        item.state = EvidenceState.SHREDDED.value
+        await record(
+            session,
+            caller,
+            "evidence.shred",
+            resource_type="evidence",
+            resource_id=item.id,
+            payload={"sha256": item.sha256, "reason": reason},
+        )
+        return item

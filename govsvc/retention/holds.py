@@ -1,0 +1,250 @@
+"""Legal holds: placed by legal with a reason and a scope (an incident, a business unit, or a
+matter naming items), mirrored onto the stored objects, and lifted on the record."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from govsvc import validation
+from govsvc.audit.log import record
+from govsvc.auth.caller import Caller
+from govsvc.authz.access import readable
+from govsvc.authz.loading import load_unit_tree
+from govsvc.db import utcnow
+from govsvc.errors import ErrorCode, Invalid, NotFound
+from govsvc.evidence.models import (
+    EvidenceItem,
+    EvidenceLink,
+    EvidenceState,
+    HoldScope,
+    LegalHold,
+    LegalHoldItem,
+)
+from govsvc.incidents.common import incident_for
+from govsvc.pagination import Page, fetch_page
+from govsvc.runtime import Runtime
+
+MIN_REASON = 10
+
+
+async def covering_new(
+    session: AsyncSession, *, incident_ids: Sequence[int], unit_lineage: Sequence[int]
+) -> bool:
+    """Does an active hold already cover evidence about to join these incidents and unit?"""
+    found = await session.execute(
+        select(LegalHold.id)
+        .where(
+            LegalHold.lifted_at.is_(None),
+            or_(
+                and_(
+                    LegalHold.scope == HoldScope.INCIDENT.value,
+                    LegalHold.scope_id.in_(list(incident_ids)),
+                ),
+                and_(
+                    LegalHold.scope == HoldScope.BUSINESS_UNIT.value,
+                    LegalHold.scope_id.in_(list(unit_lineage)),
+                ),
+            ),
+        )
+        .limit(1)
+    )
+    return found.first() is not None
+
+
+async def items_in_scope(session: AsyncSession, hold: LegalHold) -> list[EvidenceItem]:
+    if hold.scope == HoldScope.INCIDENT.value:
+        query = select(EvidenceItem).join(
+            EvidenceLink,
+            and_(
+                EvidenceLink.evidence_id == EvidenceItem.id,
+                EvidenceLink.target_type == "incident",
+                EvidenceLink.target_id == hold.scope_id,
+            ),
+        )
+    elif hold.scope == HoldScope.BUSINESS_UNIT.value:
+        assert hold.scope_id is not None  # noqa: S101 - a unit hold always names its unit
+        units = (await load_unit_tree(session)).descendants_or_self(hold.scope_id)
+        query = select(EvidenceItem).where(EvidenceItem.business_unit_id.in_(sorted(units)))
+    else:
+        query = select(EvidenceItem).join(
+            LegalHoldItem,
+            and_(LegalHoldItem.evidence_id == EvidenceItem.id, LegalHoldItem.hold_id == hold.id),
+        )
+    query = query.where(EvidenceItem.state == EvidenceState.ACTIVE.value)
+    return list((await session.execute(query.order_by(EvidenceItem.id))).scalars().unique())
+
+
+async def _still_held(session: AsyncSession, item: EvidenceItem, *, besides: int) -> bool:
+    """Is `item` covered by an active hold other than hold `besides`?"""
+    for hold in (
+        await session.execute(
+            select(LegalHold).where(LegalHold.lifted_at.is_(None), LegalHold.id != besides)
+        )
+    ).scalars():
+        if item.id in {i.id for i in await items_in_scope(session, hold)}:
+            return True
+    return False
+
+
+async def place(
+    runtime: Runtime,
+    caller: Caller,
+    *,
+    matter: str,
+    reason: str,
+    scope: HoldScope,
+    incident_id: int | None = None,
+    business_unit_id: int | None = None,
+    evidence_ids: Iterable[int] = (),
+) -> LegalHold:
+    """Place a hold: nothing in scope can be disposed of until it is lifted."""
+    matter = validation.text(matter, field="matter")
+    reason = validation.text(reason, field="reason", max_length=5000)
+    if len(reason) < MIN_REASON:
+        raise Invalid(
+            "say why the hold is placed", field="reason", code=ErrorCode.JUSTIFICATION_REQUIRED
+        )
+    async with runtime.db.write() as session:
+        scope_id, unit_id = await _scope(
+            session, caller, scope, incident_id, business_unit_id, list(evidence_ids)
+        )
+        caller.access.require("place", "legal_hold", unit_id=unit_id)
+        hold = LegalHold(
+            matter=matter,
+            reason=reason,
+            scope=scope.value,
+            scope_id=scope_id,
+            placed_by=caller.actor,
+        )
+        session.add(hold)
+        await session.flush()
+        session.add_all(LegalHoldItem(hold_id=hold.id, evidence_id=e) for e in evidence_ids)
+        await session.flush()
+        items = await items_in_scope(session, hold)
+        # Objects first: if the commit fails, the store holds more than the database says,
+        # which keeps evidence; never the other way round.
+        for item in items:
+            await runtime.store.set_legal_hold(item.storage_key, item.storage_version, on=True)
+            item.legal_hold = True
+        await record(
+            session,
+            caller,
+            "legal_hold.place",
+            resource_type="legal_hold",
+            resource_id=hold.id,
+            payload={
+                "matter": matter,
+                "reason": reason,
+                "scope": scope.value,
+                "scope_id": scope_id,
+                "evidence": [i.id for i in items],
+            },
+        )
+        return hold
+
+
+async def _scope(
+    session: AsyncSession,
+    caller: Caller,
+    scope: HoldScope,
+    incident_id: int | None,
+    business_unit_id: int | None,
+    evidence_ids: list[int],
+) -> tuple[int | None, int | None]:
+    """The hold's scope id and the unit its authority is checked in."""
+    if scope is HoldScope.INCIDENT:
+        if incident_id is None:
+            raise Invalid("name the incident", field="incidentId")
+        incident = await incident_for(session, caller, incident_id, "read")
+        return incident.id, incident.business_unit_id
+    if scope is HoldScope.BUSINESS_UNIT:
+        if business_unit_id is None:
+            raise Invalid("name the business unit", field="businessUnitId")
+        tree = await load_unit_tree(session)
+        if business_unit_id not in tree.parent_of:
+            raise NotFound("no such business unit", field="businessUnitId")
+        return business_unit_id, business_unit_id
+    if not evidence_ids:
+        raise Invalid("a matter hold names the evidence it covers", field="evidenceIds")
+    visible = (
+        (
+            await session.execute(
+                select(EvidenceItem).where(
+                    EvidenceItem.id.in_(evidence_ids),
+                    readable(
+                        caller.access,
+                        "evidence",
+                        EvidenceItem.business_unit_id,
+                        EvidenceItem.sensitivity,
+                    ),
+                )
+            )
+        )
+        .scalars()
+        .all()
+    )
+    if len(visible) != len(set(evidence_ids)):
+        raise NotFound("no such evidence", field="evidenceIds")
+    for item in visible:
+        caller.access.require("place", "legal_hold", unit_id=item.business_unit_id)
+    return None, None
+
+
+async def lift(runtime: Runtime, caller: Caller, *, hold_id: int, reason: str) -> LegalHold:
+    """Lift a hold; items no other hold covers become disposable again when their time is up."""
+    reason = validation.text(reason, field="reason", max_length=5000)
+    if len(reason) < MIN_REASON:
+        raise Invalid(
+            "say why the hold is lifted", field="reason", code=ErrorCode.JUSTIFICATION_REQUIRED
+        )
+    async with runtime.db.write() as session:
+        hold = await _visible_hold(session, caller, hold_id)
+        caller.access.require("lift", "legal_hold", unit_id=_hold_unit(hold))
+        if hold.lifted_at is not None:
+            raise Invalid(
+                "the hold was already lifted", field="holdId", code=ErrorCode.ILLEGAL_TRANSITION
+            )
+        hold.lifted_at, hold.lifted_by, hold.lift_reason = utcnow(), caller.actor, reason
+        released = []
+        for item in await items_in_scope(session, hold):
+            if not await _still_held(session, item, besides=hold.id):
+                item.legal_hold = False
+                released.append(item)
+        await record(
+            session,
+            caller,
+            "legal_hold.lift",
+            resource_type="legal_hold",
+            resource_id=hold.id,
+            payload={"matter": hold.matter, "reason": reason, "released": [i.id for i in released]},
+        )
+    # After the commit: a crash here leaves the store holding on, which only keeps evidence.
+    for item in released:
+        await runtime.store.set_legal_hold(item.storage_key, item.storage_version, on=False)
+    return hold
+
+
+def _hold_unit(hold: LegalHold) -> int | None:
+    return hold.scope_id if hold.scope == HoldScope.BUSINESS_UNIT.value else None
+
+
+async def _visible_hold(session: AsyncSession, caller: Caller, hold_id: int) -> LegalHold:
+    hold = await session.get(LegalHold, hold_id)
+    if hold is None or not caller.access.allows("read", "legal_hold", unit_id=_hold_unit(hold)):
+        raise NotFound("no such legal hold", field="holdId")
+    return hold
+
+
+async def list_holds(
+    session: AsyncSession, caller: Caller, *, active_only: bool, size: int, after_id: int | None
+) -> Page[LegalHold]:
+    """Legal holds, newest first, for those who may read them."""
+    if not caller.access.allows("read", "legal_hold"):
+        return Page([], has_next=False)
+    query = select(LegalHold)
+    if active_only:
+        query = query.where(LegalHold.lifted_at.is_(None))
+    return await fetch_page(session, query, id_column=LegalHold.id, size=size, after_id=after_id)
