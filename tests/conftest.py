@@ -23,6 +23,7 @@ from govsvc.bootstrap import bootstrap_admin
 from govsvc.migrate import upgrade
 from govsvc.runtime import Runtime
 from govsvc.settings import Environment, Settings
+from tests.s3 import lock_bucket, moto_endpoint, plain_bucket, s3_client  # noqa: F401
 
 TEST_DATABASE = os.environ.get("GOVSVC_TEST_DATABASE_URL", "sqlite")
 SECRET = "test-secret-" + "x" * 40

@@ -30,7 +30,8 @@ from govsvc.storage import (
 )
 from govsvc.storage.base import PART_SIZE, READ_CHUNK
 from govsvc.storage.s3 import S3ObjectLockStore
-from tests.storage.conftest import Backend, s3_settings
+from tests.s3 import s3_settings
+from tests.storage.conftest import Backend
 
 MIB = 1024 * 1024
 LARGE = 20 * MIB
