@@ -15,6 +15,7 @@ from govsvc.evidence.access import evidence_for
 from govsvc.evidence.models import EvidenceItem, EvidenceState, IntegrityFailure
 from govsvc.evidence.streams import HashMismatch, verified
 from govsvc.runtime import Runtime
+from govsvc.storage import IntegrityMismatch
 
 log = logging.getLogger("govsvc.evidence")
 
@@ -60,8 +61,9 @@ async def _stream(runtime: Runtime, caller: Caller, item: EvidenceItem) -> Async
     try:
         async for chunk in verified(plain, item.sha256):
             yield chunk
-    except (HashMismatch, crypto.DecryptionFailed) as error:
-        actual = error.actual if isinstance(error, HashMismatch) else "undecryptable"
+    except (HashMismatch, IntegrityMismatch, crypto.DecryptionFailed) as error:
+        # The store checks its own hash as it reads; we check the evidence's on top.
+        actual = getattr(error, "actual", "undecryptable")
         await _record_failure(runtime, caller, item, actual)
         raise IntegrityError(f"evidence {item.id} failed verification: {error}") from error
 

@@ -338,8 +338,11 @@ class RetentionSweepPayload:
 
 
 async def _chunks(upload: Any, size: int = 1024 * 1024) -> AsyncIterator[bytes]:
-    while chunk := await upload.read(size):
-        yield chunk
+    try:
+        while chunk := await upload.read(size):
+            yield chunk
+    finally:
+        await upload.close()  # the spooled temporary file is ours to close
 
 
 def _evidence_payload() -> dict[str, Any]:
