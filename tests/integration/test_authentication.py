@@ -628,8 +628,14 @@ async def test_api_tokens_still_work_when_oidc_is_on(
 
 @pytest.fixture
 def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("ENV", "SECRET_KEY", "MASTER_KEY", "OIDC_ISSUER", "OIDC_AUDIENCE",
-                 "OIDC_JWKS_URL"):
+    for name in (
+        "ENV",
+        "SECRET_KEY",
+        "MASTER_KEY",
+        "OIDC_ISSUER",
+        "OIDC_AUDIENCE",
+        "OIDC_JWKS_URL",
+    ):
         monkeypatch.delenv(f"GOVSVC_{name}", raising=False)
     monkeypatch.delenv("GOVSVC_OIDC_PUBLIC_KEY", raising=False)
 
@@ -659,8 +665,9 @@ def test_outside_dev_a_weak_secret_from_the_environment_is_refused(
 def test_dev_accepts_the_placeholder_and_prod_a_real_secret() -> None:
     # when
     dev = Settings()
-    prod = Settings(env="prod", secret_key=secrets.token_urlsafe(32),
-                    master_key=secrets.token_urlsafe(32))
+    prod = Settings(
+        env="prod", secret_key=secrets.token_urlsafe(32), master_key=secrets.token_urlsafe(32)
+    )
     # then
     assert dev.is_dev
     assert dev.secret_key.get_secret_value() == DEV_SECRET
