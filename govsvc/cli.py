@@ -24,6 +24,7 @@ from govsvc.org.models import BusinessUnit, PrincipalKind
 from govsvc.retention import disposition
 from govsvc.runtime import Runtime
 from govsvc.settings import REPO_ROOT, Settings
+from govsvc.storage import StorageError
 
 T = TypeVar("T")
 _DURATION = re.compile(r"^(\d+)\s*([smhdw]?)$")
@@ -110,6 +111,10 @@ def serve(host: str | None, port: int | None) -> None:
 
     async def prepare() -> tuple[list[str], object]:
         problems = await health.readiness_problems(runtime.db)
+        try:
+            await runtime.store.check()
+        except StorageError as error:
+            problems.append(f"evidence storage: {error}")
         return problems, (None if problems else await bootstrap_admin(runtime))
 
     problems, first = asyncio.run(prepare())
@@ -127,6 +132,7 @@ def _banner(settings: Settings, first: object) -> None:
         f"govsvc ({settings.env.value}) on {url}",
         f"  GraphQL:  {url}/graphql" + (" (GraphiQL in a browser)" if settings.is_dev else ""),
         f"  health:   {url}/healthz  {url}/readyz",
+        f"  evidence: {settings.storage_url}",
     ]
     if first is not None:
         token = first.token  # type: ignore[attr-defined]
