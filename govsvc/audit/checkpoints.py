@@ -52,31 +52,34 @@ async def write_checkpoint(runtime: Runtime) -> AuditCheckpoint | None:
 
 
 async def verify_checkpoints(runtime: Runtime, session: AsyncSession) -> list[str]:
-    """Problems found comparing the database chain with every checkpoint kept in WORM."""
+    """Problems found comparing the database chain with every checkpoint kept in WORM.
+
+    The checkpoints are listed from the store itself: deleting their rows hides nothing."""
     problems: list[str] = []
-    rows = await session.execute(select(AuditCheckpoint).order_by(AuditCheckpoint.seq))
-    for checkpoint in rows.scalars():
-        try:
-            data = b"".join(
-                [
-                    c
-                    async for c in runtime.store.get(
-                        checkpoint.storage_key, checkpoint.storage_version
-                    )
-                ]
+    stored = await runtime.store.versions(PREFIX)
+    recorded: set[tuple[str, str]] = set(
+        (
+            await session.execute(
+                select(AuditCheckpoint.storage_key, AuditCheckpoint.storage_version)
             )
+        ).all()
+    )
+    for key, _version in sorted(recorded - set(stored)):
+        problems.append(f"checkpoint {key} is recorded but missing from WORM storage")
+    for key, version in stored:
+        try:
+            data = b"".join([c async for c in runtime.store.get(key, version)])
             kept = json.loads(data)
-        except (StorageError, ValueError) as error:
-            problems.append(f"checkpoint {checkpoint.storage_key} unreadable: {error}")
+            seq, digest, at = int(kept["seq"]), str(kept["hash"]), kept["at"]
+        except (StorageError, ValueError, KeyError) as error:
+            problems.append(f"checkpoint {key} unreadable: {error}")
             continue
-        if (kept["seq"], kept["hash"]) != (checkpoint.seq, checkpoint.hash):
-            problems.append(f"checkpoint row for seq {checkpoint.seq} differs from WORM copy")
         event_hash = (
-            await session.execute(select(AuditEvent.hash).where(AuditEvent.seq == kept["seq"]))
+            await session.execute(select(AuditEvent.hash).where(AuditEvent.seq == seq))
         ).scalar_one_or_none()
-        if event_hash != kept["hash"]:
+        if event_hash != digest:
             problems.append(
-                f"event {kept['seq']} does not match the checkpoint written to WORM "
-                f"at {kept['at']} (the chain was rewritten or truncated)"
+                f"event {seq} does not match the checkpoint written to WORM at {at} "
+                "(the chain was rewritten or truncated)"
             )
     return problems

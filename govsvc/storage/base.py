@@ -155,6 +155,11 @@ class WormStore(Protocol):
         """Re-hash the stored bytes and compare them with the recorded SHA-256."""
         ...
 
+    async def versions(self, prefix: str) -> list[tuple[str, str]]:
+        """(key, version id) of every stored version whose key starts with `prefix`, so what
+        the store holds can be read without trusting the database's list of it."""
+        ...
+
 
 # -- rules shared by the backends ---------------------------------------------------------------
 

@@ -329,6 +329,17 @@ class FileVault:
 
         return await self._under_lock(hold)
 
+    async def versions(self, prefix: str) -> list[tuple[str, str]]:
+        def scan() -> list[tuple[str, str]]:
+            found = []
+            for sidecar in self._meta.glob("*/*/*.json"):
+                data = json.loads(sidecar.read_text("utf-8"))
+                if str(data.get("key", "")).startswith(prefix):
+                    found.append((str(data["key"]), str(data["version_id"])))
+            return sorted(found)
+
+        return await self._under_lock(scan)
+
     async def delete_version(self, key: str, version_id: str) -> None:
         check_key(key)
 

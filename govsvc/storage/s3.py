@@ -519,6 +519,21 @@ class S3ObjectLockStore:
         self._require_lock(key, version_id, raw, current.mode, current.retain_until, on)
         return self._stored(key, version_id, raw)
 
+    async def versions(self, prefix: str) -> list[tuple[str, str]]:
+        found: list[tuple[str, str]] = []
+        marker: dict[str, str] = {}
+        while True:
+            page = await self._call(
+                "list_object_versions", Bucket=self.bucket, Prefix=prefix, **marker
+            )
+            found += [(v["Key"], v["VersionId"]) for v in page.get("Versions", [])]
+            if not page.get("IsTruncated"):
+                return sorted(found)
+            marker = {
+                "KeyMarker": page["NextKeyMarker"],
+                "VersionIdMarker": page["NextVersionIdMarker"],
+            }
+
     async def delete_version(self, key: str, version_id: str) -> None:
         current = await self.head(key, version_id)
         refuse_locked(current)

@@ -27,7 +27,8 @@ def _system(runtime: Runtime) -> Caller:
 
 
 async def _rewrite_history(runtime: Runtime, seq: int) -> None:
-    """What a database administrator could do: change an event and recompute every hash."""
+    """What a database administrator could do: change event `seq` (> 1) and recompute every
+    hash after it."""
     async with runtime.db.write() as session:
         if session.get_bind().dialect.name == "postgresql":
             await session.execute(text("SET LOCAL session_replication_role = replica"))
@@ -125,3 +126,18 @@ async def test_the_sweep_dry_run_names_what_would_go_and_the_worker_disposes_of_
         assert len(marks) == 1
     finally:
         await runtime.db.dispose()
+
+
+async def test_deleting_checkpoint_rows_hides_nothing(runtime: Runtime) -> None:
+    # given a checkpoint, then a rewritten chain, and the checkpoint's row deleted too
+    for n in range(3):
+        await org_service.create_business_unit(runtime.db, _system(runtime), code=f"u{n}",
+                                               name=f"Unit {n}")
+    await checkpoints.write_checkpoint(runtime)
+    await _rewrite_history(runtime, seq=2)
+    async with runtime.db.write() as session:
+        await session.execute(text("DELETE FROM audit_checkpoint"))
+    # when / then: the checkpoint is found in WORM storage itself
+    async with runtime.db.read() as session:
+        problems = await checkpoints.verify_checkpoints(runtime, session)
+    assert any("event 3" in p for p in problems)
