@@ -16,8 +16,10 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy import func, select
 
+from govsvc.auth.caller import Caller
+from govsvc.evidence import service as evidence_service
 from govsvc.evidence.download import IntegrityError
-from govsvc.evidence.models import EvidenceItem, IntegrityFailure, StorageIntent
+from govsvc.evidence.models import EvidenceItem, EvidenceKind, IntegrityFailure, StorageIntent
 from govsvc.runtime import Runtime
 from govsvc.settings import Settings
 from tests.conftest import GraphQL
@@ -471,3 +473,30 @@ def _pk(global_id: str) -> str:
     import base64
 
     return base64.b64decode(global_id).decode().split(":")[1]
+
+
+async def test_an_upload_that_breaks_midway_leaves_no_row_and_no_object(
+    gql: GraphQL, runtime: Runtime
+) -> None:
+    # given a collector whose connection dies after 12 MiB (more than one multipart part)
+    incident_id = await _incident(gql)
+
+    async def dying() -> AsyncIterator[bytes]:
+        for _ in range(12):
+            yield os.urandom(1024 * 1024)
+        raise ConnectionResetError("client went away")
+
+    caller = Caller.system(runtime.policies.access, "system:test")
+    new = evidence_service.NewEvidence(
+        title="Partial", kind=EvidenceKind.LOG_EXPORT, incident_id=int(_pk(incident_id))
+    )
+    # when
+    with pytest.raises(ConnectionResetError):
+        await evidence_service.collect(runtime, caller, new, dying())
+    # then no row, a failed intent on record, and nothing in the store under that key
+    async with runtime.db.read() as session:
+        assert (await session.execute(select(func.count()).select_from(EvidenceItem))).scalar() == 0
+        [intent] = (await session.execute(select(StorageIntent))).scalars().all()
+    assert intent.failure is not None
+    assert "client went away" in intent.failure
+    assert await runtime.store.versions(intent.storage_key) == []
