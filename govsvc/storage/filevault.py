@@ -330,6 +330,9 @@ class FileVault:
         return await self._under_lock(hold)
 
     async def versions(self, prefix: str) -> list[tuple[str, str]]:
+        if not self._meta.exists():
+            return []  # nothing was ever stored
+
         def scan() -> list[tuple[str, str]]:
             found = []
             for sidecar in self._meta.glob("*/*/*.json"):

@@ -1,0 +1,1 @@
+"""Regulatory compliance: notification clocks that regulators impose on incidents."""
