@@ -19,6 +19,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from govsvc import health
 from govsvc.auth.authenticate import Authenticator
 from govsvc.auth.oidc import OidcVerifier
+from govsvc.compliance.http import PackEndpoints
 from govsvc.evidence.http import EvidenceEndpoints
 from govsvc.graphql.http import GraphQLEndpoint
 from govsvc.runtime import Runtime
@@ -62,6 +63,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> Starlette:
     )
     graphql = GraphQLEndpoint(runtime, authenticator)
     evidence = EvidenceEndpoints(runtime, authenticator)
+    audit_packs = PackEndpoints(runtime, authenticator)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
@@ -98,6 +100,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> Starlette:
             Route("/graphql", graphql, methods=["GET", "POST"]),
             Route("/evidence", evidence.upload, methods=["POST"]),
             Route("/evidence/{id}/content", evidence.download, methods=["GET"]),
+            Route("/audit-packs/{id}/content", audit_packs.download, methods=["GET"]),
         ],
         lifespan=lifespan,
     )

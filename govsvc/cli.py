@@ -324,6 +324,36 @@ def worker(once: bool) -> None:
 
 
 @main.group()
+def pack() -> None:
+    """Audit packs."""
+
+
+@pack.command("verify")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--trusted-key",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="PEM public key your organisation published (recommended).",
+)
+def pack_verify(path: Path, trusted_key: Path | None) -> None:
+    """Verify an audit pack offline: file hashes, signatures, events and inclusion proofs."""
+    from govsvc.compliance.pack_verify import verify_pack
+
+    report = verify_pack(path, trusted_key_pem=trusted_key.read_text() if trusted_key else None)
+    if report.ok:
+        click.echo(
+            f"pack verified: {report.checked_files} files, {report.checked_events} audit "
+            f"events with inclusion proofs, signed by key {report.key_id}"
+        )
+        return
+    click.echo(f"pack FAILED verification ({len(report.problems)} problem(s)):")
+    for problem in report.problems:
+        click.echo(f"  {problem}")
+    sys.exit(1)
+
+
+@main.group()
 def schema() -> None:
     """The GraphQL schema as SDL."""
 

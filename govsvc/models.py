@@ -3,6 +3,7 @@
 from govsvc.audit import models as audit_models
 from govsvc.auth import models as auth_models
 from govsvc.authz import models as authz_models
+from govsvc.compliance import models as compliance_models
 from govsvc.db import Base
 from govsvc.evidence import models as evidence_models
 from govsvc.incidents import models as incident_models
@@ -14,6 +15,7 @@ __all__ = [
     "audit_models",
     "auth_models",
     "authz_models",
+    "compliance_models",
     "evidence_models",
     "incident_models",
     "metadata",

@@ -1,4 +1,4 @@
-"""The rules kept as data under policies/, loaded and validated once at start-up."""
+"""The rules kept as data (policies/ and controls/), loaded and validated once at start-up."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from govsvc.authz.policy import AccessPolicy
+from govsvc.compliance.catalog import Catalog, load_catalog
+from govsvc.compliance.clocks import Regimes, load_regimes
 from govsvc.incidents.classification import PolicyBook, load_policy_book
 from govsvc.incidents.taxonomy import Taxonomy, load_taxonomy
 from govsvc.retention.rules import RetentionRules, load_retention_rules
@@ -17,13 +19,18 @@ class Policies:
     classification: PolicyBook
     taxonomy: Taxonomy
     retention: RetentionRules
+    catalog: Catalog
+    regimes: Regimes
 
     @classmethod
-    def load(cls, directory: Path) -> Policies:
+    def load(cls, directory: Path, controls: Path) -> Policies:
         """Load every policy file; a broken one stops start-up with its name and location."""
+        taxonomy = load_taxonomy(directory / "taxonomy.yaml")
         return cls(
             access=AccessPolicy(directory),
             classification=load_policy_book(directory / "classification.yaml"),
-            taxonomy=load_taxonomy(directory / "taxonomy.yaml"),
+            taxonomy=taxonomy,
             retention=load_retention_rules(directory / "retention.yaml"),
+            catalog=load_catalog(controls, taxonomy_tags=taxonomy.tags),
+            regimes=load_regimes(directory / "regimes.yaml"),
         )

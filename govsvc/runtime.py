@@ -28,7 +28,7 @@ class Runtime:
                 schema=settings.database_schema,
                 sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms,
             ),
-            policies=Policies.load(settings.policies_dir),
+            policies=Policies.load(settings.policies_dir, settings.controls_dir),
             store=build_store(settings),
             master_key=master_key_from_secret(settings.master_key.get_secret_value()),
         )

@@ -37,7 +37,11 @@ class Settings(BaseSettings):
     secret_key: SecretStr = SecretStr(DEV_SECRET)
     # Wraps each evidence item's data key; losing it makes encrypted evidence unreadable.
     master_key: SecretStr = SecretStr(DEV_MASTER_KEY)
+    # Ed25519 key (PEM, or a raw 32-byte seed in hex or base64) signing audit tree heads and
+    # packs; empty: derived from the master key.
+    audit_signing_key: SecretStr = SecretStr("")
     policies_dir: Path = REPO_ROOT / "policies"
+    controls_dir: Path = REPO_ROOT / "controls"
     host: str = "127.0.0.1"
     port: int = 8000
     public_url: str = ""
@@ -75,6 +79,8 @@ class Settings(BaseSettings):
     worker_sweep_interval_seconds: int = Field(default=300, ge=1)
     worker_checkpoint_interval_seconds: int = Field(default=3600, ge=1)
     audit_checkpoint_retention_days: int = Field(default=3650, ge=1)
+    # A regulator's clock is "due soon" this long before its deadline.
+    clock_due_soon_hours: int = Field(default=12, ge=0)
     # Largest evidence upload accepted (bytes); the body streams, this only bounds abuse.
     evidence_max_bytes: int = Field(default=50 * 1024**3, ge=1)
 

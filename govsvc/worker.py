@@ -11,7 +11,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 
-from govsvc.audit import checkpoints
+from govsvc.audit import checkpoints, tree_heads
 from govsvc.auth.caller import Caller
 from govsvc.retention import disposition
 from govsvc.runtime import Runtime
@@ -30,6 +30,11 @@ async def run_worker(
             "disposition sweep",
             settings.worker_sweep_interval_seconds,
             lambda: disposition.sweep(runtime, caller),
+        ),
+        (
+            "audit tree head",
+            settings.worker_checkpoint_interval_seconds,
+            lambda: tree_heads.sign_head(runtime),
         ),
         (
             "audit checkpoint",

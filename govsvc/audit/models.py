@@ -44,3 +44,18 @@ class AuditCheckpoint(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     storage_key: Mapped[str] = mapped_column(String(300))
     storage_version: Mapped[str] = mapped_column(String(200))
+
+
+class SignedTreeHead(Base):
+    """A Merkle tree head over the audit chain, signed and checkpointed to WORM storage."""
+
+    __tablename__ = "signed_tree_head"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tree_size: Mapped[int] = mapped_column(BigInteger, unique=True)
+    root_hash: Mapped[str] = mapped_column(String(64))
+    timestamp: Mapped[str] = mapped_column(String(40))
+    key_id: Mapped[str] = mapped_column(String(32))
+    signature: Mapped[str] = mapped_column(String(200))
+    storage_key: Mapped[str] = mapped_column(String(300))
+    storage_version: Mapped[str] = mapped_column(String(200))

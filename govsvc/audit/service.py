@@ -25,7 +25,7 @@ class EventFilter:
     until: datetime | None = None
 
 
-def _readable_events(caller: Caller) -> ColumnElement[bool]:
+def readable_events(caller: Caller) -> ColumnElement[bool]:
     # Events name their unit by code; an event outside any unit is for readers everywhere.
     scope = caller.access.scope("read", "audit_event")
     if scope.everywhere is not None:
@@ -42,7 +42,7 @@ async def list_events(
     """Audit events in chain order (oldest first) that match the filter and the caller's rights."""
     if where.since and where.until and where.since > where.until:
         raise Invalid("since must not be after until", field="since")
-    query = select(AuditEvent).where(_readable_events(caller))
+    query = select(AuditEvent).where(readable_events(caller))
     if where.resource_type is not None:
         query = query.where(AuditEvent.resource_type == where.resource_type)
     if where.resource_id is not None:
@@ -64,6 +64,6 @@ async def events_by_seq(
     session: AsyncSession, caller: Caller, seqs: Iterable[int]
 ) -> dict[int, AuditEvent]:
     rows = await session.execute(
-        select(AuditEvent).where(AuditEvent.seq.in_(set(seqs)), _readable_events(caller))
+        select(AuditEvent).where(AuditEvent.seq.in_(set(seqs)), readable_events(caller))
     )
     return {event.seq: event for event in rows.scalars()}

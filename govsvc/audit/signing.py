@@ -122,13 +122,16 @@ def load_private_key(text: str) -> Ed25519PrivateKey:
         except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
             raise ValueError("not an unencrypted PKCS8 PEM private key") from exc
         if not isinstance(key, Ed25519PrivateKey):
-            raise ValueError(f"the PEM private key is {type(key).__name__}, not Ed25519")
+            raise ValueError("the PEM private key is not an Ed25519 key")
         return key
     return Ed25519PrivateKey.from_private_bytes(_raw_key(stripped, "private key seed"))
 
 
 def load_public_key(text: str) -> Ed25519PublicKey:
-    """An Ed25519 public key from a SubjectPublicKeyInfo PEM, or its raw 32 bytes in hex or base64."""
+    """An Ed25519 public key from a SubjectPublicKeyInfo PEM, or its raw 32 bytes in hex or base64.
+
+    For auditors, who hold only the public half.
+    """
     stripped = text.strip()
     if stripped.startswith("-----BEGIN"):
         try:
@@ -136,7 +139,7 @@ def load_public_key(text: str) -> Ed25519PublicKey:
         except (ValueError, UnsupportedAlgorithm) as exc:
             raise ValueError("not a PEM public key") from exc
         if not isinstance(key, Ed25519PublicKey):
-            raise ValueError(f"the PEM public key is {type(key).__name__}, not Ed25519")
+            raise ValueError("the PEM public key is not an Ed25519 key")
         return key
     return Ed25519PublicKey.from_public_bytes(_raw_key(stripped, "public key"))
 

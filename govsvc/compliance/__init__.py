@@ -1,1 +1,1 @@
-"""Regulatory compliance: notification clocks that regulators impose on incidents."""
+"""Compliance: control catalogs and mappings, and the clocks regulators set on incidents."""

@@ -194,7 +194,9 @@ class Catalog:
             # A lone string is iterable too, and would be matched letter by letter.
             raise TypeError("suggest() takes an iterable of tags, not a single string")
         wanted = {normalize_tag(tag) for tag in tags}
-        return [control for control in self._controls if wanted.intersection(control.suggested_by_tags)]
+        return [
+            control for control in self._controls if wanted.intersection(control.suggested_by_tags)
+        ]
 
     def __contains__(self, key: object) -> bool:
         return key in self._by_key
@@ -268,7 +270,11 @@ def _load_file(
     framework = Framework(
         id=document.framework, name=document.name, version=document.version, source=document.source
     )
-    return framework, [entry.to_control(framework.id) for entry in document.controls], ("framework",)
+    return (
+        framework,
+        [entry.to_control(framework.id) for entry in document.controls],
+        ("framework",),
+    )
 
 
 _CISO_OBJECTS = re.compile(r"^objects[ \t]*:", re.MULTILINE)

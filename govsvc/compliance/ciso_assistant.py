@@ -95,7 +95,7 @@ def import_ciso_framework(path: Path) -> ImportedFramework:
         Control(
             framework=framework.id,
             id=node.ref_id or _tail(node.urn),
-            title=node.name or node.ref_id or _tail(node.urn),
+            title=node.name or _headline(node.description) or node.ref_id or _tail(node.urn),
             # Some requirements are only a name; the objective then repeats it.
             objective=node.description or node.name or node.ref_id or _tail(node.urn),
             urn=node.urn,
@@ -145,6 +145,14 @@ def _path(node: _RequirementNode, by_urn: Mapping[str, _RequirementNode]) -> str
         seen.add(parent.urn)
         parent = by_urn.get(parent.parent_urn) if parent.parent_urn else None
     return " > ".join(reversed(labels)) or None
+
+
+def _headline(text: str | None, width: int = 80) -> str | None:
+    """A one-line title from a description, for requirements that have no name."""
+    if text is None:
+        return None
+    line = " ".join(text.split())
+    return line if len(line) <= width else line[: width - 1].rstrip() + "…"
 
 
 def _tail(urn: str) -> str:

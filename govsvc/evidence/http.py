@@ -14,27 +14,13 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from govsvc.auth.authenticate import Authenticator, unauthenticated
 from govsvc.authz.sensitivity import Sensitivity
-from govsvc.errors import ErrorCode, Forbidden, Invalid, ServiceError, Unauthenticated
+from govsvc.errors import Forbidden, Invalid, ServiceError, Unauthenticated
 from govsvc.evidence import download, service
 from govsvc.evidence.models import EvidenceItem, EvidenceKind
 from govsvc.graphql.relay import decode_id, decode_optional, global_id
 from govsvc.graphql.scalars import parse_datetime, serialize_datetime
+from govsvc.http_errors import forbidden, refused
 from govsvc.runtime import Runtime
-
-_STATUS = {ErrorCode.NOT_FOUND: 404, ErrorCode.GONE: 410, ErrorCode.CONFLICT: 409}
-
-
-def _error(error: ServiceError) -> Response:
-    return JSONResponse(
-        {"errors": [{"field": error.field, "message": error.message, "code": error.code.value}]},
-        status_code=_STATUS.get(error.code, 400),
-    )
-
-
-def _forbidden(error: Forbidden) -> Response:
-    return JSONResponse(
-        {"errors": [{"field": None, "message": str(error), "code": "FORBIDDEN"}]}, status_code=403
-    )
 
 
 def evidence_json(item: EvidenceItem) -> dict[str, object]:
@@ -117,9 +103,9 @@ class EvidenceEndpoints:
                 self.runtime, caller, _new_evidence(request), _bounded(request.stream(), limit)
             )
         except ServiceError as error:
-            return _error(error)
+            return refused(error)
         except Forbidden as error:
-            return _forbidden(error)
+            return forbidden(error)
         return JSONResponse({"evidence": evidence_json(item)}, status_code=201)
 
     async def download(self, request: Request) -> Response:
@@ -131,9 +117,9 @@ class EvidenceEndpoints:
             evidence_id = decode_id(request.path_params["id"], "EvidenceItem", field="id")
             opened = await download.open_download(self.runtime, caller, evidence_id=evidence_id)
         except ServiceError as error:
-            return _error(error)
+            return refused(error)
         except Forbidden as error:
-            return _forbidden(error)
+            return forbidden(error)
         item = opened.item
         return StreamingResponse(
             opened.chunks,

@@ -20,6 +20,7 @@ from strawberry.schema.config import StrawberryConfig
 
 from govsvc.audit.schema import AuditQuery
 from govsvc.authz.schema import AccessMutation, AccessQuery
+from govsvc.compliance.schema import ComplianceMutation, ComplianceQuery
 from govsvc.evidence.schema import EvidenceMutation, EvidenceQuery
 from govsvc.graphql.errors import MaskUnexpectedErrors
 from govsvc.graphql.nodes import NodeQuery
@@ -30,12 +31,16 @@ from govsvc.settings import Settings
 
 
 @strawberry.type
-class Query(NodeQuery, OrgQuery, AccessQuery, IncidentQuery, EvidenceQuery, AuditQuery):
+class Query(
+    NodeQuery, OrgQuery, AccessQuery, IncidentQuery, EvidenceQuery, ComplianceQuery, AuditQuery
+):
     pass
 
 
 @strawberry.type
-class Mutation(OrgMutation, AccessMutation, IncidentMutation, EvidenceMutation):
+class Mutation(
+    OrgMutation, AccessMutation, IncidentMutation, EvidenceMutation, ComplianceMutation
+):
     pass
 
 

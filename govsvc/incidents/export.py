@@ -37,8 +37,12 @@ def _t(value: Any) -> str | None:
     return format_time(value) if value is not None else None
 
 
-async def incident_record(session: AsyncSession, incident: Incident) -> dict[str, Any]:
-    """Everything recorded about one incident, oldest first within each part."""
+async def incident_record(session: AsyncSession, incident: Incident, *,
+                          as_of: str | None = None) -> dict[str, Any]:
+    """Everything recorded about one incident, oldest first within each part.
+
+    `as_of` names the moment the record speaks for (default: now); fixing it makes the
+    record reproducible byte for byte."""
     service = await session.get(Service, incident.service_id)
     decisions = await _rows(session, DecisionEntry, incident.id)
     deciders = dict(
@@ -52,7 +56,7 @@ async def incident_record(session: AsyncSession, incident: Incident) -> dict[str
     )
     return {
         "format": "govsvc.incident-record/1",
-        "exported_at": format_time(utcnow()),
+        "exported_at": as_of or format_time(utcnow()),
         "incident": {
             "reference": incident.reference,
             "title": incident.title,

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from govsvc.db import Base, UTCDateTime, utcnow
@@ -94,6 +94,7 @@ class IncidentStatusChange(Base):
     changed_by: Mapped[str] = mapped_column(String(320))
     changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     note: Mapped[str] = mapped_column(Text, default="")
+    audit_seq: Mapped[int | None] = mapped_column(BigInteger)  # the audit event recording it
 
 
 class IncidentTag(Base):

@@ -208,15 +208,14 @@ async def create_incident(
             sla=sla,
             kind=ClassificationKind.COMPUTED,
         )
-        session.add(
-            IncidentStatusChange(
-                incident_id=incident.id,
-                from_status=None,
-                to_status=IncidentStatus.DETECTED.value,
-                changed_by=caller.actor,
-                changed_at=detected,
-            )
+        opened = IncidentStatusChange(
+            incident_id=incident.id,
+            from_status=None,
+            to_status=IncidentStatus.DETECTED.value,
+            changed_by=caller.actor,
+            changed_at=detected,
         )
+        session.add(opened)
         session.add_all(
             IncidentTag(incident_id=incident.id, tag=t, added_by=caller.actor) for t in checked_tags
         )
@@ -229,24 +228,26 @@ async def create_incident(
                 occurred_at=detected,
             )
         )
-        await record(
-            session,
-            caller,
-            "incident.create",
-            resource_type="incident",
-            resource_id=incident.id,
-            unit=await unit_code(session, incident.business_unit_id),
-            payload={
-                "title": title,
-                "service": service.code,
-                "sensitivity": sensitivity.value,
-                "severity": incident.severity,
-                "policy_version": result.policy_version,
-                "rule": result.rule_id,
-                "impact": plain(dataclasses.asdict(facts)),
-                "tags": checked_tags,
-            },
-        )
+        opened.audit_seq = (
+            await record(
+                session,
+                caller,
+                "incident.create",
+                resource_type="incident",
+                resource_id=incident.id,
+                unit=await unit_code(session, incident.business_unit_id),
+                payload={
+                    "title": title,
+                    "service": service.code,
+                    "sensitivity": sensitivity.value,
+                    "severity": incident.severity,
+                    "policy_version": result.policy_version,
+                    "rule": result.rule_id,
+                    "impact": plain(dataclasses.asdict(facts)),
+                    "tags": checked_tags,
+                },
+            )
+        ).seq
         return incident
 
 
@@ -411,15 +412,17 @@ async def change_status(
                 f"Status {current.value} -> {status.value}" + (f": {note}" if note else ""),
             )
         )
-        await record(
-            session,
-            caller,
-            "incident.status",
-            resource_type="incident",
-            resource_id=incident.id,
-            unit=await unit_code(session, incident.business_unit_id),
-            payload={"from": current.value, "to": status.value, "note": note},
-        )
+        change.audit_seq = (
+            await record(
+                session,
+                caller,
+                "incident.status",
+                resource_type="incident",
+                resource_id=incident.id,
+                unit=await unit_code(session, incident.business_unit_id),
+                payload={"from": current.value, "to": status.value, "note": note},
+            )
+        ).seq
         return incident
 
 

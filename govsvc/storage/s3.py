@@ -48,6 +48,9 @@ from govsvc.storage.base import (
 log = logging.getLogger("govsvc.storage")
 
 MAX_PARTS = 10_000
+# Parts of one multipart upload in flight at once: receiving the next part overlaps sending the
+# previous ones. Each holds PART_SIZE bytes until S3 has it.
+PARTS_IN_FLIGHT = 3
 _MISSING = {"NoSuchKey", "NoSuchVersion", "NoSuchObject", "NotFound", "404"}
 _DENIED = {"AccessDenied", "403"}
 
@@ -77,15 +80,19 @@ async def _rechunk(chunks: AsyncIterable[bytes], size: int) -> AsyncGenerator[by
     async for chunk in chunks:
         buffer += chunk
         while len(buffer) >= size:
-            yield bytes(buffer[:size])
+            with memoryview(buffer) as view:
+                part = bytes(view[:size])  # one copy (a bytearray slice would be another)
             del buffer[:size]
+            yield part
+            del part  # not kept alive while the next part fills
     if buffer:
         yield bytes(buffer)
 
 
-async def _chain(first: bytes, second: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
-    yield first
-    yield second
+async def _chain(head: list[bytes], rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    """`head` then `rest`; `head` is emptied as it goes, so no part outlives its upload."""
+    while head:
+        yield head.pop(0)
     async for part in rest:
         yield part
 
@@ -201,21 +208,26 @@ class S3ObjectLockStore:
         common = {"Bucket": self.bucket, "Key": key, "ContentType": content_type, **lock}
         parts = _rechunk(chunks, PART_SIZE)
         try:
-            first = await anext(parts, b"")
+            # The first two parts tell a single PUT from a multipart upload; `head` holds them
+            # only until they are handed on (no local keeps a part alive for the whole upload).
+            head = [await anext(parts, b"")]
             second = await anext(parts, None)
             if second is None:
-                version_id, sha256, size = await self._put_single(key, first, expected, common)
-            elif expected is not None:
-                # The digest is known up front: stream the parts straight through.
-                version_id, size = await self._put_multipart(
-                    key, _chain(first, second, parts), expected, common
-                )
-                sha256 = expected
+                version_id, sha256, size = await self._put_single(key, head.pop(), expected, common)
             else:
-                # The metadata must name the digest when the upload starts: spool to disk first.
-                version_id, sha256, size = await self._put_spooled(
-                    key, _chain(first, second, parts), common
-                )
+                head.append(second)
+                del second
+                if expected is not None:
+                    # The digest is known up front: stream the parts straight through.
+                    version_id, size = await self._put_multipart(
+                        key, _chain(head, parts), expected, common
+                    )
+                    sha256 = expected
+                else:
+                    # The metadata must name the digest when the upload starts: spool first.
+                    version_id, sha256, size = await self._put_spooled(
+                        key, _chain(head, parts), common
+                    )
         finally:
             await parts.aclose()
         stored = await self._confirm_lock(key, version_id, until, legal_hold)
@@ -255,6 +267,7 @@ class S3ObjectLockStore:
 
             async for part in parts:
                 await asyncio.to_thread(write, part)
+                del part
             sha256 = total.hexdigest()
             await asyncio.to_thread(spool.seek, 0)
 
@@ -270,7 +283,10 @@ class S3ObjectLockStore:
     async def _put_multipart(
         self, key: str, parts: AsyncIterator[bytes], declared: str, common: dict[str, Any]
     ) -> tuple[str, int]:
-        """Upload `parts`, hashing as they go; abort unless they hash to `declared`."""
+        """Upload `parts`, hashing as they go; abort unless they hash to `declared`.
+
+        Up to PARTS_IN_FLIGHT parts are uploading while the next one is read and hashed (in
+        order: the running hash needs them in order, the uploads do not)."""
         created = await self._call(
             "create_multipart_upload",
             Metadata={"sha256": declared},
@@ -280,33 +296,51 @@ class S3ObjectLockStore:
         upload_id = str(created["UploadId"])
         total = hashlib.sha256()
         size = 0
+        count = 0
         uploaded: list[dict[str, Any]] = []
+        in_flight: set[asyncio.Task[None]] = set()
+
+        async def upload(number: int, part: bytes, part_b64: str) -> None:
+            result = await self._call(
+                "upload_part",
+                Bucket=self.bucket,
+                Key=key,
+                UploadId=upload_id,
+                PartNumber=number,
+                Body=part,
+                ChecksumAlgorithm="SHA256",
+                ChecksumSHA256=part_b64,
+            )
+            uploaded.append(
+                {
+                    "PartNumber": number,
+                    "ETag": result["ETag"],
+                    "ChecksumSHA256": result.get("ChecksumSHA256") or part_b64,
+                }
+            )
+
+        async def settle(until: int) -> None:
+            """Wait until at most `until` uploads are in flight; raise the first failure."""
+            nonlocal in_flight
+            while len(in_flight) > until:
+                done, in_flight = await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
+                failures = [error for task in done if (error := task.exception())]
+                if failures:
+                    raise failures[0]
+
         try:
             async for part in parts:
-                number = len(uploaded) + 1
-                if number > MAX_PARTS:
+                count += 1
+                if count > MAX_PARTS:
                     raise StorageError(
                         f"{key!r}: larger than {MAX_PARTS} parts of {PART_SIZE} bytes"
                     )
                 part_b64 = await asyncio.to_thread(_hash_part, total, part)
                 size += len(part)
-                result = await self._call(
-                    "upload_part",
-                    Bucket=self.bucket,
-                    Key=key,
-                    UploadId=upload_id,
-                    PartNumber=number,
-                    Body=part,
-                    ChecksumAlgorithm="SHA256",
-                    ChecksumSHA256=part_b64,
-                )
-                uploaded.append(
-                    {
-                        "PartNumber": number,
-                        "ETag": result["ETag"],
-                        "ChecksumSHA256": result.get("ChecksumSHA256") or part_b64,
-                    }
-                )
+                await settle(PARTS_IN_FLIGHT - 1)
+                in_flight.add(asyncio.create_task(upload(count, part, part_b64)))
+                del part  # the task holds it until S3 has it
+            await settle(0)
             actual = total.hexdigest()
             if actual != declared:
                 raise IntegrityMismatch(key, declared, actual)
@@ -315,20 +349,30 @@ class S3ObjectLockStore:
                 Bucket=self.bucket,
                 Key=key,
                 UploadId=upload_id,
-                MultipartUpload={"Parts": uploaded},
+                MultipartUpload={"Parts": sorted(uploaded, key=lambda p: p["PartNumber"])},
             )
         except BaseException:
-            await self._abort(key, upload_id)
+            await self._abort(key, upload_id, in_flight)
             raise
         return self._version_of(completed), size
 
-    async def _abort(self, key: str, upload_id: str) -> None:
+    async def _abort(
+        self, key: str, upload_id: str, in_flight: set[asyncio.Task[None]] | None = None
+    ) -> None:
+        async def abort() -> None:
+            # Parts still uploading could land after the abort: let them finish (or fail) first.
+            if in_flight:
+                await asyncio.gather(*in_flight, return_exceptions=True)
+            await asyncio.to_thread(
+                self._client.abort_multipart_upload,
+                Bucket=self.bucket,
+                Key=key,
+                UploadId=upload_id,
+            )
+
         # Shielded: a cancelled upload must still be aborted, or its parts linger (and bill).
-        abort = asyncio.to_thread(
-            self._client.abort_multipart_upload, Bucket=self.bucket, Key=key, UploadId=upload_id
-        )
         try:
-            await asyncio.shield(abort)
+            await asyncio.shield(abort())
         except (ClientError, BotoCoreError):
             log.exception("could not abort multipart upload %s of %r", upload_id, key)
 
@@ -459,10 +503,19 @@ class S3ObjectLockStore:
             total.update(chunk)
             return chunk
 
+        # One read ahead: the next chunk comes from S3 while this one goes to the caller.
+        ahead: asyncio.Future[bytes] = asyncio.ensure_future(self._read(read))
         try:
-            while chunk := await self._read(read):
+            while chunk := await ahead:
+                ahead = asyncio.ensure_future(self._read(read))
                 yield chunk
+                del chunk
         finally:
+            if not ahead.done():
+                # Stopped early: let the read in its thread finish before the body is closed.
+                await asyncio.wait([ahead])
+            if not ahead.cancelled():
+                ahead.exception()  # retrieved: it is either raised above or moot
             body.close()
         if is_sha256(recorded) and total.hexdigest() != recorded:
             raise IntegrityMismatch(key, recorded, total.hexdigest(), stored=True)

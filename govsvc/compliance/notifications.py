@@ -1,0 +1,249 @@
+"""Where each regulator's clock stands for each incident, and the regulator-facing timeline.
+
+A regime applies to an incident when a person confirmed a mapping of the incident to one of
+that framework's controls (e.g. GDPR Art. 33): the same decision that puts it in audit packs."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from govsvc.audit.chain import format_time
+from govsvc.auth.caller import Caller
+from govsvc.compliance import regulatory
+from govsvc.compliance.clocks import ClockState, ClockStatus, evaluate
+from govsvc.compliance.models import ControlMapping, MappingState
+from govsvc.db import utcnow
+from govsvc.errors import ErrorCode, Invalid
+from govsvc.evidence.models import EvidenceItem
+from govsvc.incidents.common import incident_for, readable_incidents
+from govsvc.incidents.models import Incident, IncidentStatusChange, TimelineEntry
+from govsvc.runtime import Runtime
+
+
+@dataclass(frozen=True)
+class IncidentClock:
+    incident: Incident
+    status: ClockStatus
+
+
+async def regimes_by_incident(
+    runtime: Runtime, session: AsyncSession, ids: Sequence[int]
+) -> dict[int, list[str]]:
+    rows = await session.execute(
+        select(ControlMapping.target_id, ControlMapping.framework)
+        .where(
+            ControlMapping.target_type == "incident",
+            ControlMapping.target_id.in_(list(ids)),
+            ControlMapping.state == MappingState.CONFIRMED.value,
+        )
+        .distinct()
+    )
+    found: dict[int, set[str]] = defaultdict(set)
+    for incident_id, framework in rows.all():
+        if framework in runtime.policies.regimes:
+            found[incident_id].add(framework)
+    return {i: sorted(r) for i, r in found.items()}
+
+
+async def clocks_for(
+    runtime: Runtime,
+    session: AsyncSession,
+    incidents: Sequence[Incident],
+    *,
+    now: datetime | None = None,
+) -> list[IncidentClock]:
+    """Every applicable clock of every incident given, in a fixed number of queries."""
+    now = now or utcnow()
+    ids = [i.id for i in incidents]
+    regimes = await regimes_by_incident(runtime, session, ids)
+    triggers = await regulatory.triggers_by_incident(session, ids)
+    notices = await regulatory.notifications_by_incident(session, ids)
+    facts = await regulatory.facts_by_incident(session, incidents)
+    due_soon = timedelta(hours=runtime.settings.clock_due_soon_hours)
+    result = []
+    for incident in incidents:
+        first: dict[str, datetime] = {"detected": incident.detected_at}
+        for trigger in triggers.get(incident.id, []):
+            first.setdefault(trigger.kind, trigger.occurred_at)
+            first[trigger.kind] = min(first[trigger.kind], trigger.occurred_at)
+        sent: dict[str, list[datetime]] = defaultdict(list)
+        for notice in notices.get(incident.id, []):
+            sent[f"{notice.regime}/{notice.clock}"].append(notice.sent_at)
+        for regime_id in regimes.get(incident.id, []):
+            regime = runtime.policies.regimes[regime_id]
+            result += [
+                IncidentClock(incident, status)
+                for status in evaluate(
+                    regime,
+                    triggers=first,
+                    notifications={k: v for k, v in sent.items() if k.startswith(f"{regime_id}/")},
+                    facts=facts[incident.id],
+                    now=now,
+                    due_soon=due_soon,
+                )
+            ]
+    return result
+
+
+async def notification_clocks(
+    runtime: Runtime,
+    session: AsyncSession,
+    caller: Caller,
+    *,
+    states: Sequence[ClockState] = (),
+    incident_id: int | None = None,
+    limit: int = 500,
+) -> list[IncidentClock]:
+    """Clocks across the incidents the caller may read, soonest due first."""
+    query = (
+        select(Incident)
+        .where(readable_incidents(caller))
+        .join(
+            ControlMapping,
+            (ControlMapping.target_type == "incident")
+            & (ControlMapping.target_id == Incident.id)
+            & (ControlMapping.state == MappingState.CONFIRMED.value),
+        )
+        .distinct()
+    )
+    if incident_id is not None:
+        query = query.where(Incident.id == incident_id)
+    incidents = list((await session.execute(query.order_by(Incident.id).limit(limit))).scalars())
+    clocks = await clocks_for(runtime, session, incidents)
+    if states:
+        clocks = [c for c in clocks if c.status.state in states]
+    far = datetime.max.replace(tzinfo=utcnow().tzinfo)
+    return sorted(clocks, key=lambda c: (c.status.due_at or far, c.incident.id, c.status.clock))
+
+
+@dataclass(frozen=True)
+class TimelineItem:
+    at: datetime
+    kind: str  # trigger, notification, status, entry
+    text: str
+    source: str  # where it comes from, e.g. "regulatory_trigger 4"
+    audit_seq: int | None
+
+
+async def regulator_timeline(
+    runtime: Runtime,
+    session: AsyncSession,
+    caller: Caller,
+    *,
+    incident_id: int,
+    regime: str,
+    include_entry_ids: Sequence[int] = (),
+) -> list[TimelineItem]:
+    """One chronological, regulator-facing timeline: the moments the regime counts from, the
+    notifications sent under it, the status of the incident, and only those internal timeline
+    entries someone chose to include. Nothing else leaves."""
+    if regime not in runtime.policies.regimes:
+        raise Invalid(f"unknown regime {regime!r}", field="regime", code=ErrorCode.NOT_FOUND)
+    incident = await incident_for(session, caller, incident_id, "read")
+    items = [
+        TimelineItem(
+            incident.detected_at,
+            "trigger",
+            "Incident detected",
+            f"incident {incident.reference}",
+            None,
+        )
+    ]
+    for t in (await regulatory.triggers_by_incident(session, [incident.id])).get(incident.id, []):
+        items.append(
+            TimelineItem(
+                t.occurred_at,
+                "trigger",
+                t.kind.replace("_", " ").capitalize() + (f": {t.note}" if t.note else ""),
+                f"regulatory_trigger {t.id}",
+                t.audit_seq,
+            )
+        )
+    notices = (await regulatory.notifications_by_incident(session, [incident.id])).get(
+        incident.id, []
+    )
+    hashes = dict(
+        (
+            await session.execute(
+                select(EvidenceItem.id, EvidenceItem.sha256).where(
+                    EvidenceItem.id.in_([n.content_evidence_id for n in notices])
+                )
+            )
+        ).all()
+    )
+    for n in notices:
+        if n.regime == regime:
+            late = f" Reasons for the delay: {n.late_reason}" if n.late_reason else ""
+            items.append(
+                TimelineItem(
+                    n.sent_at,
+                    "notification",
+                    f"Notification ({n.clock}) sent to {n.recipient}: {n.summary}{late} "
+                    f"[content sha256 {hashes.get(n.content_evidence_id, '?')}]",
+                    f"regulatory_notification {n.id}",
+                    n.audit_seq,
+                )
+            )
+    for change in (
+        await session.execute(
+            select(IncidentStatusChange).where(IncidentStatusChange.incident_id == incident.id)
+        )
+    ).scalars():
+        items.append(
+            TimelineItem(
+                change.changed_at,
+                "status",
+                f"Status: {change.to_status}",
+                f"status_change {change.id}",
+                change.audit_seq,
+            )
+        )
+    if include_entry_ids:
+        entries = (
+            (
+                await session.execute(
+                    select(TimelineEntry).where(
+                        TimelineEntry.incident_id == incident.id,
+                        TimelineEntry.id.in_(list(include_entry_ids)),
+                    )
+                )
+            )
+            .scalars()
+            .all()
+        )
+        if len(entries) != len(set(include_entry_ids)):
+            raise Invalid(
+                "an included entry is not on this incident's timeline",
+                field="includeEntryIds",
+                code=ErrorCode.NOT_FOUND,
+            )
+        items += [
+            TimelineItem(e.occurred_at, "entry", e.text, f"timeline_entry {e.id}", None)
+            for e in entries
+        ]
+    return sorted(items, key=lambda i: (i.at, i.kind, i.source))
+
+
+def timeline_json(incident: Incident, regime: str, items: Sequence[TimelineItem]) -> dict[str, Any]:
+    return {
+        "format": "govsvc.regulator-timeline/1",
+        "incident": incident.reference,
+        "regime": regime,
+        "entries": [
+            {
+                "at": format_time(i.at),
+                "kind": i.kind,
+                "text": i.text,
+                "source": i.source,
+                "audit_seq": i.audit_seq,
+            }
+            for i in items
+        ],
+    }

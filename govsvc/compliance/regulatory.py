@@ -1,0 +1,245 @@
+"""Regulator-facing facts of an incident: the trigger moments clocks count from, and the
+notifications sent (their content frozen as evidence). Both are append-only."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import AsyncIterator, Iterable
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from govsvc import validation
+from govsvc.audit.log import record
+from govsvc.auth.caller import Caller
+from govsvc.compliance.clocks import TriggerKind
+from govsvc.compliance.models import RegulatoryFact, RegulatoryNotification, RegulatoryTrigger
+from govsvc.db import utcnow
+from govsvc.errors import ErrorCode, Invalid
+from govsvc.evidence import service as evidence_service
+from govsvc.evidence.models import EvidenceKind
+from govsvc.incidents.common import incident_for, unit_code
+from govsvc.incidents.models import Incident
+from govsvc.runtime import Runtime
+
+CLOCK_SKEW = timedelta(minutes=5)
+
+
+def _when(value: datetime | None, *, field: str) -> datetime:
+    moment = value or utcnow()
+    if moment.tzinfo is None or moment > utcnow() + CLOCK_SKEW:
+        raise Invalid("must be a past time with a UTC offset", field=field)
+    return moment
+
+
+async def record_trigger(
+    runtime: Runtime,
+    caller: Caller,
+    *,
+    incident_id: int,
+    kind: TriggerKind,
+    occurred_at: datetime | None = None,
+    note: str = "",
+) -> RegulatoryTrigger:
+    """Record when a clock-starting moment happened (e.g. when we became aware)."""
+    occurred = _when(occurred_at, field="occurredAt")
+    note = validation.text(note, field="note", max_length=5000, allow_empty=True)
+    async with runtime.db.write() as session:
+        incident = await incident_for(session, caller, incident_id, "record_regulatory")
+        trigger = RegulatoryTrigger(
+            incident_id=incident.id,
+            kind=kind.value,
+            occurred_at=occurred,
+            note=note,
+            recorded_by=caller.actor,
+        )
+        session.add(trigger)
+        await session.flush()
+        trigger.audit_seq = (
+            await record(
+                session,
+                caller,
+                "incident.regulatory_trigger",
+                resource_type="incident",
+                resource_id=incident.id,
+                unit=await unit_code(session, incident.business_unit_id),
+                payload={
+                    "trigger": trigger.id,
+                    "kind": kind.value,
+                    "occurred_at": occurred,
+                    "note": note,
+                },
+            )
+        ).seq
+        return trigger
+
+
+async def _text(data: bytes) -> AsyncIterator[bytes]:
+    yield data
+
+
+async def record_notification(
+    runtime: Runtime,
+    caller: Caller,
+    *,
+    incident_id: int,
+    regime: str,
+    clock: str,
+    recipient: str,
+    content: str,
+    summary: str = "",
+    sent_at: datetime | None = None,
+    late_reason: str | None = None,
+) -> RegulatoryNotification:
+    """Record a notification that went out; what was sent is frozen as evidence first."""
+    known = runtime.policies.regimes.get(regime)
+    if known is None:
+        raise Invalid(f"unknown regime {regime!r}", field="regime", code=ErrorCode.NOT_FOUND)
+    if clock not in known.clock_ids:
+        raise Invalid(
+            f"{regime} has no clock {clock!r}; it has {', '.join(known.clock_ids)}",
+            field="clock",
+            code=ErrorCode.NOT_FOUND,
+        )
+    sent = _when(sent_at, field="sentAt")
+    recipient = validation.text(recipient, field="recipient", max_length=300)
+    content = validation.text(content, field="content", max_length=1_000_000)
+    reason = late_reason.strip() if late_reason and late_reason.strip() else None
+    async with runtime.db.read() as session:
+        incident = await incident_for(session, caller, incident_id, "record_regulatory")
+    frozen = await evidence_service.collect(
+        runtime,
+        caller,
+        evidence_service.NewEvidence(
+            title=f"{incident.reference}: {regime} {clock} notification to {recipient}",
+            kind=EvidenceKind.DOCUMENT,
+            content_type="text/plain; charset=utf-8",
+            incident_id=incident.id,
+            source_system="govsvc",
+            collected_at=sent,
+            frameworks=[regime] if regime in runtime.policies.retention.frameworks else [],
+        ),
+        _text(content.encode()),
+    )
+    async with runtime.db.write() as session:
+        incident = await incident_for(session, caller, incident_id, "record_regulatory")
+        notification = RegulatoryNotification(
+            incident_id=incident.id,
+            regime=regime,
+            clock=clock,
+            recipient=recipient,
+            sent_at=sent,
+            summary=summary,
+            late_reason=reason,
+            content_evidence_id=frozen.id,
+            recorded_by=caller.actor,
+        )
+        session.add(notification)
+        await session.flush()
+        notification.audit_seq = (
+            await record(
+                session,
+                caller,
+                "incident.regulatory_notification",
+                resource_type="incident",
+                resource_id=incident.id,
+                unit=await unit_code(session, incident.business_unit_id),
+                payload={
+                    "notification": notification.id,
+                    "regime": regime,
+                    "clock": clock,
+                    "recipient": recipient,
+                    "sent_at": sent,
+                    "content_sha256": frozen.sha256,
+                    "late_reason": reason,
+                },
+            )
+        ).seq
+        return notification
+
+
+async def triggers_by_incident(
+    session: AsyncSession, ids: Iterable[int]
+) -> dict[int, list[RegulatoryTrigger]]:
+    grouped: dict[int, list[RegulatoryTrigger]] = {}
+    rows = await session.execute(
+        select(RegulatoryTrigger)
+        .where(RegulatoryTrigger.incident_id.in_(set(ids)))
+        .order_by(RegulatoryTrigger.occurred_at, RegulatoryTrigger.id)
+    )
+    for trigger in rows.scalars():
+        grouped.setdefault(trigger.incident_id, []).append(trigger)
+    return grouped
+
+
+async def notifications_by_incident(
+    session: AsyncSession, ids: Iterable[int]
+) -> dict[int, list[RegulatoryNotification]]:
+    grouped: dict[int, list[RegulatoryNotification]] = {}
+    rows = await session.execute(
+        select(RegulatoryNotification)
+        .where(RegulatoryNotification.incident_id.in_(set(ids)))
+        .order_by(RegulatoryNotification.sent_at, RegulatoryNotification.id)
+    )
+    for notification in rows.scalars():
+        grouped.setdefault(notification.incident_id, []).append(notification)
+    return grouped
+
+
+FACT_NAMES = (
+    "affected_individuals",
+    "affected_residents_max_state",
+    "risk_to_individuals",
+    "personal_data_breach",
+    "major_incident",
+    "material",
+)
+
+
+async def record_fact(
+    runtime: Runtime, caller: Caller, *, incident_id: int, name: str, value: object
+) -> RegulatoryFact:
+    """Record a fact the clocks depend on (the latest value counts; earlier ones stay)."""
+    if name not in FACT_NAMES:
+        raise Invalid(f"unknown fact {name!r}; known: {', '.join(FACT_NAMES)}", field="name")
+    if not isinstance(value, str | int | float | bool) or (
+        isinstance(value, float) and not math.isfinite(value)
+    ):
+        raise Invalid("a fact is a string, number or boolean", field="value")
+    async with runtime.db.write() as session:
+        incident = await incident_for(session, caller, incident_id, "record_regulatory")
+        fact = RegulatoryFact(
+            incident_id=incident.id, name=name, value=json.dumps(value), recorded_by=caller.actor
+        )
+        session.add(fact)
+        await session.flush()
+        await record(
+            session,
+            caller,
+            "incident.regulatory_fact",
+            resource_type="incident",
+            resource_id=incident.id,
+            unit=await unit_code(session, incident.business_unit_id),
+            payload={"fact": fact.id, "name": name, "value": value},
+        )
+        return fact
+
+
+async def facts_by_incident(
+    session: AsyncSession, incidents: Iterable[Incident]
+) -> dict[int, dict[str, object]]:
+    """The latest value of each fact per incident; affected_individuals defaults to the
+    incident's customers affected."""
+    found: dict[int, dict[str, object]] = {
+        i.id: {"affected_individuals": i.customers_affected} for i in incidents
+    }
+    rows = await session.execute(
+        select(RegulatoryFact)
+        .where(RegulatoryFact.incident_id.in_(list(found)))
+        .order_by(RegulatoryFact.id)
+    )
+    for fact in rows.scalars():
+        found[fact.incident_id][fact.name] = json.loads(fact.value)
+    return found

@@ -1,0 +1,560 @@
+"""GraphQL of compliance: catalogs, mappings, coverage, regulator clocks and timelines, packs."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any, Self
+
+import strawberry
+from strawberry.scalars import JSON
+
+from govsvc.compliance import coverage as coverage_service
+from govsvc.compliance import mapping, notifications, packs, regulatory, rendering
+from govsvc.compliance import models as compliance_models
+from govsvc.compliance.catalog import Control as ControlModel
+from govsvc.compliance.clocks import ClockState as ClockStateEnum
+from govsvc.compliance.clocks import TriggerKind as TriggerKindEnum
+from govsvc.evidence.schema import EvidenceItem
+from govsvc.graphql.context import Info
+from govsvc.graphql.errors import UserError
+from govsvc.graphql.relay import decode_id, global_id
+from govsvc.graphql.resolvers import mutate, read
+from govsvc.incidents.graphql_types import Incident
+
+ClockState = strawberry.enum(ClockStateEnum, name="ClockState")
+TriggerKind = strawberry.enum(TriggerKindEnum, name="TriggerKind")
+CoverageStatus = strawberry.enum(coverage_service.CoverageStatus, name="CoverageStatus")
+MappingState = strawberry.enum(compliance_models.MappingState, name="MappingState")
+
+
+@strawberry.type(description="A control objective of a framework's catalog (controls/).")
+class Control:
+    key: str
+    framework: str
+    id: str
+    title: str
+    objective: str
+    evidence_kinds: list[str]
+    applies_to: list[str]
+    suggested_by_tags: list[str]
+
+    @classmethod
+    def from_model(cls, c: ControlModel) -> Self:
+        return cls(
+            key=c.key,
+            framework=c.framework,
+            id=c.id,
+            title=c.title,
+            objective=c.objective,
+            evidence_kinds=[str(k) for k in c.evidence_kinds],
+            applies_to=[str(a) for a in c.applies_to],
+            suggested_by_tags=list(c.suggested_by_tags),
+        )
+
+
+@strawberry.type
+class Framework:
+    id: str
+    name: str
+    version: str
+    source: str
+    controls: list[Control]
+
+
+@strawberry.type
+class ControlSuggestion:
+    control: Control
+    because_of_tags: list[str]
+
+
+@strawberry.type
+class ControlCoverage:
+    control: Control
+    status: CoverageStatus  # type: ignore[valid-type]
+    incidents: list[Incident]
+    evidence: list[EvidenceItem]
+    gaps: list[str]
+
+
+@strawberry.type(description="Which control objectives are evidenced, and the gaps named.")
+class CoverageReport:
+    framework: str
+    period_start: datetime
+    period_end: datetime
+    controls: list[ControlCoverage]
+    left_out: list[str] = strawberry.field(description="What your access kept out, and why.")
+
+
+@strawberry.type(description="One regulator's clock on one incident.")
+class NotificationClock:
+    incident: Incident
+    regime: str
+    clock: str
+    name: str
+    audience: str
+    citation: str
+    state: ClockState  # type: ignore[valid-type]
+    started_at: datetime | None
+    due_at: datetime | None
+    sent_at: datetime | None
+    sent_late_by_seconds: int | None
+    soft: bool
+    phased: bool
+    reasons_required: bool = strawberry.field(
+        description="Late, and a late notification must give the reasons for the delay."
+    )
+    pending_facts: list[str]
+    explanation: str
+
+    @classmethod
+    def from_clock(cls, c: notifications.IncidentClock) -> Self:
+        s = c.status
+        return cls(
+            incident=Incident.from_model(c.incident),
+            regime=s.regime,
+            clock=s.clock,
+            name=s.name,
+            audience=s.audience,
+            citation=s.citation,
+            state=s.state,
+            started_at=s.started_at,
+            due_at=s.due_at,
+            sent_at=s.sent_at,
+            sent_late_by_seconds=int(s.sent_late_by.total_seconds())
+            if s.sent_late_by is not None
+            else None,
+            soft=s.soft,
+            phased=s.phased,
+            reasons_required=s.reasons_required,
+            pending_facts=list(s.pending_facts),
+            explanation=s.explanation,
+        )
+
+
+@strawberry.type
+class RegulatorTimelineEntry:
+    at: datetime
+    kind: str
+    text: str
+    source: str
+    audit_seq: int | None
+
+
+@strawberry.type
+class RegulatorTimeline:
+    regime: str
+    entries: list[RegulatorTimelineEntry]
+    json: JSON = strawberry.field(description="The export as JSON.")
+    html: str = strawberry.field(description="The export for people.")
+
+
+@strawberry.type
+class AuditPack:
+    id: strawberry.ID
+    framework: str
+    period_start: datetime
+    period_end: datetime
+    sha256: str
+    size: int
+    excluded: list[str]
+    created_by: str
+    created_at: datetime
+    download_path: str
+
+    @classmethod
+    def from_model(cls, p: compliance_models.AuditPack) -> Self:
+        pid = global_id("AuditPack", p.id)
+        return cls(
+            id=strawberry.ID(pid),
+            framework=p.framework,
+            period_start=p.period_start,
+            period_end=p.period_end,
+            sha256=p.sha256,
+            size=p.size,
+            excluded=json.loads(p.excluded),
+            created_by=p.created_by,
+            created_at=p.created_at,
+            download_path=f"/audit-packs/{pid}/content",
+        )
+
+
+@strawberry.type
+class ComplianceQuery:
+    @strawberry.field(description="Control catalogs (controls/*.yaml).")
+    def frameworks(self, info: Info) -> list[Framework]:
+        catalog = info.context.runtime.policies.catalog
+        return [
+            Framework(
+                id=f.id,
+                name=f.name,
+                version=f.version,
+                source=f.source,
+                controls=[Control.from_model(c) for c in catalog.controls(f.id)],
+            )
+            for f in catalog.frameworks.values()
+        ]
+
+    @strawberry.field(description="Controls an incident's tags suggest, not yet decided.")
+    async def control_suggestions(
+        self, info: Info, incident_id: strawberry.ID
+    ) -> list[ControlSuggestion]:
+        rt = info.context.runtime
+
+        async def run(session: Any, caller: Any) -> list[mapping.Suggestion]:
+            from govsvc.incidents.common import incident_for
+
+            pk = decode_id(incident_id, "Incident", field="incidentId")
+            await incident_for(session, caller, pk, "read")
+            return await mapping.suggestions(rt, session, incident_id=pk)
+
+        found = await read(info, run)
+        return [
+            ControlSuggestion(control=Control.from_model(s.control), because_of_tags=s.because_of)
+            for s in found
+        ]
+
+    @strawberry.field(description="Coverage of a framework's controls over a period.")
+    async def control_coverage(
+        self,
+        info: Info,
+        framework: str,
+        period_start: datetime,
+        period_end: datetime,
+        control_keys: list[str] | None = None,
+        business_unit_ids: list[strawberry.ID] | None = None,
+    ) -> CoverageReport:
+        rt = info.context.runtime
+        units = [
+            decode_id(u, "BusinessUnit", field="businessUnitIds") for u in business_unit_ids or ()
+        ]
+        report = await read(
+            info,
+            lambda s, c: coverage_service.compute(
+                rt,
+                s,
+                c,
+                framework=framework,
+                period_start=period_start,
+                period_end=period_end,
+                control_keys=control_keys or (),
+                unit_ids=units,
+            ),
+        )
+        return CoverageReport(
+            framework=report.framework,
+            period_start=report.period_start,
+            period_end=report.period_end,
+            left_out=report.left_out,
+            controls=[
+                ControlCoverage(
+                    control=Control.from_model(c.control),
+                    status=c.status,
+                    incidents=[Incident.from_model(i) for i in c.incidents],
+                    evidence=[EvidenceItem.from_model(e) for e in c.evidence],
+                    gaps=c.gaps,
+                )
+                for c in report.controls
+            ],
+        )
+
+    @strawberry.field(description="Regulator clocks across incidents, soonest due first.")
+    async def notification_clocks(
+        self,
+        info: Info,
+        states: list[ClockState] | None = None,  # type: ignore[valid-type]
+        incident_id: strawberry.ID | None = None,
+    ) -> list[NotificationClock]:
+        rt = info.context.runtime
+        pk = decode_id(incident_id, "Incident", field="incidentId") if incident_id else None
+        clocks = await read(
+            info,
+            lambda s, c: notifications.notification_clocks(
+                rt, s, c, states=[ClockStateEnum(x) for x in states or ()], incident_id=pk
+            ),
+        )
+        return [NotificationClock.from_clock(c) for c in clocks]
+
+    @strawberry.field(description="The regulator-facing timeline of an incident under a regime.")
+    async def regulator_timeline(
+        self,
+        info: Info,
+        incident_id: strawberry.ID,
+        regime: str,
+        include_entry_ids: list[strawberry.ID] | None = None,
+    ) -> RegulatorTimeline:
+        rt = info.context.runtime
+        pk = decode_id(incident_id, "Incident", field="incidentId")
+        entries = [
+            decode_id(e, "TimelineEntry", field="includeEntryIds") for e in include_entry_ids or ()
+        ]
+
+        async def run(session: Any, caller: Any) -> dict[str, Any]:
+            from govsvc.incidents.common import incident_for
+
+            items = await notifications.regulator_timeline(
+                rt, session, caller, incident_id=pk, regime=regime, include_entry_ids=entries
+            )
+            incident = await incident_for(session, caller, pk, "read")
+            return notifications.timeline_json(incident, regime, items)
+
+        document: Any = await read(info, run)
+        return RegulatorTimeline(
+            regime=regime,
+            json=document,
+            html=rendering.timeline_html(document),
+            entries=[
+                RegulatorTimelineEntry(
+                    at=datetime.fromisoformat(e["at"].replace("Z", "+00:00")),
+                    kind=e["kind"],
+                    text=e["text"],
+                    source=e["source"],
+                    audit_seq=e["audit_seq"],
+                )
+                for e in document["entries"]
+            ],
+        )
+
+
+# ---------------------------------------------------------------------------- mutations
+
+
+@strawberry.input
+class ControlMappingDecideInput:
+    control_key: str
+    target_id: strawberry.ID = strawberry.field(description="An Incident or EvidenceItem id.")
+    confirm: bool = True
+
+
+@strawberry.type
+class ControlMappingError(UserError):
+    pass
+
+
+@strawberry.type
+class ControlMappingPayload:
+    control_key: str | None = None
+    state: MappingState | None = None  # type: ignore[valid-type]
+    errors: list[ControlMappingError] = strawberry.field(default_factory=list)
+
+
+@strawberry.input
+class RegulatoryTriggerRecordInput:
+    incident_id: strawberry.ID
+    kind: TriggerKind  # type: ignore[valid-type]
+    occurred_at: datetime | None = None
+    note: str = ""
+
+
+@strawberry.input
+class RegulatoryFactRecordInput:
+    incident_id: strawberry.ID
+    name: str
+    value: JSON
+
+
+@strawberry.input
+class RegulatoryNotificationRecordInput:
+    incident_id: strawberry.ID
+    regime: str
+    clock: str
+    recipient: str
+    content: str = strawberry.field(description="What was sent; frozen as evidence.")
+    summary: str = ""
+    sent_at: datetime | None = None
+    late_reason: str | None = None
+
+
+@strawberry.type
+class RegulatoryError(UserError):
+    pass
+
+
+@strawberry.type
+class RegulatoryPayload:
+    incident: Incident | None = None
+    clocks: list[NotificationClock] = strawberry.field(default_factory=list)
+    errors: list[RegulatoryError] = strawberry.field(default_factory=list)
+
+
+@strawberry.input
+class AuditPackCreateInput:
+    framework: str
+    period_start: datetime
+    period_end: datetime
+    control_keys: list[str] = strawberry.field(default_factory=list)
+    business_unit_ids: list[strawberry.ID] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class AuditPackCreateError(UserError):
+    pass
+
+
+@strawberry.type
+class AuditPackCreatePayload:
+    audit_pack: AuditPack | None = None
+    errors: list[AuditPackCreateError] = strawberry.field(default_factory=list)
+
+
+def _target(value: str) -> tuple[str, int]:
+    from strawberry import relay
+
+    try:
+        type_name, _ = relay.from_base64(value)
+    except (ValueError, TypeError):
+        type_name = ""
+    kind = {"Incident": "incident", "EvidenceItem": "evidence"}.get(type_name, "incident")
+    return kind, decode_id(value, type_name or "Incident", field="targetId")
+
+
+async def _after_regulatory(info: Info, incident_pk: int) -> RegulatoryPayload:
+    rt = info.context.runtime
+
+    async def run(session: Any, caller: Any) -> tuple[Any, list[notifications.IncidentClock]]:
+        from govsvc.incidents.common import incident_for
+
+        incident = await incident_for(session, caller, incident_pk, "read")
+        return incident, await notifications.clocks_for(rt, session, [incident])
+
+    incident, clocks = await read(info, run)
+    return RegulatoryPayload(
+        incident=Incident.from_model(incident),
+        clocks=[NotificationClock.from_clock(c) for c in clocks],
+    )
+
+
+@strawberry.type
+class ComplianceMutation:
+    @strawberry.mutation(description="Confirm or reject that a control applies (audited).")
+    async def control_mapping_decide(
+        self, info: Info, input: ControlMappingDecideInput
+    ) -> ControlMappingPayload:
+        rt, caller = info.context.runtime, info.context.caller
+
+        async def run() -> compliance_models.ControlMapping:
+            kind, pk = _target(input.target_id)
+            return await mapping.decide(
+                rt,
+                caller,
+                control_key=input.control_key,
+                target_type=kind,
+                target_id=pk,
+                confirm=input.confirm,
+            )
+
+        return await mutate(
+            run,
+            ok=lambda m: ControlMappingPayload(
+                control_key=m.control_key, state=compliance_models.MappingState(m.state)
+            ),
+            refused=lambda e: ControlMappingPayload(errors=e),
+            error_type=ControlMappingError,
+        )
+
+    @strawberry.mutation(description="Record when a clock-starting moment happened.")
+    async def regulatory_trigger_record(
+        self, info: Info, input: RegulatoryTriggerRecordInput
+    ) -> RegulatoryPayload:
+        rt, caller = info.context.runtime, info.context.caller
+        occurred: datetime | None = input.occurred_at
+
+        async def run() -> RegulatoryPayload:
+            pk = decode_id(input.incident_id, "Incident", field="incidentId")
+            await regulatory.record_trigger(
+                rt,
+                caller,
+                incident_id=pk,
+                kind=TriggerKindEnum(input.kind),
+                occurred_at=occurred,
+                note=input.note,
+            )
+            return await _after_regulatory(info, pk)
+
+        return await mutate(
+            run,
+            ok=lambda p: p,
+            refused=lambda e: RegulatoryPayload(errors=e),
+            error_type=RegulatoryError,
+        )
+
+    @strawberry.mutation(
+        description="Record a fact the clocks depend on, e.g. "
+        "affected_individuals or risk_to_individuals."
+    )
+    async def regulatory_fact_record(
+        self, info: Info, input: RegulatoryFactRecordInput
+    ) -> RegulatoryPayload:
+        rt, caller = info.context.runtime, info.context.caller
+
+        async def run() -> RegulatoryPayload:
+            pk = decode_id(input.incident_id, "Incident", field="incidentId")
+            await regulatory.record_fact(
+                rt, caller, incident_id=pk, name=input.name, value=input.value
+            )
+            return await _after_regulatory(info, pk)
+
+        return await mutate(
+            run,
+            ok=lambda p: p,
+            refused=lambda e: RegulatoryPayload(errors=e),
+            error_type=RegulatoryError,
+        )
+
+    @strawberry.mutation(description="Record a notification sent; its content becomes evidence.")
+    async def regulatory_notification_record(
+        self, info: Info, input: RegulatoryNotificationRecordInput
+    ) -> RegulatoryPayload:
+        rt, caller = info.context.runtime, info.context.caller
+        sent: datetime | None = input.sent_at
+
+        async def run() -> RegulatoryPayload:
+            pk = decode_id(input.incident_id, "Incident", field="incidentId")
+            await regulatory.record_notification(
+                rt,
+                caller,
+                incident_id=pk,
+                regime=input.regime,
+                clock=input.clock,
+                recipient=input.recipient,
+                content=input.content,
+                summary=input.summary,
+                sent_at=sent,
+                late_reason=input.late_reason,
+            )
+            return await _after_regulatory(info, pk)
+
+        return await mutate(
+            run,
+            ok=lambda p: p,
+            refused=lambda e: RegulatoryPayload(errors=e),
+            error_type=RegulatoryError,
+        )
+
+    @strawberry.mutation(description="Assemble an audit pack (kept in WORM storage, audited).")
+    async def audit_pack_create(
+        self, info: Info, input: AuditPackCreateInput
+    ) -> AuditPackCreatePayload:
+        rt, caller = info.context.runtime, info.context.caller
+        start: datetime = input.period_start
+        end: datetime = input.period_end
+
+        async def run() -> compliance_models.AuditPack:
+            request = packs.PackRequest(
+                framework=input.framework,
+                period_start=start,
+                period_end=end,
+                control_keys=tuple(input.control_keys),
+                unit_ids=tuple(
+                    decode_id(u, "BusinessUnit", field="businessUnitIds")
+                    for u in input.business_unit_ids
+                ),
+            )
+            return await packs.create(rt, caller, request)
+
+        return await mutate(
+            run,
+            ok=lambda p: AuditPackCreatePayload(audit_pack=AuditPack.from_model(p)),
+            refused=lambda e: AuditPackCreatePayload(errors=e),
+            error_type=AuditPackCreateError,
+        )
