@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -45,9 +46,13 @@ def verify_pack(path: Path, *, trusted_key_pem: str | None = None) -> PackReport
                 report.problems.append(f"{needed}: missing from the pack")
         if report.problems:
             return report
-        manifest_bytes = archive.read("manifest.json")
-        key_pem = archive.read("audit/public-key.pem").decode()
-        key = signing.load_public_key(trusted_key_pem or key_pem)
+        try:
+            manifest_bytes = archive.read("manifest.json")
+            key_pem = archive.read("audit/public-key.pem").decode()
+            key = signing.load_public_key(trusted_key_pem or key_pem)
+        except (zipfile.BadZipFile, OSError, ValueError, zlib.error) as error:
+            report.problems.append(f"manifest.json or audit/public-key.pem: unreadable ({error})")
+            return report
         report.key_id = signing.key_id(key)
         if trusted_key_pem and signing.key_id(signing.load_public_key(key_pem)) != report.key_id:
             report.problems.append("audit/public-key.pem: not the key you trust")
@@ -61,7 +66,11 @@ def verify_pack(path: Path, *, trusted_key_pem: str | None = None) -> PackReport
             return report
         manifest = json.loads(manifest_bytes)
         _check_files(archive, manifest, names, report)
-        _check_audit(archive, manifest, key, report)
+        try:
+            _check_audit(archive, manifest, key, report)
+        except (ValueError, KeyError, TypeError, zipfile.BadZipFile, zlib.error) as error:
+            # A damaged file is already named above; say why the audit part could not be read.
+            report.problems.append(f"audit/: cannot be read ({type(error).__name__}: {error})")
     return report
 
 
@@ -76,10 +85,14 @@ def _check_files(
             report.problems.append(f"{name}: listed in the manifest but missing")
             continue
         digest, size = hashlib.sha256(), 0
-        with archive.open(name) as file:
-            while chunk := file.read(1024 * 1024):
-                digest.update(chunk)
-                size += len(chunk)
+        try:
+            with archive.open(name) as file:
+                while chunk := file.read(1024 * 1024):
+                    digest.update(chunk)
+                    size += len(chunk)
+        except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as error:
+            report.problems.append(f"{name}: damaged in the archive ({error})")
+            continue
         if digest.hexdigest() != entry["sha256"] or size != entry["size"]:
             report.problems.append(
                 f"{name}: content differs from the manifest "

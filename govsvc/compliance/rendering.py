@@ -9,7 +9,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from fpdf import FPDF
+from fpdf import FPDF, XPos, YPos
 from jinja2 import Environment, select_autoescape
 from trestle.oscal import assessment_results as oscal_ar
 from trestle.oscal import common as oscal
@@ -112,6 +112,11 @@ def _latin1(text: str) -> str:
     return text.encode("latin-1", "replace").decode("latin-1")
 
 
+def _line(pdf: FPDF, height: int, text: str) -> None:
+    # Back to the left margin after each paragraph (fpdf2 would otherwise continue at the right).
+    pdf.multi_cell(0, height, text, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+
+
 def pdf_report(coverage: dict[str, Any], as_of: str) -> bytes:
     pdf = FPDF(format="A4")
     pdf.set_creation_date(datetime.fromisoformat(as_of.replace("Z", "+00:00")).astimezone(UTC))
@@ -119,20 +124,20 @@ def pdf_report(coverage: dict[str, Any], as_of: str) -> bytes:
     pdf.set_author("govsvc")
     pdf.add_page()
     pdf.set_font("helvetica", "B", 16)
-    pdf.multi_cell(0, 10, _latin1(f"{coverage['framework']}: control coverage"))
+    _line(pdf, 10, _latin1(f"{coverage['framework']}: control coverage"))
     pdf.set_font("helvetica", size=10)
     period = coverage["period"]
     summary = ", ".join(f"{k}: {v}" for k, v in coverage["summary"].items())
-    pdf.multi_cell(0, 6, _latin1(f"Period {period['start']} to {period['end']}. {summary}."))
+    _line(pdf, 6, _latin1(f"Period {period['start']} to {period['end']}. {summary}."))
     for note in coverage["left_out"]:
-        pdf.multi_cell(0, 6, _latin1(f"Left out: {note}"))
+        _line(pdf, 6, _latin1(f"Left out: {note}"))
     for control in coverage["controls"]:
         pdf.ln(2)
         pdf.set_font("helvetica", "B", 11)
-        pdf.multi_cell(0, 6, _latin1(f"{control['id']} {control['title']}: {control['status']}"))
+        _line(pdf, 6, _latin1(f"{control['id']} {control['title']}: {control['status']}"))
         pdf.set_font("helvetica", size=9)
         if control["incidents"]:
-            pdf.multi_cell(0, 5, _latin1("Incidents: " + ", ".join(control["incidents"])))
+            _line(pdf, 5, _latin1("Incidents: " + ", ".join(control["incidents"])))
         for item in control["evidence"]:
             pdf.multi_cell(
                 0,
@@ -142,7 +147,7 @@ def pdf_report(coverage: dict[str, Any], as_of: str) -> bytes:
                 ),
             )
         for gap in control["gaps"]:
-            pdf.multi_cell(0, 5, _latin1(f"Gap: {gap}"))
+            _line(pdf, 5, _latin1(f"Gap: {gap}"))
     return bytes(pdf.output())
 
 
@@ -236,8 +241,7 @@ def oscal_assessment_results(
         ],
         back_matter=oscal.BackMatter(resources=resources) if resources else None,
     )
-    wrapper = oscal_ar.Model(assessment_results=document)
-    return (wrapper.oscal_serialize_json(pretty=True) + "\n").encode()
+    return (document.oscal_serialize_json(pretty=True, wrapped=True) + "\n").encode()
 
 
 def _oscal_id(control_id: str) -> str:
