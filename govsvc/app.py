@@ -19,6 +19,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from govsvc import health
 from govsvc.auth.authenticate import Authenticator
 from govsvc.auth.oidc import OidcVerifier
+from govsvc.comms.status_page import StatusPage
 from govsvc.compliance.http import PackEndpoints
 from govsvc.evidence.http import EvidenceEndpoints
 from govsvc.graphql.http import GraphQLEndpoint
@@ -64,6 +65,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> Starlette:
     graphql = GraphQLEndpoint(runtime, authenticator)
     evidence = EvidenceEndpoints(runtime, authenticator)
     audit_packs = PackEndpoints(runtime, authenticator)
+    status_page = StatusPage(runtime)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
@@ -101,6 +103,9 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> Starlette:
             Route("/evidence", evidence.upload, methods=["POST"]),
             Route("/evidence/{id}/content", evidence.download, methods=["GET"]),
             Route("/audit-packs/{id}/content", audit_packs.download, methods=["GET"]),
+            Route("/status", status_page.html, methods=["GET"]),
+            Route("/status.json", status_page.json, methods=["GET"]),
+            Route("/status.atom", status_page.atom, methods=["GET"]),
         ],
         lifespan=lifespan,
     )

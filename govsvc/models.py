@@ -3,11 +3,13 @@
 from govsvc.audit import models as audit_models
 from govsvc.auth import models as auth_models
 from govsvc.authz import models as authz_models
+from govsvc.comms import models as comms_models
 from govsvc.compliance import models as compliance_models
 from govsvc.db import Base
 from govsvc.evidence import models as evidence_models
 from govsvc.incidents import models as incident_models
 from govsvc.org import models as org_models
+from govsvc.outbox import models as outbox_models
 
 metadata = Base.metadata
 
@@ -15,9 +17,11 @@ __all__ = [
     "audit_models",
     "auth_models",
     "authz_models",
+    "comms_models",
     "compliance_models",
     "evidence_models",
     "incident_models",
     "metadata",
     "org_models",
+    "outbox_models",
 ]

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from govsvc.authz.policy import AccessPolicy
+from govsvc.comms.rules import CommsRules, load_comms_rules
 from govsvc.compliance.catalog import Catalog, load_catalog
 from govsvc.compliance.clocks import Regimes, load_regimes
 from govsvc.incidents.classification import PolicyBook, load_policy_book
@@ -21,6 +22,7 @@ class Policies:
     retention: RetentionRules
     catalog: Catalog
     regimes: Regimes
+    comms: CommsRules
 
     @classmethod
     def load(cls, directory: Path, controls: Path) -> Policies:
@@ -33,4 +35,5 @@ class Policies:
             retention=load_retention_rules(directory / "retention.yaml"),
             catalog=load_catalog(controls, taxonomy_tags=taxonomy.tags),
             regimes=load_regimes(directory / "regimes.yaml"),
+            comms=load_comms_rules(directory / "comms.yaml"),
         )

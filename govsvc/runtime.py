@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 from govsvc.db import Database
 from govsvc.evidence.crypto import master_key_from_secret
 from govsvc.policies import Policies
+from govsvc.redaction import RedactionEngine, load_redaction_patterns
 from govsvc.settings import Settings
 from govsvc.storage import WormStore, build_store
 
@@ -18,6 +20,14 @@ class Runtime:
     policies: Policies
     store: WormStore
     master_key: bytes  # wraps evidence data keys
+
+    @cached_property
+    def redactor(self) -> RedactionEngine:
+        """The Presidio engine, built on first use: loading the language model takes seconds."""
+        return RedactionEngine(
+            model=self.settings.redaction_model,
+            patterns=load_redaction_patterns(self.settings.policies_dir / "redaction.yaml"),
+        )
 
     @classmethod
     def build(cls, settings: Settings) -> Runtime:

@@ -79,8 +79,25 @@ class Settings(BaseSettings):
     worker_sweep_interval_seconds: int = Field(default=300, ge=1)
     worker_checkpoint_interval_seconds: int = Field(default=3600, ge=1)
     audit_checkpoint_retention_days: int = Field(default=3650, ge=1)
+    # Outbound webhooks (govsvc.outbox): the worker delivers due events every interval.
+    worker_outbox_interval_seconds: int = Field(default=2, ge=1)
+    # One attempt may take at most connect + 2 x read (sending the body, reading the answer).
+    outbox_connect_timeout_seconds: float = Field(default=10.0, gt=0)
+    outbox_read_timeout_seconds: float = Field(default=10.0, gt=0)
+    # How long a claimed delivery stays with its worker before another may take it over (a
+    # crashed worker's claims come back then); never less than twice an attempt's deadline.
+    outbox_lease_seconds: float = Field(default=120.0, gt=0)
+    # Retries wait a random time in [0, min(cap, base * 2**(n-1))] after the n-th failure.
+    outbox_backoff_base_seconds: float = Field(default=2.0, gt=0)
+    outbox_backoff_cap_seconds: float = Field(default=600.0, gt=0)
+    # Attempts before a delivery is dead-lettered (an administrator may requeue it).
+    outbox_max_attempts: int = Field(default=8, ge=1, le=100)
     # A regulator's clock is "due soon" this long before its deadline.
     clock_due_soon_hours: int = Field(default=12, ge=0)
+    # The spaCy model Presidio uses (an installed package; nothing is downloaded at run time).
+    redaction_model: str = "en_core_web_sm"
+    # How often a live subscription looks for news (seconds).
+    live_poll_seconds: float = Field(default=1.0, gt=0, le=60)
     # Largest evidence upload accepted (bytes); the body streams, this only bounds abuse.
     evidence_max_bytes: int = Field(default=50 * 1024**3, ge=1)
 

@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 
 from govsvc.audit import checkpoints, tree_heads
 from govsvc.auth.caller import Caller
+from govsvc.outbox import deliver as outbox_delivery
 from govsvc.retention import disposition
 from govsvc.runtime import Runtime
 
@@ -40,6 +41,11 @@ async def run_worker(
             "audit checkpoint",
             settings.worker_checkpoint_interval_seconds,
             lambda: checkpoints.write_checkpoint(runtime),
+        ),
+        (
+            "outbox delivery",
+            settings.worker_outbox_interval_seconds,
+            lambda: outbox_delivery.deliver_due(runtime),
         ),
     ]
     due = [0.0 for _ in jobs]

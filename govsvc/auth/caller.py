@@ -16,6 +16,21 @@ class Caller:
     request_id: str | None = None
 
     @classmethod
+    def anonymous(cls, policy: AccessPolicy) -> Caller:
+        """Nobody yet: holds no grant, so every check refuses (a socket before it logs in)."""
+        return cls(None, "anonymous", Access(policy, [], UnitTree({}, {})))
+
+    @property
+    def is_anonymous(self) -> bool:
+        return self.actor == "anonymous" and not self.access.grants
+
+    def on_behalf(self, what: str) -> Caller:
+        """The service itself doing `what` for this caller (freezing what they published):
+        a system act, recorded as done on their behalf, under their request id."""
+        return Caller.system(self.access.policy, f"system:{what} for {self.actor}",
+                             self.request_id)
+
+    @classmethod
     def system(cls, policy: AccessPolicy, actor: str, request_id: str | None = None) -> Caller:
         """The service acting on its own account, with administrator rights everywhere."""
         access = Access(policy, [GrantView("admin", None)], UnitTree({}, {}))

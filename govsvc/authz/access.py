@@ -100,6 +100,10 @@ class Access:
     def roles(self) -> set[str]:
         return {grant.role for grant in self.grants}
 
+    def holds(self, role: str, *, unit_id: int | None) -> bool:
+        """Does the caller hold exactly `role` through a grant covering this unit?"""
+        return any(g.role == role for g in self._grants_covering(unit_id))
+
     def _grant_unit_code(self, grant: GrantView) -> str:
         if grant.unit_id is None:
             return ANY_UNIT

@@ -111,7 +111,7 @@ async def record_notification(
         incident = await incident_for(session, caller, incident_id, "record_regulatory")
     frozen = await evidence_service.collect(
         runtime,
-        caller,
+        caller.on_behalf("freeze"),
         evidence_service.NewEvidence(
             title=f"{incident.reference}: {regime} {clock} notification to {recipient}",
             kind=EvidenceKind.DOCUMENT,

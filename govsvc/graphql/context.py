@@ -19,6 +19,8 @@ BatchFn = Callable[..., Awaitable[dict[Any, Any]]]  # (session, caller, keys, *a
 class Context:
     runtime: Runtime
     caller: Caller
+    # Set by the graphql-transport-ws handshake (connection_init payload).
+    connection_params: dict[str, Any] | None = None
     _loaders: dict[Hashable, DataLoader[Any, Any]] = field(default_factory=dict)
 
     @property

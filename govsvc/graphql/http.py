@@ -9,7 +9,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLHTTPResponse
+from strawberry.types.unset import UNSET
 
 from govsvc.auth.authenticate import Authenticator, unauthenticated
 from govsvc.auth.caller import Caller
@@ -35,7 +37,15 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         self.authenticator = authenticator
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and not self._is_ide_page(scope):
+        if scope["type"] == "websocket":
+            # A socket may log in with its upgrade request's header or in connection_init.
+            try:
+                scope.setdefault("state", {})[
+                    "caller"
+                ] = await self.authenticator.authenticate_request(Request(scope))
+            except Unauthenticated:
+                scope.setdefault("state", {})["caller"] = None
+        elif scope["type"] == "http" and not self._is_ide_page(scope):
             try:
                 caller = await self.authenticator.authenticate_request(Request(scope))
             except Unauthenticated as error:
@@ -75,8 +85,23 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         return response
 
     async def get_context(self, request: Any, response: Any) -> Context:
-        caller: Caller = request.scope["state"]["caller"]
-        return Context(runtime=self.runtime, caller=caller)
+        caller: Caller | None = request.scope["state"].get("caller")
+        return Context(
+            runtime=self.runtime, caller=caller or Caller.anonymous(self.runtime.policies.access)
+        )
+
+    async def on_ws_connect(self, context: Context) -> Any:
+        if not context.caller.is_anonymous:
+            return UNSET
+        params = context.connection_params or {}
+        credential = params.get("Authorization") or params.get("authorization")
+        try:
+            context.caller = await self.authenticator.authenticate(
+                credential if isinstance(credential, str) else None, request_id=None
+            )
+        except Unauthenticated:
+            raise ConnectionRejectionError({"message": "invalid or missing credential"}) from None
+        return UNSET
 
 
 def _is_request_error(response: GraphQLHTTPResponse) -> bool:

@@ -20,6 +20,8 @@ from strawberry.schema.config import StrawberryConfig
 
 from govsvc.audit.schema import AuditQuery
 from govsvc.authz.schema import AccessMutation, AccessQuery
+from govsvc.comms.live import Subscription
+from govsvc.comms.schema import CommsMutation, CommsQuery
 from govsvc.compliance.schema import ComplianceMutation, ComplianceQuery
 from govsvc.evidence.schema import EvidenceMutation, EvidenceQuery
 from govsvc.graphql.errors import MaskUnexpectedErrors
@@ -32,14 +34,26 @@ from govsvc.settings import Settings
 
 @strawberry.type
 class Query(
-    NodeQuery, OrgQuery, AccessQuery, IncidentQuery, EvidenceQuery, ComplianceQuery, AuditQuery
+    NodeQuery,
+    OrgQuery,
+    AccessQuery,
+    IncidentQuery,
+    CommsQuery,
+    EvidenceQuery,
+    ComplianceQuery,
+    AuditQuery,
 ):
     pass
 
 
 @strawberry.type
 class Mutation(
-    OrgMutation, AccessMutation, IncidentMutation, EvidenceMutation, ComplianceMutation
+    OrgMutation,
+    AccessMutation,
+    IncidentMutation,
+    CommsMutation,
+    EvidenceMutation,
+    ComplianceMutation,
 ):
     pass
 
@@ -85,6 +99,7 @@ def _schema(limits: Limits) -> strawberry.Schema:
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         extensions=extensions,
         config=StrawberryConfig(scalar_map={datetime: DATETIME}),
     )

@@ -81,4 +81,6 @@ class Service(Base):
     availability_target_pct: Mapped[float] = mapped_column(Float)
     latency_threshold_ms: Mapped[int | None] = mapped_column(Integer)
     latency_outage_ms: Mapped[int | None] = mapped_column(Integer)
+    # The name shown on the public status page; NULL keeps the service off it.
+    public_name: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -78,6 +78,7 @@ class Service(relay.Node):
     name: str
     tier: int = strawberry.field(description="Criticality, 1 (most critical) to 4.")
     sla: ServiceLevelAgreement
+    public_name: str | None = strawberry.field(description="Its name on the status page.")
     created_at: datetime
     unit_pk: strawberry.Private[int]
     team_pk: strawberry.Private[int | None]
@@ -95,6 +96,7 @@ class Service(relay.Node):
                 latency_threshold_ms=s.latency_threshold_ms,
                 latency_outage_ms=s.latency_outage_ms,
             ),
+            public_name=s.public_name,
             unit_pk=s.business_unit_id,
             team_pk=s.owning_team_id,
         )
@@ -286,6 +288,9 @@ class ServiceCreateInput:
     latency_threshold_ms: int | None = None
     latency_outage_ms: int | None = None
     owning_team_id: strawberry.ID | None = None
+    public_name: str | None = strawberry.field(
+        default=None, description="Name on the public status page; omit to keep it off."
+    )
 
 
 @strawberry.type
@@ -309,6 +314,7 @@ class ServiceUpdateInput:
     latency_threshold_ms: int | None = strawberry.UNSET
     latency_outage_ms: int | None = strawberry.UNSET
     owning_team_id: strawberry.ID | None = strawberry.UNSET
+    public_name: str | None = strawberry.UNSET
 
 
 @strawberry.type
@@ -475,6 +481,7 @@ class OrgMutation:
                 latency_threshold_ms=input.latency_threshold_ms,
                 latency_outage_ms=input.latency_outage_ms,
                 owning_team_id=decode_optional(input.owning_team_id, "Team", field="owningTeamId"),
+                public_name=input.public_name,
             ),
             ok=lambda s: ServiceCreatePayload(service=Service.from_model(s)),
             refused=lambda e: ServiceCreatePayload(errors=e),
@@ -501,6 +508,7 @@ class OrgMutation:
                 owning_team_id=team
                 if team is KEEP
                 else decode_optional(team, "Team", field="owningTeamId"),
+                public_name=_keep(input.public_name),
             ),
             ok=lambda s: ServiceUpdatePayload(service=Service.from_model(s)),
             refused=lambda e: ServiceUpdatePayload(errors=e),

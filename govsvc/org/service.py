@@ -181,10 +181,13 @@ async def create_service(
     latency_threshold_ms: int | None = None,
     latency_outage_ms: int | None = None,
     owning_team_id: int | None = None,
+    public_name: str | None = None,
 ) -> Service:
     """Register a service with its criticality tier and SLA."""
     code = validation.code(code)
     name = validation.text(name, field="name")
+    if public_name is not None:
+        public_name = validation.text(public_name, field="publicName")
     _check_sla(availability_target_pct, latency_threshold_ms, latency_outage_ms, tier)
     async with db.write() as session:
         unit = await _visible_unit(session, caller, business_unit_id, field="businessUnitId")
@@ -200,6 +203,7 @@ async def create_service(
             latency_threshold_ms=latency_threshold_ms,
             latency_outage_ms=latency_outage_ms,
             owning_team_id=owning_team_id,
+            public_name=public_name,
         )
         session.add(service)
         await _flush_unique(session, f"a service with code {code!r} exists", "code")
@@ -227,6 +231,7 @@ async def update_service(
     latency_threshold_ms: int | Keep | None = KEEP,
     latency_outage_ms: int | Keep | None = KEEP,
     owning_team_id: int | Keep | None = KEEP,
+    public_name: str | Keep | None = KEEP,
 ) -> Service:
     """Change a service's SLA or owner, or move it to another unit (as after a merger)."""
     async with db.write() as session:
@@ -251,6 +256,10 @@ async def update_service(
             if owning_team_id is not None:
                 await _visible_team(session, caller, owning_team_id, field="owningTeamId")
             service.owning_team_id = owning_team_id
+        if public_name is not KEEP:
+            service.public_name = (
+                None if public_name is None else validation.text(public_name, field="publicName")
+            )
         _check_sla(
             service.availability_target_pct,
             service.latency_threshold_ms,
@@ -282,6 +291,7 @@ def _service_fields(service: Service) -> dict[str, Any]:
         "latency_threshold_ms": service.latency_threshold_ms,
         "latency_outage_ms": service.latency_outage_ms,
         "owning_team_id": service.owning_team_id,
+        "public_name": service.public_name,
     }
 
 

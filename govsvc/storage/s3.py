@@ -48,9 +48,11 @@ from govsvc.storage.base import (
 log = logging.getLogger("govsvc.storage")
 
 MAX_PARTS = 10_000
-# Parts of one multipart upload in flight at once: receiving the next part overlaps sending the
-# previous ones. Each holds PART_SIZE bytes until S3 has it.
+# Parts of one upload held at once: the one being received and hashed, and the others uploading
+# concurrently (receiving overlaps sending). Each holds PART_SIZE bytes until S3 has it.
 PARTS_IN_FLIGHT = 3
+# A part: filled in place in a buffer of its own, then handed to boto3 as it is.
+Part = bytes | bytearray
 _MISSING = {"NoSuchKey", "NoSuchVersion", "NoSuchObject", "NotFound", "404"}
 _DENIED = {"AccessDenied", "403"}
 
@@ -68,28 +70,37 @@ def _b64(digest: bytes) -> str:
     return base64.b64encode(digest).decode("ascii")
 
 
-def _hash_part(total: Any, part: bytes) -> str:
+def _hash_part(total: Any, part: Part) -> str:
     """Add `part` to the running hash; return the part's own base64 SHA-256 (in a thread)."""
     total.update(part)
     return _b64(hashlib.sha256(part).digest())
 
 
-async def _rechunk(chunks: AsyncIterable[bytes], size: int) -> AsyncGenerator[bytes, None]:
-    """Cut a stream of arbitrary chunks into pieces of exactly `size` bytes (the last shorter)."""
-    buffer = bytearray()
+async def _rechunk(chunks: AsyncIterable[bytes], size: int) -> AsyncGenerator[bytearray, None]:
+    """Cut a stream of arbitrary chunks into parts of exactly `size` bytes (the last shorter).
+
+    Each part is a buffer of its own, filled in place and handed on as it is: no copy, and no
+    buffer kept here once a part is handed on. The first part grows as the bytes come (a small
+    stream costs no more than its size); the next ones are allocated whole."""
+    part = bytearray()
+    filled = 0
     async for chunk in chunks:
-        buffer += chunk
-        while len(buffer) >= size:
-            with memoryview(buffer) as view:
-                part = bytes(view[:size])  # one copy (a bytearray slice would be another)
-            del buffer[:size]
-            yield part
-            del part  # not kept alive while the next part fills
-    if buffer:
-        yield bytes(buffer)
+        data = memoryview(chunk)
+        while data:
+            take = min(size - filled, len(data))
+            part[filled : filled + take] = data[:take]
+            filled += take
+            data = data[take:]
+            if filled == size:
+                yield part
+                part = bytearray(size)
+                filled = 0
+    if filled:
+        del part[filled:]
+        yield part
 
 
-async def _chain(head: list[bytes], rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+async def _chain(head: list[bytearray], rest: AsyncIterator[bytearray]) -> AsyncIterator[Part]:
     """`head` then `rest`; `head` is emptied as it goes, so no part outlives its upload."""
     while head:
         yield head.pop(0)
@@ -210,7 +221,7 @@ class S3ObjectLockStore:
         try:
             # The first two parts tell a single PUT from a multipart upload; `head` holds them
             # only until they are handed on (no local keeps a part alive for the whole upload).
-            head = [await anext(parts, b"")]
+            head = [await anext(parts, bytearray())]
             second = await anext(parts, None)
             if second is None:
                 version_id, sha256, size = await self._put_single(key, head.pop(), expected, common)
@@ -236,7 +247,7 @@ class S3ObjectLockStore:
         return stored
 
     async def _put_single(
-        self, key: str, body: bytes, expected: str | None, common: dict[str, Any]
+        self, key: str, body: Part, expected: str | None, common: dict[str, Any]
     ) -> tuple[str, str, int]:
         digest = await asyncio.to_thread(lambda: hashlib.sha256(body).digest())
         actual = digest.hex()
@@ -253,7 +264,7 @@ class S3ObjectLockStore:
         return self._version_of(result), actual, len(body)
 
     async def _put_spooled(
-        self, key: str, parts: AsyncIterator[bytes], common: dict[str, Any]
+        self, key: str, parts: AsyncIterator[Part], common: dict[str, Any]
     ) -> tuple[str, str, int]:
         spool: IO[bytes] = await asyncio.to_thread(
             tempfile.TemporaryFile, prefix="govsvc-s3-", dir=self.spool_dir
@@ -261,7 +272,7 @@ class S3ObjectLockStore:
         try:
             total = hashlib.sha256()
 
-            def write(part: bytes) -> None:
+            def write(part: Part) -> None:
                 total.update(part)
                 spool.write(part)
 
@@ -281,12 +292,12 @@ class S3ObjectLockStore:
         return version_id, sha256, size
 
     async def _put_multipart(
-        self, key: str, parts: AsyncIterator[bytes], declared: str, common: dict[str, Any]
+        self, key: str, parts: AsyncIterator[Part], declared: str, common: dict[str, Any]
     ) -> tuple[str, int]:
         """Upload `parts`, hashing as they go; abort unless they hash to `declared`.
 
-        Up to PARTS_IN_FLIGHT parts are uploading while the next one is read and hashed (in
-        order: the running hash needs them in order, the uploads do not)."""
+        While the next part is read and hashed (in order: the running hash needs them in order),
+        up to PARTS_IN_FLIGHT - 1 parts are uploading (in any order)."""
         created = await self._call(
             "create_multipart_upload",
             Metadata={"sha256": declared},
@@ -300,7 +311,7 @@ class S3ObjectLockStore:
         uploaded: list[dict[str, Any]] = []
         in_flight: set[asyncio.Task[None]] = set()
 
-        async def upload(number: int, part: bytes, part_b64: str) -> None:
+        async def upload(number: int, part: Part, part_b64: str) -> None:
             result = await self._call(
                 "upload_part",
                 Bucket=self.bucket,
@@ -329,7 +340,11 @@ class S3ObjectLockStore:
                     raise failures[0]
 
         try:
-            async for part in parts:
+            while True:
+                await settle(PARTS_IN_FLIGHT - 1)  # a slot for the next part before reading it
+                part = await anext(parts, None)
+                if part is None:
+                    break
                 count += 1
                 if count > MAX_PARTS:
                     raise StorageError(
@@ -337,7 +352,6 @@ class S3ObjectLockStore:
                     )
                 part_b64 = await asyncio.to_thread(_hash_part, total, part)
                 size += len(part)
-                await settle(PARTS_IN_FLIGHT - 1)
                 in_flight.add(asyncio.create_task(upload(count, part, part_b64)))
                 del part  # the task holds it until S3 has it
             await settle(0)

@@ -1,0 +1,344 @@
+"""Post-mortems: sections, sensitivity, authors and reviewers, states; and their public
+versions, derived by a reviewed redaction that fails closed."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import AsyncIterator, Mapping, Sequence
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from govsvc import validation
+from govsvc.audit.log import record
+from govsvc.auth.caller import Caller
+from govsvc.authz.access import readable
+from govsvc.authz.sensitivity import Sensitivity
+from govsvc.comms import redact
+from govsvc.comms.models import (
+    SECTIONS,
+    IncidentRole,
+    PostMortem,
+    PostMortemState,
+    PublicPostMortem,
+)
+from govsvc.db import utcnow
+from govsvc.errors import ErrorCode, Invalid, NotFound
+from govsvc.evidence import service as evidence_service
+from govsvc.evidence.models import EvidenceKind
+from govsvc.incidents.common import incident_for, timeline_note, unit_code
+from govsvc.outbox.enqueue import enqueue
+from govsvc.runtime import Runtime
+
+_NEXT = {
+    PostMortemState.DRAFT: {PostMortemState.IN_REVIEW},
+    PostMortemState.IN_REVIEW: {PostMortemState.DRAFT, PostMortemState.APPROVED},
+    PostMortemState.APPROVED: {PostMortemState.DRAFT, PostMortemState.PUBLISHED},
+    PostMortemState.PUBLISHED: set(),
+}
+
+
+def text_of(pm: PostMortem) -> str:
+    """The whole document as one text, sections in their fixed order."""
+    sections = json.loads(pm.sections)
+    return "\n\n".join(
+        f"## {name.replace('_', ' ').capitalize()}\n{sections[name]}"
+        for name in SECTIONS
+        if sections.get(name)
+    )
+
+
+def _clean_sections(values: Mapping[str, str]) -> dict[str, str]:
+    unknown = sorted(set(values) - set(SECTIONS))
+    if unknown:
+        raise Invalid(
+            f"unknown section {unknown[0]!r}; sections: {', '.join(SECTIONS)}", field="sections"
+        )
+    return {
+        k: validation.text(v, field=f"sections.{k}", max_length=100_000, allow_empty=True)
+        for k, v in values.items()
+    }
+
+
+async def _own_responder(session: AsyncSession, caller: Caller, incident_id: int) -> bool:
+    """The people-scoped exception: those who held a role on the incident may read its
+    post-mortem, whatever its sensitivity."""
+    if caller.principal_id is None:
+        return False
+    found = await session.execute(
+        select(IncidentRole.id)
+        .where(
+            IncidentRole.incident_id == incident_id,
+            IncidentRole.principal_id == caller.principal_id,
+        )
+        .limit(1)
+    )
+    return found.first() is not None
+
+
+async def post_mortem_for(
+    session: AsyncSession, caller: Caller, incident_id: int, action: str
+) -> PostMortem:
+    """The post-mortem of an incident, if the caller may see it and do `action`."""
+    pm = (
+        await session.execute(select(PostMortem).where(PostMortem.incident_id == incident_id))
+    ).scalar_one_or_none()
+    if pm is None:
+        raise NotFound("no post-mortem for this incident", field="incidentId")
+    visible = (
+        await session.execute(
+            select(PostMortem.id).where(
+                PostMortem.id == pm.id,
+                readable(
+                    caller.access,
+                    "post_mortem",
+                    PostMortem.business_unit_id,
+                    PostMortem.sensitivity,
+                ),
+            )
+        )
+    ).first() is not None
+    own = await _own_responder(session, caller, incident_id)
+    if not visible and not (own and action == "read"):
+        raise NotFound("no post-mortem for this incident", field="incidentId")
+    if action != "read":
+        caller.access.require(
+            action,
+            "post_mortem",
+            unit_id=pm.business_unit_id,
+            sensitivity=Sensitivity(pm.sensitivity),
+        )
+    return pm
+
+
+async def write(
+    runtime: Runtime,
+    caller: Caller,
+    *,
+    incident_id: int,
+    sections: Mapping[str, str],
+    sensitivity: Sensitivity | None = None,
+    reviewers: Sequence[str] | None = None,
+    customers: Sequence[str] | None = None,
+) -> PostMortem:
+    """Create the post-mortem or revise its sections (only while a draft or in review)."""
+    clean = _clean_sections(sections)
+    async with runtime.db.write() as session:
+        incident = await incident_for(session, caller, incident_id, "read")
+        pm = (
+            await session.execute(select(PostMortem).where(PostMortem.incident_id == incident.id))
+        ).scalar_one_or_none()
+        if pm is None:
+            level = sensitivity or Sensitivity(incident.sensitivity)
+            caller.access.require(
+                "write", "post_mortem", unit_id=incident.business_unit_id, sensitivity=level
+            )
+            pm = PostMortem(
+                incident_id=incident.id,
+                business_unit_id=incident.business_unit_id,
+                sensitivity=level.value,
+                state=PostMortemState.DRAFT.value,
+                sections=json.dumps(clean),
+                authors=json.dumps([caller.actor]),
+                reviewers=json.dumps(list(reviewers or [])),
+                customers=json.dumps(list(customers or [])),
+            )
+            session.add(pm)
+            action = "post_mortem.create"
+        else:
+            pm = await post_mortem_for(session, caller, incident.id, "write")
+            if pm.state not in (PostMortemState.DRAFT.value, PostMortemState.IN_REVIEW.value):
+                raise Invalid(
+                    f"the post-mortem is {pm.state}; it can no longer be edited",
+                    field="incidentId",
+                    code=ErrorCode.ILLEGAL_TRANSITION,
+                )
+            merged = {**json.loads(pm.sections), **clean}
+            pm.sections = json.dumps(merged)
+            pm.revision += 1
+            authors = json.loads(pm.authors)
+            if caller.actor not in authors:
+                pm.authors = json.dumps([*authors, caller.actor])
+            if sensitivity is not None:
+                pm.sensitivity = sensitivity.value
+            if reviewers is not None:
+                pm.reviewers = json.dumps(list(reviewers))
+            if customers is not None:
+                pm.customers = json.dumps(list(customers))
+            pm.updated_at = utcnow()
+            action = "post_mortem.revise"
+        await session.flush()
+        await record(
+            session,
+            caller,
+            action,
+            resource_type="post_mortem",
+            resource_id=pm.id,
+            unit=await unit_code(session, incident.business_unit_id),
+            payload={
+                "incident": incident.id,
+                "revision": pm.revision,
+                "sections": sorted(clean),
+                "sensitivity": pm.sensitivity,
+            },
+        )
+        return pm
+
+
+async def move(
+    runtime: Runtime, caller: Caller, *, incident_id: int, state: PostMortemState
+) -> PostMortem:
+    """Submit for review, send back, approve (not by an author)."""
+    async with runtime.db.write() as session:
+        action = "approve" if state is PostMortemState.APPROVED else "write"
+        pm = await post_mortem_for(session, caller, incident_id, action)
+        current = PostMortemState(pm.state)
+        if state is PostMortemState.PUBLISHED or state not in _NEXT[current]:
+            raise Invalid(
+                f"cannot move a post-mortem from {current.value} to {state.value}",
+                field="state",
+                code=ErrorCode.ILLEGAL_TRANSITION,
+            )
+        if state is PostMortemState.APPROVED:
+            if caller.actor in json.loads(pm.authors):
+                raise Invalid(
+                    "an author cannot approve their own post-mortem",
+                    field="state",
+                    code=ErrorCode.APPROVAL_REQUIRED,
+                )
+            pm.approved_by = caller.actor
+        pm.state = state.value
+        await record(
+            session,
+            caller,
+            "post_mortem.state",
+            resource_type="post_mortem",
+            resource_id=pm.id,
+            payload={"from": current.value, "to": state.value},
+        )
+        return pm
+
+
+async def read(runtime: Runtime, caller: Caller, *, incident_id: int) -> PostMortem:
+    """Read a post-mortem; reading a restricted one is itself audited."""
+    async with runtime.db.write() as session:
+        pm = await post_mortem_for(session, caller, incident_id, "read")
+        if pm.sensitivity == Sensitivity.RESTRICTED.value:
+            await record(
+                session,
+                caller,
+                "post_mortem.read",
+                resource_type="post_mortem",
+                resource_id=pm.id,
+                payload={"revision": pm.revision},
+            )
+        return pm
+
+
+async def preview(
+    runtime: Runtime, caller: Caller, *, incident_id: int
+) -> tuple[PostMortem, list[redact.SpanView]]:
+    """Every span the redaction would take out, with type, score and recognizer."""
+    async with runtime.db.read() as session:
+        pm = await post_mortem_for(session, caller, incident_id, "publish")
+        incident = await incident_for(session, caller, incident_id, "read")
+        return pm, await redact.preview(runtime, session, incident, pm, text_of(pm))
+
+
+async def _one(data: bytes) -> AsyncIterator[bytes]:
+    yield data
+
+
+async def publish(
+    runtime: Runtime, caller: Caller, *, incident_id: int, spans: Sequence[redact.SpanView]
+) -> PublicPostMortem:
+    """Publish the public version: apply the reviewed spans, re-scan, refuse while anything
+    from the roster or any secret remains (fail closed), freeze, announce."""
+    async with runtime.db.read() as session:
+        pm = await post_mortem_for(session, caller, incident_id, "publish")
+        incident = await incident_for(session, caller, incident_id, "read")
+        if pm.state != PostMortemState.APPROVED.value:
+            raise Invalid(
+                "only an approved post-mortem is published",
+                field="incidentId",
+                code=ErrorCode.ILLEGAL_TRANSITION,
+            )
+        source, revision = text_of(pm), pm.revision
+        public_text = await redact.apply(runtime, session, incident, pm, source, spans)
+        remaining = await redact.leaks(runtime, session, incident, public_text, pm)
+    if remaining:
+        raise Invalid(
+            "the public text still holds " + ", ".join(remaining) + "; mark those spans too",
+            field="spans",
+            code=ErrorCode.REDACTION_REQUIRED,
+        )
+    source_sha = hashlib.sha256(source.encode()).hexdigest()
+    frozen = await evidence_service.collect(
+        runtime,
+        caller.on_behalf("freeze"),
+        evidence_service.NewEvidence(
+            title=f"{incident.reference} public post-mortem (from revision {pm.revision}, "
+            f"source sha256 {source_sha[:16]})",
+            kind=EvidenceKind.DOCUMENT,
+            content_type="text/markdown; charset=utf-8",
+            incident_id=incident.id,
+            source_system="govsvc",
+        ),
+        _one(public_text.encode()),
+    )
+    async with runtime.db.write() as session:
+        pm = await post_mortem_for(session, caller, incident_id, "publish")
+        if pm.state != PostMortemState.APPROVED.value or pm.revision != revision:
+            raise Invalid(
+                "the post-mortem changed while it was being published",
+                field="incidentId",
+                code=ErrorCode.CONFLICT,
+            )
+        incident = await incident_for(session, caller, incident_id, "read")
+        public = PublicPostMortem(
+            post_mortem_id=pm.id,
+            incident_id=incident.id,
+            title=f"Post-incident report {incident.reference}",
+            text=public_text,
+            sha256=hashlib.sha256(public_text.encode()).hexdigest(),
+            source_revision=pm.revision,
+            source_sha256=source_sha,
+            decisions=json.dumps([s.as_json() for s in spans]),
+            reviewed_by=caller.actor,
+            evidence_id=frozen.id,
+        )
+        session.add(public)
+        pm.state = PostMortemState.PUBLISHED.value
+        session.add(timeline_note(incident, caller, "comms", "public post-mortem published"))
+        await session.flush()
+        await enqueue(
+            session,
+            event_type="post_mortem.public",
+            idempotency_key=f"public-post-mortem-{public.id}",
+            kinds={"status_page"},
+            payload={
+                "incident_reference": incident.reference,
+                "title": public.title,
+                "text": public_text,
+                "sha256": public.sha256,
+                "severity": incident.severity,
+                "status": incident.status,
+                "url": "",
+            },
+        )
+        await record(
+            session,
+            caller,
+            "post_mortem.publish",
+            resource_type="post_mortem",
+            resource_id=pm.id,
+            payload={
+                "public": public.id,
+                "sha256": public.sha256,
+                "source_sha256": source_sha,
+                "spans": len(spans),
+                "evidence": frozen.id,
+            },
+        )
+        return public

@@ -1,0 +1,526 @@
+"""GraphQL of communication: roles on incidents, status updates and approvals, templates,
+post-mortems and their reviewed, redacted public versions."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any, Self
+
+import strawberry
+from strawberry.scalars import JSON
+
+from govsvc.authz.sensitivity import Sensitivity as SensitivityEnum
+from govsvc.comms import models, postmortems, redact, roles, templates, updates
+from govsvc.errors import Invalid, NotFound, ServiceError
+from govsvc.graphql.context import Info
+from govsvc.graphql.errors import UserError
+from govsvc.graphql.relay import decode_id, decode_optional, global_id
+from govsvc.graphql.resolvers import bad_input, mutate, read
+from govsvc.incidents.classification import Severity as SeverityEnum
+from govsvc.incidents.common import incident_for
+from govsvc.incidents.graphql_types import Sensitivity, Severity
+
+Audience = strawberry.enum(models.Audience, name="Audience")
+UpdateState = strawberry.enum(models.UpdateState, name="UpdateState")
+EtaConfidence = strawberry.enum(models.EtaConfidence, name="EtaConfidence")
+IncidentRoleKind = strawberry.enum(models.IncidentRoleKind, name="IncidentRoleKind")
+PostMortemState = strawberry.enum(models.PostMortemState, name="PostMortemState")
+
+
+@strawberry.type(description="A status update for one audience; published ones never change.")
+class StatusUpdate:
+    id: strawberry.ID
+    audience: Audience  # type: ignore[valid-type]
+    number: int
+    state: UpdateState  # type: ignore[valid-type]
+    status: str
+    body: str
+    supersedes_id: strawberry.ID | None
+    next_update_due: datetime | None
+    eta: datetime | None
+    eta_confidence: EtaConfidence  # type: ignore[valid-type]
+    template: str | None
+    author: str
+    created_at: datetime
+    published_at: datetime | None
+    published_sha256: str | None
+
+    @classmethod
+    def from_model(cls, u: models.StatusUpdate) -> Self:
+        return cls(
+            id=strawberry.ID(global_id("StatusUpdate", u.id)),
+            audience=models.Audience(u.audience),
+            number=u.number,
+            state=models.UpdateState(u.state),
+            status=u.status,
+            body=u.body,
+            supersedes_id=strawberry.ID(global_id("StatusUpdate", u.supersedes_id))
+            if u.supersedes_id
+            else None,
+            next_update_due=u.next_update_due,
+            eta=u.eta,
+            eta_confidence=models.EtaConfidence(u.eta_confidence),
+            template=u.template,
+            author=u.author,
+            created_at=u.created_at,
+            published_at=u.published_at,
+            published_sha256=u.published_sha256,
+        )
+
+
+@strawberry.type
+class MessageTemplate:
+    name: str
+    version: int
+    audience: Audience  # type: ignore[valid-type]
+    severities: list[str]
+    body: str
+    variables: list[str]
+    created_by: str
+
+    @classmethod
+    def from_model(cls, t: models.Template) -> Self:
+        return cls(
+            name=t.name,
+            version=t.version,
+            audience=models.Audience(t.audience),
+            severities=json.loads(t.severities),
+            body=t.body,
+            variables=json.loads(t.variables),
+            created_by=t.created_by,
+        )
+
+
+@strawberry.type
+class PostMortem:
+    state: PostMortemState  # type: ignore[valid-type]
+    sensitivity: Sensitivity  # type: ignore[valid-type]
+    revision: int
+    sections: JSON
+    authors: list[str]
+    reviewers: list[str]
+    approved_by: str | None
+    updated_at: datetime
+    text: str
+
+    @classmethod
+    def from_model(cls, p: models.PostMortem) -> Self:
+        return cls(
+            state=models.PostMortemState(p.state),
+            sensitivity=SensitivityEnum(p.sensitivity),
+            revision=p.revision,
+            sections=json.loads(p.sections),
+            authors=json.loads(p.authors),
+            reviewers=json.loads(p.reviewers),
+            approved_by=p.approved_by,
+            updated_at=p.updated_at,
+            text=postmortems.text_of(p),
+        )
+
+
+@strawberry.type(description="A span the redaction proposes to take out of the public text.")
+class RedactionSpan:
+    start: int
+    end: int
+    entity_type: str
+    text: str
+    score: float
+    recognizer: str
+
+
+@strawberry.input(description="A span to take out (accepted from the preview, or added).")
+class RedactionSpanInput:
+    start: int
+    end: int
+    entity_type: str
+
+
+@strawberry.type
+class PublicPostMortem:
+    title: str
+    text: str
+    sha256: str
+    source_revision: int
+    source_sha256: str
+    reviewed_by: str
+    published_at: datetime
+
+
+@strawberry.type
+class CommsQuery:
+    @strawberry.field(
+        description="The current status for an audience: its latest published "
+        "update, and nothing else."
+    )
+    async def incident_status(
+        self,
+        info: Info,
+        incident_id: strawberry.ID,
+        audience: Audience,  # type: ignore[valid-type]
+    ) -> StatusUpdate | None:
+        async def run(session: Any, caller: Any) -> models.StatusUpdate | None:
+            pk = decode_id(incident_id, "Incident", field="incidentId")
+            await incident_for(session, caller, pk, "read")
+            return await updates.current(session, pk, models.Audience(audience))
+
+        found = await read(info, run)
+        return StatusUpdate.from_model(found) if found else None
+
+    @strawberry.field(description="Every update of an incident, drafts and rejections included.")
+    async def status_updates(self, info: Info, incident_id: strawberry.ID) -> list[StatusUpdate]:
+        async def run(session: Any, caller: Any) -> list[models.StatusUpdate]:
+            pk = decode_id(incident_id, "Incident", field="incidentId")
+            await incident_for(session, caller, pk, "read")
+            return (await updates.updates_for(session, [pk])).get(pk, [])
+
+        return [StatusUpdate.from_model(u) for u in await read(info, run)]
+
+    @strawberry.field(description="Message templates, every version.")
+    async def message_templates(self, info: Info) -> list[MessageTemplate]:
+        found = await read(info, lambda s, c: templates.list_templates(s))
+        return [MessageTemplate.from_model(t) for t in found]
+
+    @strawberry.field(description="Render a template body with sample data (and your values).")
+    def template_preview(self, body: str, variables: JSON | None = None) -> str:
+        values = {**templates.SAMPLE, **(variables if isinstance(variables, dict) else {})}
+        try:
+            return templates.render(body, values)
+        except ServiceError as error:
+            raise bad_input(error) from None
+
+    @strawberry.field(
+        description="An incident's post-mortem (reading a restricted one is audited)."
+    )
+    async def post_mortem(self, info: Info, incident_id: strawberry.ID) -> PostMortem | None:
+        rt, caller = info.context.runtime, info.context.caller
+        try:
+            pm = await postmortems.read(
+                rt, caller, incident_id=decode_id(incident_id, "Incident", field="incidentId")
+            )
+        except NotFound:
+            return None
+        return PostMortem.from_model(pm)
+
+    @strawberry.field(description="What the redaction would take out of the public version.")
+    async def post_mortem_redaction_preview(
+        self, info: Info, incident_id: strawberry.ID
+    ) -> list[RedactionSpan]:
+        rt, caller = info.context.runtime, info.context.caller
+
+        async def run(_: Any, __: Any) -> list[redact.SpanView]:
+            _pm, spans = await postmortems.preview(
+                rt, caller, incident_id=decode_id(incident_id, "Incident", field="incidentId")
+            )
+            return spans
+
+        return [
+            RedactionSpan(
+                start=s.start,
+                end=s.end,
+                entity_type=s.entity_type,
+                text=s.text,
+                score=s.score,
+                recognizer=s.recognizer,
+            )
+            for s in await read(info, run)
+        ]
+
+
+# ---------------------------------------------------------------------------- mutations
+
+
+@strawberry.input
+class IncidentRoleAssignInput:
+    incident_id: strawberry.ID
+    role: IncidentRoleKind  # type: ignore[valid-type]
+    person_id: strawberry.ID
+
+
+@strawberry.type
+class CommsError(UserError):
+    pass
+
+
+@strawberry.type
+class IncidentRolePayload:
+    role: IncidentRoleKind | None = None  # type: ignore[valid-type]
+    errors: list[CommsError] = strawberry.field(default_factory=list)
+
+
+@strawberry.input
+class StatusUpdateDraftInput:
+    incident_id: strawberry.ID
+    audience: Audience  # type: ignore[valid-type]
+    status: str = strawberry.field(description="investigating, identified, monitoring, ...")
+    body: str | None = None
+    template: str | None = strawberry.field(default=None, description="Render this template.")
+    variables: JSON | None = None
+    supersedes_id: strawberry.ID | None = strawberry.field(
+        default=None, description="The current update this one replaces (none for the first)."
+    )
+    next_update_due: datetime | None = None
+    eta: datetime | None = None
+    eta_confidence: EtaConfidence = models.EtaConfidence.UNKNOWN  # type: ignore[valid-type]
+
+
+@strawberry.input
+class StatusUpdateDecideInput:
+    update_id: strawberry.ID
+    role: str
+    approve: bool
+    comment: str = ""
+
+
+@strawberry.input
+class StatusUpdateWithdrawInput:
+    update_id: strawberry.ID
+
+
+@strawberry.type
+class StatusUpdatePayload:
+    update: StatusUpdate | None = None
+    errors: list[CommsError] = strawberry.field(default_factory=list)
+
+
+@strawberry.input
+class TemplateCreateInput:
+    name: str
+    audience: Audience  # type: ignore[valid-type]
+    severities: list[Severity] = strawberry.field(default_factory=list)  # type: ignore[valid-type]
+    body: str
+
+
+@strawberry.type
+class TemplatePayload:
+    template: MessageTemplate | None = None
+    errors: list[CommsError] = strawberry.field(default_factory=list)
+
+
+@strawberry.input
+class PostMortemWriteInput:
+    incident_id: strawberry.ID
+    sections: JSON = strawberry.field(
+        description="{summary, customer_impact, timeline, "
+        "root_cause, contributing_factors, "
+        "action_items, lessons}"
+    )
+    sensitivity: Sensitivity | None = None  # type: ignore[valid-type]
+    reviewers: list[str] | None = None
+    customers: list[str] | None = strawberry.field(
+        default=None, description="Customer names that must never appear in public."
+    )
+
+
+@strawberry.input
+class PostMortemMoveInput:
+    incident_id: strawberry.ID
+    state: PostMortemState  # type: ignore[valid-type]
+
+
+@strawberry.type
+class PostMortemPayload:
+    post_mortem: PostMortem | None = None
+    errors: list[CommsError] = strawberry.field(default_factory=list)
+
+
+@strawberry.input
+class PostMortemPublishInput:
+    incident_id: strawberry.ID
+    spans: list[RedactionSpanInput]
+
+
+@strawberry.type
+class PostMortemPublishPayload:
+    public_post_mortem: PublicPostMortem | None = None
+    errors: list[CommsError] = strawberry.field(default_factory=list)
+
+
+def _update_pk(value: str) -> int:
+    return decode_id(value, "StatusUpdate", field="updateId")
+
+
+def _update_payload() -> dict[str, Any]:
+    return {
+        "ok": lambda u: StatusUpdatePayload(update=StatusUpdate.from_model(u)),
+        "refused": lambda e: StatusUpdatePayload(errors=e),
+        "error_type": CommsError,
+    }
+
+
+@strawberry.type
+class CommsMutation:
+    @strawberry.mutation(description="Give someone a role on an incident (e.g. comms lead).")
+    async def incident_role_assign(
+        self, info: Info, input: IncidentRoleAssignInput
+    ) -> IncidentRolePayload:
+        rt, caller = info.context.runtime, info.context.caller
+        return await mutate(
+            lambda: roles.assign(
+                rt,
+                caller,
+                incident_id=decode_id(input.incident_id, "Incident", field="incidentId"),
+                role=models.IncidentRoleKind(input.role),
+                principal_id=decode_id(input.person_id, "Person", field="personId"),
+            ),
+            ok=lambda r: IncidentRolePayload(role=models.IncidentRoleKind(r.role)),
+            refused=lambda e: IncidentRolePayload(errors=e),
+            error_type=CommsError,
+        )
+
+    @strawberry.mutation(
+        description="Write a status update; it publishes at once unless the rules want approvals."
+    )
+    async def status_update_draft(
+        self, info: Info, input: StatusUpdateDraftInput
+    ) -> StatusUpdatePayload:
+        rt, caller = info.context.runtime, info.context.caller
+        due: datetime | None = input.next_update_due
+        eta: datetime | None = input.eta
+        return await mutate(
+            lambda: updates.draft_update(
+                rt,
+                caller,
+                updates.Draft(
+                    incident_id=decode_id(input.incident_id, "Incident", field="incidentId"),
+                    audience=models.Audience(input.audience),
+                    status=input.status,
+                    body=input.body,
+                    template=input.template,
+                    variables=input.variables if isinstance(input.variables, dict) else None,
+                    supersedes_id=decode_optional(
+                        input.supersedes_id, "StatusUpdate", field="supersedesId"
+                    ),
+                    next_update_due=due,
+                    eta=eta,
+                    eta_confidence=models.EtaConfidence(input.eta_confidence),
+                ),
+            ),
+            **_update_payload(),
+        )
+
+    @strawberry.mutation(description="Approve or reject a draft in a role its rules name.")
+    async def status_update_decide(
+        self, info: Info, input: StatusUpdateDecideInput
+    ) -> StatusUpdatePayload:
+        rt, caller = info.context.runtime, info.context.caller
+        return await mutate(
+            lambda: updates.decide(
+                rt,
+                caller,
+                update_id=_update_pk(input.update_id),
+                role=input.role,
+                approve=input.approve,
+                comment=input.comment,
+            ),
+            **_update_payload(),
+        )
+
+    @strawberry.mutation(description="Withdraw a draft (it stays on record).")
+    async def status_update_withdraw(
+        self, info: Info, input: StatusUpdateWithdrawInput
+    ) -> StatusUpdatePayload:
+        rt, caller = info.context.runtime, info.context.caller
+        return await mutate(
+            lambda: updates.withdraw(rt, caller, update_id=_update_pk(input.update_id)),
+            **_update_payload(),
+        )
+
+    @strawberry.mutation(description="Add a template, or a new version of one.")
+    async def template_create(self, info: Info, input: TemplateCreateInput) -> TemplatePayload:
+        rt, caller = info.context.runtime, info.context.caller
+        return await mutate(
+            lambda: templates.create(
+                rt,
+                caller,
+                name=input.name,
+                audience=models.Audience(input.audience),
+                severities=[SeverityEnum(s) for s in input.severities],
+                body=input.body,
+            ),
+            ok=lambda t: TemplatePayload(template=MessageTemplate.from_model(t)),
+            refused=lambda e: TemplatePayload(errors=e),
+            error_type=CommsError,
+        )
+
+    @strawberry.mutation(description="Write or revise the post-mortem's sections.")
+    async def post_mortem_write(self, info: Info, input: PostMortemWriteInput) -> PostMortemPayload:
+        rt, caller = info.context.runtime, info.context.caller
+
+        async def run() -> models.PostMortem:
+            if not isinstance(input.sections, dict) or not all(
+                isinstance(v, str) for v in input.sections.values()
+            ):
+                raise Invalid("sections is an object of section name to text", field="sections")
+            return await postmortems.write(
+                rt,
+                caller,
+                incident_id=decode_id(input.incident_id, "Incident", field="incidentId"),
+                sections=input.sections,
+                sensitivity=SensitivityEnum(input.sensitivity) if input.sensitivity else None,
+                reviewers=input.reviewers,
+                customers=input.customers,
+            )
+
+        return await mutate(
+            run,
+            ok=lambda p: PostMortemPayload(post_mortem=PostMortem.from_model(p)),
+            refused=lambda e: PostMortemPayload(errors=e),
+            error_type=CommsError,
+        )
+
+    @strawberry.mutation(description="Move a post-mortem: to review, back to draft, approved.")
+    async def post_mortem_move(self, info: Info, input: PostMortemMoveInput) -> PostMortemPayload:
+        rt, caller = info.context.runtime, info.context.caller
+        return await mutate(
+            lambda: postmortems.move(
+                rt,
+                caller,
+                incident_id=decode_id(input.incident_id, "Incident", field="incidentId"),
+                state=models.PostMortemState(input.state),
+            ),
+            ok=lambda p: PostMortemPayload(post_mortem=PostMortem.from_model(p)),
+            refused=lambda e: PostMortemPayload(errors=e),
+            error_type=CommsError,
+        )
+
+    @strawberry.mutation(
+        description="Publish the public version with the reviewed spans taken "
+        "out; refused while anything personal or secret remains."
+    )
+    async def post_mortem_publish(
+        self, info: Info, input: PostMortemPublishInput
+    ) -> PostMortemPublishPayload:
+        rt, caller = info.context.runtime, info.context.caller
+        spans = [
+            redact.SpanView(
+                start=s.start,
+                end=s.end,
+                entity_type=s.entity_type,
+                text="",
+                score=1.0,
+                recognizer="reviewer",
+            )
+            for s in input.spans
+        ]
+        return await mutate(
+            lambda: postmortems.publish(
+                rt,
+                caller,
+                incident_id=decode_id(input.incident_id, "Incident", field="incidentId"),
+                spans=spans,
+            ),
+            ok=lambda p: PostMortemPublishPayload(
+                public_post_mortem=PublicPostMortem(
+                    title=p.title,
+                    text=p.text,
+                    sha256=p.sha256,
+                    source_revision=p.source_revision,
+                    source_sha256=p.source_sha256,
+                    reviewed_by=p.reviewed_by,
+                    published_at=p.published_at,
+                )
+            ),
+            refused=lambda e: PostMortemPublishPayload(errors=e),
+            error_type=CommsError,
+        )

@@ -1,0 +1,222 @@
+"""The public status page: /status (HTML, readable on a phone), /status.json and
+/status.atom. It shows services that have a public name, their current public state, the
+published public updates and public post-mortems, and nothing else: no internal titles, no
+severities, no people."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from jinja2 import Environment, select_autoescape
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+
+from govsvc.audit.chain import format_time
+from govsvc.comms.models import Audience, PublicPostMortem, StatusUpdate, UpdateState
+from govsvc.db import utcnow
+from govsvc.incidents.models import Incident, IncidentStatus
+from govsvc.org.models import Service
+from govsvc.runtime import Runtime
+
+OPEN = (
+    IncidentStatus.DETECTED,
+    IncidentStatus.INVESTIGATING,
+    IncidentStatus.IDENTIFIED,
+    IncidentStatus.MONITORING,
+)
+# Worst first: how an open incident with a public update shows on its service.
+_STATES = ("major_outage", "partial_outage", "degraded_performance", "operational")
+_LABEL = {
+    "major_outage": "Major outage",
+    "partial_outage": "Partial outage",
+    "degraded_performance": "Degraded performance",
+    "operational": "Operational",
+}
+PAGE_UPDATES = 50
+
+
+def _public_state(incident: Incident) -> str:
+    if incident.impact_kind == "outage":
+        return "major_outage" if incident.severity == "SEV1" else "partial_outage"
+    return "degraded_performance"
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    services: list[dict[str, Any]]
+    updates: list[dict[str, Any]]
+    reports: list[dict[str, Any]]
+    generated_at: str
+
+
+async def snapshot(session: AsyncSession, now: datetime) -> Snapshot:
+    services = {
+        s.id: s
+        for s in (
+            await session.execute(
+                select(Service)
+                .where(Service.public_name.is_not(None))
+                .order_by(Service.public_name)
+            )
+        ).scalars()
+    }
+    rows = (
+        await session.execute(
+            select(StatusUpdate, Incident)
+            .join(Incident, Incident.id == StatusUpdate.incident_id)
+            .where(
+                StatusUpdate.audience == Audience.PUBLIC.value,
+                StatusUpdate.state == UpdateState.PUBLISHED.value,
+                Incident.service_id.in_(list(services)),
+            )
+            .order_by(StatusUpdate.published_at.desc())
+            .limit(PAGE_UPDATES)
+        )
+    ).all()
+    state = dict.fromkeys(services, "operational")
+    updates = []
+    for update, incident in rows:
+        service = services[incident.service_id]
+        if incident.status in OPEN:
+            worst = min(_STATES.index(state[service.id]), _STATES.index(_public_state(incident)))
+            state[service.id] = _STATES[worst]
+        updates.append(
+            {
+                "id": f"update-{update.id}",
+                "service": service.public_name,
+                "incident": incident.reference,
+                "status": update.status,
+                "text": update.body,
+                "published_at": format_time(update.published_at) if update.published_at else None,
+                "sha256": update.published_sha256,
+            }
+        )
+    reports = [
+        {
+            "id": f"report-{r.id}",
+            "title": r.title,
+            "incident": r.title.split()[-1],
+            "text": r.text,
+            "published_at": format_time(r.published_at),
+            "sha256": r.sha256,
+        }
+        for r in (
+            await session.execute(
+                select(PublicPostMortem)
+                .order_by(PublicPostMortem.published_at.desc())
+                .limit(PAGE_UPDATES)
+            )
+        ).scalars()
+    ]
+    return Snapshot(
+        services=[
+            {"name": s.public_name, "state": state[s.id], "label": _LABEL[state[s.id]]}
+            for s in services.values()
+        ],
+        updates=updates,
+        reports=reports,
+        generated_at=format_time(now),
+    )
+
+
+_ENV = Environment(autoescape=select_autoescape(default=True, default_for_string=True))
+_PAGE = _ENV.from_string("""<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Service status</title>
+<link rel="alternate" type="application/atom+xml" href="/status.atom" title="Status updates">
+<style>
+body{font-family:system-ui,-apple-system,sans-serif;margin:0 auto;max-width:46rem;padding:1rem;
+line-height:1.45;color:#1b1b1b}
+h1{font-size:1.5rem}ul.services{list-style:none;padding:0}
+ul.services li{display:flex;justify-content:space-between;padding:.6rem .2rem;
+border-bottom:1px solid #e5e5e5}
+.operational{color:#146c2e}.degraded_performance{color:#8a5a00}
+.partial_outage,.major_outage{color:#b3261e;font-weight:600}
+article{border-left:3px solid #ccc;padding:.2rem .8rem;margin:1rem 0}
+time{color:#555;font-size:.9rem}p.text{white-space:pre-wrap}
+</style></head><body>
+<h1>Service status</h1>
+<p id="overall">{% if all_ok %}All systems operational.{% else %}Some services are affected.
+{% endif %}</p>
+<ul class="services">{% for s in snap.services %}
+<li><span class="name">{{ s.name }}</span><span class="state {{ s.state }}">{{ s.label }}
+</span></li>{% endfor %}</ul>
+<h2>Updates</h2>
+{% for u in snap.updates %}<article id="{{ u.id }}"><h3>{{ u.service }}: {{ u.status }}</h3>
+<time datetime="{{ u.published_at }}">{{ u.published_at }}</time>
+<p class="text">{{ u.text }}</p></article>
+{% else %}<p>No incidents reported.</p>{% endfor %}
+{% if snap.reports %}<h2>Post-incident reports</h2>{% for r in snap.reports %}
+<article id="{{ r.id }}"><h3>{{ r.title }}</h3><time datetime="{{ r.published_at }}">
+{{ r.published_at }}</time><p class="text">{{ r.text }}</p></article>{% endfor %}{% endif %}
+<footer><small>Updated {{ snap.generated_at }}. <a href="/status.json">JSON</a> ·
+<a href="/status.atom">Atom</a></small></footer>
+</body></html>
+""")
+
+
+def _atom(snap: Snapshot, base: str) -> bytes:
+    ns = "http://www.w3.org/2005/Atom"
+    ET.register_namespace("", ns)
+    feed = ET.Element(f"{{{ns}}}feed")
+    ET.SubElement(feed, f"{{{ns}}}title").text = "Service status"
+    ET.SubElement(feed, f"{{{ns}}}id").text = f"{base}/status"
+    ET.SubElement(feed, f"{{{ns}}}updated").text = snap.generated_at
+    ET.SubElement(feed, f"{{{ns}}}link", href=f"{base}/status")
+    ET.SubElement(feed, f"{{{ns}}}link", rel="self", href=f"{base}/status.atom")
+    author = ET.SubElement(feed, f"{{{ns}}}author")
+    ET.SubElement(author, f"{{{ns}}}name").text = "Status page"
+    for item in [*snap.updates, *snap.reports]:
+        entry = ET.SubElement(feed, f"{{{ns}}}entry")
+        title = item.get("title") or f"{item['service']}: {item['status']}"
+        ET.SubElement(entry, f"{{{ns}}}title").text = title
+        ET.SubElement(entry, f"{{{ns}}}id").text = f"{base}/status#{item['id']}"
+        ET.SubElement(entry, f"{{{ns}}}updated").text = item["published_at"]
+        ET.SubElement(entry, f"{{{ns}}}link", href=f"{base}/status#{item['id']}")
+        ET.SubElement(entry, f"{{{ns}}}content", type="text").text = item["text"]
+    body: bytes = ET.tostring(feed, encoding="utf-8", xml_declaration=True)
+    return body
+
+
+class StatusPage:
+    """Served without authentication: it only ever shows what was published."""
+
+    def __init__(self, runtime: Runtime):
+        self.runtime = runtime
+
+    async def _snapshot(self) -> Snapshot:
+        async with self.runtime.db.read() as session:
+            return await snapshot(session, utcnow())
+
+    async def html(self, _: Request) -> Response:
+        snap = await self._snapshot()
+        all_ok = all(s["state"] == "operational" for s in snap.services)
+        return HTMLResponse(
+            _PAGE.render(snap=snap, all_ok=all_ok), headers={"Cache-Control": "public, max-age=15"}
+        )
+
+    async def json(self, _: Request) -> Response:
+        snap = await self._snapshot()
+        return JSONResponse(
+            {
+                "generated_at": snap.generated_at,
+                "services": [{"name": s["name"], "state": s["state"]} for s in snap.services],
+                "updates": snap.updates,
+                "post_incident_reports": snap.reports,
+            },
+            headers={"Cache-Control": "public, max-age=15"},
+        )
+
+    async def atom(self, request: Request) -> Response:
+        base = self.runtime.settings.public_url or str(request.base_url).rstrip("/")
+        return Response(
+            _atom(await self._snapshot(), base),
+            media_type="application/atom+xml; charset=utf-8",
+            headers={"Cache-Control": "public, max-age=15"},
+        )

@@ -1,0 +1,450 @@
+"""Status updates: one source of truth per incident and audience.
+
+The current status for an audience is its latest published update and nothing else. A draft
+names the update it supersedes; if another was published meanwhile, the draft is stale and
+refused. Drafts the rules say need approval wait for it (each role by a different person, not
+the author). Published text is frozen (hash, and as evidence) and never edited."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from govsvc import validation
+from govsvc.audit.log import record
+from govsvc.auth.caller import Caller
+from govsvc.comms import redact, roles, templates
+from govsvc.comms.models import (
+    Audience,
+    EtaConfidence,
+    IncidentRoleKind,
+    StatusUpdate,
+    UpdateDecision,
+    UpdateState,
+)
+from govsvc.db import utcnow
+from govsvc.errors import ErrorCode, Invalid, NotFound
+from govsvc.evidence import service as evidence_service
+from govsvc.evidence.models import EvidenceKind
+from govsvc.incidents.classification import Severity
+from govsvc.incidents.common import incident_for, timeline_note, unit_code
+from govsvc.incidents.models import Incident
+from govsvc.org.models import Service
+from govsvc.outbox.enqueue import enqueue
+from govsvc.runtime import Runtime
+
+# Which outbox endpoints hear about a published update, by audience.
+_CHANNELS: dict[Audience, set[str]] = {
+    Audience.PUBLIC: {"status_page"},
+    Audience.INTERNAL: {"slack", "teams", "generic"},
+    Audience.EXECUTIVE: {"slack", "teams"},
+}
+
+
+@dataclass(frozen=True)
+class Draft:
+    incident_id: int
+    audience: Audience
+    status: str
+    body: str | None = None
+    template: str | None = None
+    variables: Mapping[str, Any] | None = None
+    supersedes_id: int | None = None
+    next_update_due: datetime | None = None
+    eta: datetime | None = None
+    eta_confidence: EtaConfidence = EtaConfidence.UNKNOWN
+
+
+async def current(
+    session: AsyncSession, incident_id: int, audience: Audience
+) -> StatusUpdate | None:
+    """The one source of truth: the latest published update for this audience."""
+    return (
+        await session.execute(
+            select(StatusUpdate)
+            .where(
+                StatusUpdate.incident_id == incident_id,
+                StatusUpdate.audience == audience.value,
+                StatusUpdate.state == UpdateState.PUBLISHED.value,
+            )
+            .order_by(StatusUpdate.number.desc())
+            .limit(1)
+        )
+    ).scalar_one_or_none()
+
+
+def _check_eta(runtime: Runtime, draft: Draft) -> None:
+    if draft.eta is None and draft.eta_confidence is not EtaConfidence.UNKNOWN:
+        raise Invalid("an ETA confidence needs an ETA", field="etaConfidence")
+    needs = draft.audience in runtime.policies.comms.eta_confidence_required_for
+    if draft.eta is not None and needs and draft.eta_confidence is EtaConfidence.UNKNOWN:
+        raise Invalid(
+            f"an ETA for the {draft.audience.value} audience must say how confident "
+            "it is (low, medium or high), or be left unknown",
+            field="etaConfidence",
+        )
+
+
+async def _body(session: AsyncSession, incident: Incident, draft: Draft) -> tuple[str, str | None]:
+    if draft.template is None:
+        if not draft.body:
+            raise Invalid("write the update, or name a template", field="body")
+        return validation.text(draft.body, field="body", max_length=20_000), None
+    template = await templates.latest(session, draft.template)
+    if template.audience != draft.audience.value:
+        raise Invalid(
+            f"template {template.name} is for the {template.audience} audience", field="template"
+        )
+    service = await session.get(Service, incident.service_id)
+    values = {
+        "incident": {
+            "reference": incident.reference,
+            "title": incident.title,
+            "severity": incident.severity,
+            "status": draft.status,
+            "service": service.name if service else "",
+        },
+        "eta": draft.eta.isoformat() if draft.eta else "unknown",
+        "next_update": draft.next_update_due.isoformat() if draft.next_update_due else "",
+        **(draft.variables or {}),
+    }
+    return templates.render(template.body, values), f"{template.name}@{template.version}"
+
+
+async def draft_update(runtime: Runtime, caller: Caller, draft: Draft) -> StatusUpdate:
+    """Write an update; it publishes at once unless its rules want approval first."""
+    _check_eta(runtime, draft)
+    status = validation.text(draft.status, field="status", max_length=32)
+    async with runtime.db.write() as session:
+        incident = await incident_for(session, caller, draft.incident_id, "update")
+        body, template = await _body(session, incident, draft)
+        number = (
+            (
+                await session.execute(
+                    select(func.max(StatusUpdate.number)).where(
+                        StatusUpdate.incident_id == incident.id,
+                        StatusUpdate.audience == draft.audience.value,
+                    )
+                )
+            ).scalar()
+            or 0
+        ) + 1
+        update = StatusUpdate(
+            incident_id=incident.id,
+            audience=draft.audience.value,
+            number=number,
+            supersedes_id=draft.supersedes_id,
+            state=UpdateState.DRAFT.value,
+            status=status,
+            body=body,
+            next_update_due=draft.next_update_due,
+            eta=draft.eta,
+            eta_confidence=draft.eta_confidence.value,
+            template=template,
+            author=caller.actor,
+            author_id=caller.principal_id,
+        )
+        session.add(update)
+        await session.flush()
+        await record(
+            session,
+            caller,
+            "status_update.draft",
+            resource_type="status_update",
+            resource_id=update.id,
+            unit=await unit_code(session, incident.business_unit_id),
+            payload={
+                "incident": incident.id,
+                "audience": update.audience,
+                "number": number,
+                "supersedes": update.supersedes_id,
+                "body": body,
+                "template": template,
+            },
+        )
+        update_id = update.id
+    if not _required_roles(runtime, update, incident):
+        return await publish(runtime, caller, update_id=update_id)
+    return update
+
+
+def _required_roles(runtime: Runtime, update: StatusUpdate, incident: Incident) -> list[str]:
+    return runtime.policies.comms.approver_roles(
+        Audience(update.audience), Severity(incident.severity)
+    )
+
+
+async def decide(
+    runtime: Runtime, caller: Caller, *, update_id: int, role: str, approve: bool, comment: str = ""
+) -> StatusUpdate:
+    """Approve or reject a draft in one of the roles its rules name."""
+    async with runtime.db.write() as session:
+        # Approvers need not edit the incident; their role on the draft is what counts.
+        update, incident = await _draft_for(session, caller, update_id, "read")
+        needed = _required_roles(runtime, update, incident)
+        if role not in needed:
+            raise Invalid(
+                f"this draft needs approval as {', '.join(needed) or 'nobody'}",
+                field="role",
+                code=ErrorCode.APPROVAL_REQUIRED,
+            )
+        if not caller.access.holds(role, unit_id=incident.business_unit_id):
+            raise Invalid(
+                f"you do not hold the {role} role here",
+                field="role",
+                code=ErrorCode.APPROVAL_REQUIRED,
+            )
+        if caller.principal_id is not None and caller.principal_id == update.author_id:
+            raise Invalid(
+                "the author cannot approve their own update",
+                field="updateId",
+                code=ErrorCode.APPROVAL_REQUIRED,
+            )
+        earlier = list(
+            (
+                await session.execute(
+                    select(UpdateDecision).where(UpdateDecision.update_id == update.id)
+                )
+            ).scalars()
+        )
+        if any(d.principal_id == caller.principal_id for d in earlier):
+            raise Invalid(
+                "each approval must come from a different person",
+                field="updateId",
+                code=ErrorCode.APPROVAL_REQUIRED,
+            )
+        session.add(
+            UpdateDecision(
+                update_id=update.id,
+                principal_id=caller.principal_id,
+                actor=caller.actor,
+                role=role,
+                approve=approve,
+                comment=comment,
+            )
+        )
+        if not approve:
+            update.state = UpdateState.REJECTED.value
+        await record(
+            session,
+            caller,
+            "status_update.approve" if approve else "status_update.reject",
+            resource_type="status_update",
+            resource_id=update.id,
+            payload={"role": role, "comment": comment},
+        )
+        approved = {d.role for d in earlier if d.approve} | ({role} if approve else set())
+        complete = approve and set(needed) <= approved
+    if complete:
+        return await publish(runtime, caller, update_id=update_id)
+    return update
+
+
+async def withdraw(runtime: Runtime, caller: Caller, *, update_id: int) -> StatusUpdate:
+    """Withdraw a draft; it stays on record."""
+    async with runtime.db.write() as session:
+        update, _ = await _draft_for(session, caller, update_id, "update")
+        update.state = UpdateState.WITHDRAWN.value
+        await record(
+            session,
+            caller,
+            "status_update.withdraw",
+            resource_type="status_update",
+            resource_id=update.id,
+            payload={},
+        )
+        return update
+
+
+async def _draft_for(
+    session: AsyncSession, caller: Caller, update_id: int, action: str
+) -> tuple[StatusUpdate, Incident]:
+    update = await session.get(StatusUpdate, update_id, with_for_update=True)
+    if update is None:
+        raise NotFound("no such status update", field="updateId")
+    try:
+        incident = await incident_for(session, caller, update.incident_id, action)
+    except NotFound:
+        raise NotFound("no such status update", field="updateId") from None
+    if update.state != UpdateState.DRAFT.value:
+        raise Invalid(
+            f"the update is {update.state}, not a draft",
+            field="updateId",
+            code=ErrorCode.ILLEGAL_TRANSITION,
+        )
+    return update, incident
+
+
+async def _one(data: bytes) -> AsyncIterator[bytes]:
+    yield data
+
+
+async def publish(runtime: Runtime, caller: Caller, *, update_id: int) -> StatusUpdate:
+    """Publish an approved draft: every check again, then freeze, then tell the channels."""
+    # The author (who may update the incident) or the last approver publishes: reading it is
+    # enough here, the right to publish was settled by drafting and approving.
+    async with runtime.db.read() as session:
+        update, incident = await _draft_for(session, caller, update_id, "read")
+        audience = Audience(update.audience)
+        if runtime.policies.comms.needs_comms_lead(
+            audience, Severity(incident.severity)
+        ) and not await roles.holders(session, incident.id, IncidentRoleKind.COMMS_LEAD):
+            await _tell_commander(runtime, caller, incident, update)
+            raise Invalid(
+                f"a {incident.severity} incident needs a comms lead assigned before "
+                f"a {audience.value} update goes out; the incident commander has been "
+                "told",
+                field="updateId",
+                code=ErrorCode.COMMS_LEAD_REQUIRED,
+            )
+        if audience in runtime.policies.comms.redacted_audiences:
+            found = await redact.leaks(runtime, session, incident, update.body)
+            if found:
+                raise Invalid(
+                    "the text still holds " + ", ".join(found) + "; redact it first",
+                    field="body",
+                    code=ErrorCode.REDACTION_REQUIRED,
+                )
+    frozen = await evidence_service.collect(
+        runtime,
+        caller.on_behalf("freeze"),
+        evidence_service.NewEvidence(
+            title=f"{incident.reference} {audience.value} update #{update.number}",
+            kind=EvidenceKind.DOCUMENT,
+            content_type="text/plain; charset=utf-8",
+            incident_id=incident.id,
+            source_system="govsvc",
+        ),
+        _one(update.body.encode()),
+    )
+    async with runtime.db.write() as session:
+        update, incident = await _draft_for(session, caller, update_id, "read")
+        latest = await current(session, incident.id, audience)
+        if (latest.id if latest else None) != update.supersedes_id:
+            update.state = UpdateState.REJECTED.value
+            await record(
+                session,
+                caller,
+                "status_update.stale",
+                resource_type="status_update",
+                resource_id=update.id,
+                payload={
+                    "supersedes": update.supersedes_id,
+                    "current": latest.id if latest else None,
+                },
+            )
+            stale = Invalid(
+                f"stale: the current {audience.value} update is "
+                f"#{latest.number if latest else 0}; write against it",
+                field="supersedesId",
+                code=ErrorCode.CONFLICT,
+            )
+        else:
+            stale = None
+            update.state = UpdateState.PUBLISHED.value
+            update.published_at = utcnow()
+            update.published_sha256 = hashlib.sha256(update.body.encode()).hexdigest()
+            update.evidence_id = frozen.id
+            session.add(
+                timeline_note(
+                    incident, caller, "comms", f"{audience.value} update #{update.number} published"
+                )
+            )
+            await _announce(session, incident, update, audience)
+            await record(
+                session,
+                caller,
+                "status_update.publish",
+                resource_type="status_update",
+                resource_id=update.id,
+                unit=await unit_code(session, incident.business_unit_id),
+                payload={"sha256": update.published_sha256, "evidence": frozen.id},
+            )
+    if stale is not None:
+        raise stale
+    return update
+
+
+async def _announce(
+    session: AsyncSession, incident: Incident, update: StatusUpdate, audience: Audience
+) -> None:
+    kinds = _CHANNELS.get(audience)
+    if not kinds:
+        return
+    await enqueue(
+        session,
+        event_type=f"status_update.{audience.value}",
+        idempotency_key=f"status-update-{update.id}",
+        kinds=kinds,
+        payload={
+            "incident_reference": incident.reference,
+            "title": incident.title,
+            "severity": incident.severity,
+            "status": update.status,
+            "text": update.body,
+            "number": update.number,
+            "sha256": update.published_sha256,
+            "published_at": update.published_at.isoformat() if update.published_at else None,
+            "url": "",
+        },
+    )
+
+
+async def _tell_commander(
+    runtime: Runtime, caller: Caller, incident: Incident, update: StatusUpdate
+) -> None:
+    """Put the missing comms lead on the timeline and in front of the commander's chat."""
+    async with runtime.db.write() as session:
+        fresh = await incident_for(session, caller, incident.id, "read")
+        session.add(
+            timeline_note(
+                fresh,
+                caller,
+                "comms",
+                f"{update.audience} update #{update.number} is held: assign a comms lead",
+            )
+        )
+        commanders = await roles.holders(session, incident.id, IncidentRoleKind.INCIDENT_COMMANDER)
+        await enqueue(
+            session,
+            event_type="incident.comms_lead_missing",
+            idempotency_key=f"comms-lead-missing-{update.id}",
+            kinds={"slack", "teams", "generic"},
+            payload={
+                "incident_reference": incident.reference,
+                "title": f"{incident.reference} needs a comms lead",
+                "text": f"A {update.audience} update is waiting; assign a comms lead.",
+                "severity": incident.severity,
+                "status": incident.status,
+                "url": "",
+                "commanders": [c.principal_id for c in commanders],
+            },
+        )
+        await record(
+            session,
+            caller,
+            "incident.comms_lead_missing",
+            resource_type="incident",
+            resource_id=incident.id,
+            payload={"update": update.id},
+        )
+
+
+async def updates_for(
+    session: AsyncSession, incident_ids: Sequence[int]
+) -> dict[int, list[StatusUpdate]]:
+    grouped: dict[int, list[StatusUpdate]] = {}
+    rows = await session.execute(
+        select(StatusUpdate)
+        .where(StatusUpdate.incident_id.in_(list(incident_ids)))
+        .order_by(StatusUpdate.id)
+    )
+    for update in rows.scalars():
+        grouped.setdefault(update.incident_id, []).append(update)
+    return grouped
