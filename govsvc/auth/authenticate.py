@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import select
-from starlette.requests import Request
+from starlette.requests import HTTPConnection
 from starlette.responses import JSONResponse, Response
 
 from govsvc.auth.caller import Caller
@@ -23,7 +23,7 @@ class Authenticator:
         self.secret = secret
         self.oidc = oidc
 
-    async def authenticate_request(self, request: Request) -> Caller:
+    async def authenticate_request(self, request: HTTPConnection) -> Caller:
         return await self.authenticate(
             request.headers.get("authorization"),
             request_id=request.scope.get("state", {}).get("request_id"),

@@ -27,8 +27,7 @@ class Caller:
     def on_behalf(self, what: str) -> Caller:
         """The service itself doing `what` for this caller (freezing what they published):
         a system act, recorded as done on their behalf, under their request id."""
-        return Caller.system(self.access.policy, f"system:{what} for {self.actor}",
-                             self.request_id)
+        return Caller.system(self.access.policy, f"system:{what} for {self.actor}", self.request_id)
 
     @classmethod
     def system(cls, policy: AccessPolicy, actor: str, request_id: str | None = None) -> Caller:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from starlette.requests import Request
+from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 from strawberry.asgi import GraphQL
@@ -42,7 +42,7 @@ class GraphQLEndpoint(GraphQL[Context, None]):
             try:
                 scope.setdefault("state", {})[
                     "caller"
-                ] = await self.authenticator.authenticate_request(Request(scope))
+                ] = await self.authenticator.authenticate_request(HTTPConnection(scope))
             except Unauthenticated:
                 scope.setdefault("state", {})["caller"] = None
         elif scope["type"] == "http" and not self._is_ide_page(scope):
