@@ -15,6 +15,7 @@ from govsvc.evidence.schema import EvidenceItem, LegalHold
 from govsvc.graphql.context import Info
 from govsvc.incidents.schema import ClassificationDispute, Incident, TimelineEntry
 from govsvc.org.schema import BusinessUnit, Person, Service, Team
+from govsvc.outbox.schema import WebhookDelivery
 
 NODE_TYPES: dict[str, Any] = {
     cls.__name__: cls
@@ -30,6 +31,7 @@ NODE_TYPES: dict[str, Any] = {
         Service,
         Team,
         TimelineEntry,
+        WebhookDelivery,
     )
 }
 MAX_NODES = 100

@@ -29,6 +29,7 @@ from govsvc.graphql.nodes import NodeQuery
 from govsvc.graphql.scalars import DATETIME
 from govsvc.incidents.schema import IncidentMutation, IncidentQuery
 from govsvc.org.schema import OrgMutation, OrgQuery
+from govsvc.outbox.schema import OutboxMutation, OutboxQuery
 from govsvc.settings import Settings
 
 
@@ -41,6 +42,7 @@ class Query(
     CommsQuery,
     EvidenceQuery,
     ComplianceQuery,
+    OutboxQuery,
     AuditQuery,
 ):
     pass
@@ -54,6 +56,7 @@ class Mutation(
     CommsMutation,
     EvidenceMutation,
     ComplianceMutation,
+    OutboxMutation,
 ):
     pass
 

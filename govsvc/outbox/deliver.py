@@ -263,7 +263,7 @@ async def send(runtime: Runtime, client: httpx.AsyncClient, claim: Claim) -> Res
 async def _excerpt(response: httpx.Response) -> str:
     """The start of a refusal's body, for whoever reads the attempt log."""
     taken = bytearray()
-    async for chunk in response.aiter_raw():
+    async for chunk in response.aiter_bytes():
         taken += chunk
         if len(taken) >= ERROR_EXCERPT:
             break

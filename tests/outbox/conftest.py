@@ -5,24 +5,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import Table
 
 from govsvc.auth.caller import Caller
 from govsvc.authz.access import Access, GrantView, UnitTree
-from govsvc.db import Base
 from govsvc.outbox import admin
 from govsvc.outbox.admin import EndpointView
-from govsvc.outbox.models import Delivery, DeliveryAttempt, Endpoint
 from govsvc.runtime import Runtime
 from govsvc.settings import Settings
 from tests.outbox.helpers import RECEIVER_SECRET
 from tests.outbox.receiver import Receiver
-
-OUTBOX_TABLES: list[Table] = [
-    Endpoint.__table__,  # type: ignore[list-item]
-    Delivery.__table__,  # type: ignore[list-item]
-    DeliveryAttempt.__table__,  # type: ignore[list-item]
-]
 
 
 @pytest.fixture
@@ -38,15 +29,6 @@ async def settings(settings: Settings) -> Settings:
             "outbox_max_attempts": 4,
         }
     )
-
-
-@pytest.fixture(autouse=True)
-async def outbox_tables(runtime: Runtime) -> None:
-    # TEMPORARY until the Alembic migration for the outbox tables exists: then delete this.
-    async with runtime.db.engine.begin() as connection:
-        await connection.run_sync(
-            lambda sync: Base.metadata.create_all(sync, tables=OUTBOX_TABLES, checkfirst=True)
-        )
 
 
 @pytest.fixture

@@ -58,7 +58,9 @@ class Receiver:
         self.processed: dict[tuple[str, str], bytes] = {}  # (path, key) -> body
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True  # a handler still sleeping must not hold up teardown
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.05,), daemon=True
+        )
 
     @property
     def url(self) -> str:
