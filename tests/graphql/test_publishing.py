@@ -147,3 +147,87 @@ async def test_a_clean_public_update_goes_to_the_status_page_and_its_hook(
     assert body["services"] == [{"name": "Card payments", "state": "partial_outage"}]
     assert body["updates"][0]["text"] == text
     assert "Checkout errors" not in page.text
+
+
+PM_WRITE = (
+    "mutation($i: PostMortemWriteInput!) { postMortemWrite(input: $i) {"
+    f" postMortem {{ revision }} {ERRORS} }} }}"
+)
+PM_MOVE = (
+    "mutation($i: PostMortemMoveInput!) { postMortemMove(input: $i) {"
+    f" postMortem {{ state }} {ERRORS} }} }}"
+)
+PM_PUBLISH = (
+    "mutation($i: PostMortemPublishInput!) { postMortemPublish(input: $i) {"
+    f" publicPostMortem {{ title text sha256 sourceSha256 }} {ERRORS} }} }}"
+)
+
+
+async def test_a_public_post_mortem_is_reviewed_redacted_and_refused_while_anything_leaks(
+    gql: GraphQL, http: httpx.AsyncClient
+) -> None:
+    # given an approved post-mortem full of names, contacts, hosts and a secret
+    unit_id = await helpers.unit(gql, "payments")
+    service_id = await helpers.service(gql, "checkout", unit_id, publicName="Card payments")
+    incident_id = str((await helpers.incident(gql, service_id))["id"])
+    _, _ = await helpers.person_with_token(gql, "maria.garcia@example.com")
+    await gql(
+        PM_WRITE,
+        {
+            "i": {
+                "incidentId": incident_id,
+                "customers": ["Globex Corporation"],
+                "sections": {
+                    "summary": "Card payments failed for 42 minutes after release 4.2 at 14:32 UTC.",
+                    "timeline": "Maria Garcia (maria.garcia@example.com, +44 20 7946 0958) paged the DBA "
+                    "on db-prod-7. Globex Corporation reported failures first.",
+                    "root_cause": "A config change set pool_size=0; the deploy key AKIAIOSFODNN7EXAMPLE "
+                    "was pasted in the ticket OPS-1234.",
+                },
+            }
+        },
+    )
+    _, approver = await helpers.person_with_token(
+        gql, "ic@example.com", "incident_commander", unit_id
+    )
+    await gql(PM_MOVE, {"i": {"incidentId": incident_id, "state": "IN_REVIEW"}})
+    approved = await gql.as_(approver)(
+        PM_MOVE, {"i": {"incidentId": incident_id, "state": "APPROVED"}}
+    )
+    assert approved["postMortemMove"]["postMortem"] == {"state": "APPROVED"}
+    # when the reviewer looks at what the redaction proposes
+    spans = (
+        await gql(
+            "query($id: ID!) { postMortemRedactionPreview(incidentId: $id) {"
+            " start end entityType text } }",
+            {"id": incident_id},
+        )
+    )["postMortemRedactionPreview"]
+    found = {s["text"] for s in spans}
+    # then every name, contact, customer and secret is proposed, technical words are not
+    assert {
+        "Maria Garcia",
+        "maria.garcia@example.com",
+        "Globex Corporation",
+        "AKIAIOSFODNN7EXAMPLE",
+    } <= found
+    assert "UTC" not in found
+    chosen = [{"start": s["start"], "end": s["end"], "entityType": s["entityType"]} for s in spans]
+    # when the reviewer rejects the span over the customer, publishing is refused
+    dropped = [
+        s for s, raw in zip(chosen, spans, strict=True) if raw["text"] != "Globex Corporation"
+    ]
+    refused = await gql(PM_PUBLISH, {"i": {"incidentId": incident_id, "spans": dropped}})
+    assert refused["postMortemPublish"]["errors"][0]["code"] == "REDACTION_REQUIRED"
+    # when every proposed span is accepted
+    done = await gql(PM_PUBLISH, {"i": {"incidentId": incident_id, "spans": chosen}})
+    # then it publishes, with nothing left that must not leak
+    public = done["postMortemPublish"]["publicPostMortem"]
+    assert public is not None, done
+    for secret in ("Maria", "maria.garcia", "7946", "Globex", "AKIAIOSFODNN7EXAMPLE"):
+        assert secret not in public["text"]
+    assert "42 minutes" in public["text"]
+    assert public["sourceSha256"] != public["sha256"]
+    page = await http.get("/status")
+    assert "Post-incident report INC-1" in page.text
+    assert "Globex" not in page.text
