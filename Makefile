@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | sha256sum | cut -c1-12)
 PG_TEST_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/test
 
-.PHONY: setup serve test test-sqlite test-postgres lint schema lock clean
+.PHONY: setup serve test test-sqlite test-postgres lint schema lock clean browser
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -26,7 +26,14 @@ lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
-test: lint test-sqlite test-postgres
+test: lint browser test-sqlite test-postgres
+
+# The status page is checked in a real headless browser: Debian's Chromium, driven by Playwright
+# (which is told where it is, so it downloads no browser of its own).
+browser:
+	@command -v chromium >/dev/null || { \
+		echo "installing Debian's chromium for the status-page browser test"; \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null; }
 
 test-sqlite: setup
 	GOVSVC_TEST_DATABASE_URL=sqlite $(BIN)/pytest -q

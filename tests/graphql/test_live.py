@@ -4,18 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 import websockets
 
-from govsvc.app import create_app
-from govsvc.runtime import Runtime
-from govsvc.settings import Settings
 from tests.conftest import GraphQL
 from tests.graphql import helpers
 
@@ -25,43 +19,20 @@ SUBSCRIBE = (
 )
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-@pytest.fixture
-async def server(settings: Settings, runtime: Runtime) -> AsyncIterator[str]:
-    port = _free_port()
-    fast = settings.model_copy(update={"live_poll_seconds": 0.2})
-    config = uvicorn.Config(
-        create_app(fast, runtime), host="127.0.0.1", port=port, log_level="warning", lifespan="on"
-    )
-    uv = uvicorn.Server(config)
-    task = asyncio.create_task(uv.serve())
-    while not uv.started:
-        await asyncio.sleep(0.05)
-    yield f"127.0.0.1:{port}"
-    uv.should_exit = True
-    await task
-
-
 async def _next(ws: Any) -> dict[str, Any]:
     message: dict[str, Any] = json.loads(await asyncio.wait_for(ws.recv(), timeout=10))
     return message
 
 
 async def test_a_subscriber_sees_new_timeline_entries_as_they_happen(
-    server: str, gql: GraphQL, admin_token: str
+    live_server: str, gql: GraphQL, admin_token: str
 ) -> None:
     # given an incident and a subscriber who logs in with connection_init
     unit_id = await helpers.unit(gql, "payments")
     service_id = await helpers.service(gql, "checkout", unit_id)
     incident_id = (await helpers.incident(gql, service_id))["id"]
     async with websockets.connect(
-        f"ws://{server}/graphql", subprotocols=[websockets.Subprotocol("graphql-transport-ws")]
+        f"ws://{live_server}/graphql", subprotocols=[websockets.Subprotocol("graphql-transport-ws")]
     ) as ws:
         await ws.send(
             json.dumps(
@@ -80,7 +51,7 @@ async def test_a_subscriber_sees_new_timeline_entries_as_they_happen(
         )
         await asyncio.sleep(0.3)
         # when someone adds to the timeline over plain HTTP
-        async with httpx.AsyncClient(base_url=f"http://{server}") as http:
+        async with httpx.AsyncClient(base_url=f"http://{live_server}") as http:
             response = await http.post(
                 "/graphql",
                 headers={"Authorization": f"Bearer {admin_token}"},
@@ -102,9 +73,9 @@ async def test_a_subscriber_sees_new_timeline_entries_as_they_happen(
         }
 
 
-async def test_a_socket_without_a_credential_is_turned_away(server: str) -> None:
+async def test_a_socket_without_a_credential_is_turned_away(live_server: str) -> None:
     async with websockets.connect(
-        f"ws://{server}/graphql", subprotocols=[websockets.Subprotocol("graphql-transport-ws")]
+        f"ws://{live_server}/graphql", subprotocols=[websockets.Subprotocol("graphql-transport-ws")]
     ) as ws:
         await ws.send(json.dumps({"type": "connection_init", "payload": {}}))
         with pytest.raises(websockets.ConnectionClosed) as closed:
