@@ -266,3 +266,60 @@ async def test_the_status_page_shows_only_published_public_updates(
         assert "Checkout errors" not in response.text  # the internal incident title
     assert data.json()["services"] == [{"name": "Card payments", "state": "operational"}]
     assert feed.headers["content-type"].startswith("application/atom+xml")
+
+
+async def test_a_sev1_public_update_needs_a_comms_lead_and_two_other_approvers(
+    gql: GraphQL,
+) -> None:
+    # given a SEV1 outage with no comms lead yet
+    unit_id, incident_id = await _setup(gql, impact={"unavailable": True, "durationMinutes": 45})
+    commander_id, _ = await helpers.person_with_token(
+        gql, "ic@example.com", "incident_commander", unit_id
+    )
+    await gql(
+        "mutation($i: IncidentRoleAssignInput!) { incidentRoleAssign(input: $i)"
+        f" {{ role {ERRORS} }} }}",
+        {"i": {"incidentId": incident_id, "role": "INCIDENT_COMMANDER", "personId": commander_id}},
+    )
+    body = "Card payments are failing. We are investigating."
+    # when a public update is drafted and both approvers say yes
+    draft = await _draft(gql, incidentId=incident_id, audience="PUBLIC", body=body)
+    assert draft["update"]["state"] == "DRAFT"
+    _, lawyer = await helpers.person_with_token(gql, "legal@example.com", "legal", unit_id)
+    comms_id, comms = await helpers.person_with_token(
+        gql, "comms@example.com", "comms_lead", unit_id
+    )
+    first = await gql.as_(lawyer)(
+        DECIDE, {"i": {"updateId": draft["update"]["id"], "role": "legal", "approve": True}}
+    )
+    assert first["statusUpdateDecide"]["update"]["state"] == "DRAFT"
+    held = await gql.as_(comms)(
+        DECIDE, {"i": {"updateId": draft["update"]["id"], "role": "comms_lead", "approve": True}}
+    )
+    # then it is held: nobody is the incident's comms lead, and the commander is told
+    assert held["statusUpdateDecide"]["errors"][0]["code"] == "COMMS_LEAD_REQUIRED"
+    told = await gql(
+        "query($id: ID!) { node(id: $id) { ... on Incident { latestTimeline("
+        "limit: 3) { text } } } }",
+        {"id": incident_id},
+    )
+    assert any("assign a comms lead" in e["text"] for e in told["node"]["latestTimeline"])
+    # when a comms lead is assigned, a fresh draft goes through the same approvals
+    await gql(
+        "mutation($i: IncidentRoleAssignInput!) { incidentRoleAssign(input: $i)"
+        f" {{ role {ERRORS} }} }}",
+        {"i": {"incidentId": incident_id, "role": "COMMS_LEAD", "personId": comms_id}},
+    )
+    again = await _draft(gql, incidentId=incident_id, audience="PUBLIC", body=body)
+    await gql.as_(lawyer)(
+        DECIDE, {"i": {"updateId": again["update"]["id"], "role": "legal", "approve": True}}
+    )
+    # the same person cannot approve twice in two roles
+    twice = await gql.as_(lawyer)(
+        DECIDE, {"i": {"updateId": again["update"]["id"], "role": "comms_lead", "approve": True}}
+    )
+    assert twice["statusUpdateDecide"]["errors"][0]["code"] == "APPROVAL_REQUIRED"
+    done = await gql.as_(comms)(
+        DECIDE, {"i": {"updateId": again["update"]["id"], "role": "comms_lead", "approve": True}}
+    )
+    assert done["statusUpdateDecide"]["update"]["state"] == "PUBLISHED"
