@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 
 from govsvc.redaction.words import fold
 
-_EDGES = re.compile(r"^[\s\"'(\[{<]+|(?:['’]s?)?[\s\"'.,;:!?)\]}>]*$")
+_EDGES = re.compile(r"^[\s\"'(\[{<]+|(?:['\u2019]s?)?[\s\"'.,;:!?)\]}>]*$")
 
 
 def bare(text: str) -> str:

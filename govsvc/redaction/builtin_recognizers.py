@@ -25,13 +25,16 @@ from govsvc.redaction.entities import PERSON
 
 
 class OfflineEmailRecognizer(EmailRecognizer):
-    """Presidio's e-mail recognizer, validating domains against the bundled suffix list.
+    """Presidio's e-mail recognizer, validating domains without the network, and fail-closed.
 
     The stock one calls `tldextract.extract`, whose default extractor fetches the public
     suffix list over HTTP on first use (and caches it under $HOME). Here no URL is given and
-    no cache is kept, so tldextract reads the snapshot shipped inside the package. Internal
-    domains count as suffixes, so "oncall@payments.internal" is still an address, while
-    "lodash@4.17.21" is not.
+    no cache is kept, so tldextract reads the snapshot shipped inside the package.
+
+    The stock check also drops addresses on domains that are not public ("oncall@db.corp",
+    "x@host.example"), which is where internal addresses live. Here an address passes when its
+    domain has a public suffix (which covers IDN "xn--" suffixes) or ends in a label of letters;
+    what fails is a package pin like "lodash@4.17.21".
     """
 
     def __init__(self, internal_domains: Iterable[str] = ()) -> None:
@@ -44,23 +47,19 @@ class OfflineEmailRecognizer(EmailRecognizer):
         )
 
     def validate_result(self, pattern_text: str) -> bool:
-        return self._extract(pattern_text.rsplit("@", 1)[-1]).fqdn != ""
+        domain = pattern_text.rsplit("@", 1)[-1]
+        last_label = domain.rsplit(".", 1)[-1]
+        return (last_label.isalpha() and len(last_label) >= 2) or self._extract(domain).fqdn != ""
 
 
-class CardRecognizer(CreditCardRecognizer):
-    """Presidio's card recognizer, also knowing Mastercard's 2-series (2221-2720, since 2017).
-
-    Still Luhn-checked by the parent class, so a build number does not pass for a card.
-    """
-
-    PATTERNS = [
-        Pattern(
-            "All Credit Cards (weak)",
-            r"\b(?!1\d{12}(?!\d))(4\d{3}|5[0-5]\d{2}|2[2-7]\d{2}|6\d{3}|1\d{3}|3\d{3})"
-            r"[- ]?(\d{3,4})[- ]?(\d{3,4})[- ]?(\d{3,5})\b",
-            0.3,
-        ),
-    ]
+# Presidio's card pattern, with Mastercard's 2-series (2221-2720, issued since 2017) added.
+# Still Luhn-checked by CreditCardRecognizer, so a build number does not pass for a card.
+CARD_PATTERN = Pattern(
+    "All Credit Cards (weak)",
+    r"\b(?!1\d{12}(?!\d))(4\d{3}|5[0-5]\d{2}|2[2-7]\d{2}|6\d{3}|1\d{3}|3\d{3})"
+    r"[- ]?(\d{3,4})[- ]?(\d{3,4})[- ]?(\d{3,5})\b",
+    0.3,
+)
 
 
 # Calling regions for numbers written without a country code; numbers with "+CC" are found
@@ -74,7 +73,7 @@ def builtin_recognizers(
     return [
         OfflineEmailRecognizer(internal_domains),
         PhoneRecognizer(supported_regions=PHONE_REGIONS),
-        CardRecognizer(),
+        CreditCardRecognizer(patterns=[CARD_PATTERN]),
         IbanRecognizer(),
         IpRecognizer(),
         UsSsnRecognizer(),

@@ -21,6 +21,7 @@ from presidio_analyzer import AnalyzerEngine, RecognizerRegistry, RecognizerResu
 from presidio_analyzer.context_aware_enhancers import LemmaContextAwareEnhancer
 from presidio_anonymizer import AnonymizerEngine
 from presidio_anonymizer.entities import OperatorConfig
+from presidio_anonymizer.entities import RecognizerResult as AnonymizerInput
 
 from govsvc.redaction.allow import AllowList
 from govsvc.redaction.builtin_recognizers import builtin_recognizers
@@ -33,7 +34,7 @@ from govsvc.redaction.entities import (
     ROSTER_TEAM,
     SECRET,
 )
-from govsvc.redaction.guesses import refine_guess
+from govsvc.redaction.guesses import refine_guess, used_as_product
 from govsvc.redaction.name_shapes import NameShapeRecognizer
 from govsvc.redaction.nlp import DEFAULT_MODEL, InstalledSpacyEngine, load_pipeline
 from govsvc.redaction.patterns import RedactionPatterns
@@ -75,9 +76,7 @@ class RedactionEngine:
     ) -> None:
         self.patterns = patterns
         self.score_threshold = score_threshold
-        self._allow = AllowList(
-            [*patterns.allow.terms, *allow_list], patterns.allow.compiled
-        )
+        self._allow = AllowList([*patterns.allow.terms, *allow_list], patterns.allow.compiled)
         nlp_engine = InstalledSpacyEngine(load_pipeline(model), model)
         registry = RecognizerRegistry(
             recognizers=[
@@ -96,13 +95,13 @@ class RedactionEngine:
             supported_languages=["en"],
             default_score_threshold=score_threshold,
             # Whole words only: Presidio's default substring match would let the context word
-            # "cc" support anything next to "account". Three words after count too ("Xavier
-            # Bauer from our vendor joined ...").
+            # "cc" support anything next to "account". Only words before count: words after
+            # a name are often the next sentence ("... Bad Gateway. We thank ...").
             context_aware_enhancer=LemmaContextAwareEnhancer(
-                context_prefix_count=5, context_suffix_count=3, context_matching_mode="whole_word"
+                context_prefix_count=5, context_suffix_count=0, context_matching_mode="whole_word"
             ),
         )
-        self._anonymizer = AnonymizerEngine()
+        self._anonymizer = AnonymizerEngine()  # type: ignore[no-untyped-call]  # untyped __init__
 
     def preview(self, text: str, roster: Roster, *, extra_allow: Iterable[str] = ()) -> list[Span]:
         """What should be redacted, as non-overlapping spans in text order, for review.
@@ -132,7 +131,7 @@ class RedactionEngine:
         result = self._anonymizer.anonymize(
             text=text,
             analyzer_results=[
-                RecognizerResult(key, span.start, span.end, span.score)
+                AnonymizerInput(key, span.start, span.end, span.score)
                 for key, span in zip(keys, merged, strict=True)
             ],
             operators={
@@ -140,7 +139,7 @@ class RedactionEngine:
                 for key, value in zip(keys, values, strict=True)
             },
         )
-        by_key = {key: span for key, span in zip(keys, merged, strict=True)}
+        by_key = dict(zip(keys, merged, strict=True))
         replacements = sorted(
             (
                 Replacement(
@@ -191,4 +190,7 @@ class RedactionEngine:
                 span = None
             if span is not None:
                 spans.append(span)
-        return merge_overlaps(text, spans)
+        products = {
+            s.text for s in spans if s.entity_type in GUESSED and used_as_product(text, s.text)
+        }
+        return merge_overlaps(text, [s for s in spans if s.text not in products])

@@ -24,6 +24,7 @@ class Finding(NamedTuple):
 
 class FindingRecognizer(LocalRecognizer):
     def __init__(self, *, name: str, entities: Iterable[str]) -> None:
+        self.label = name  # Presidio's own `name` attribute is untyped
         super().__init__(supported_entities=list(entities), name=name, supported_language="en")
 
     def load(self) -> None:
@@ -36,7 +37,7 @@ class FindingRecognizer(LocalRecognizer):
         self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
     ) -> list[RecognizerResult]:
         metadata = {
-            RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
+            RecognizerResult.RECOGNIZER_NAME_KEY: self.label,
             RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
         }
         return [
@@ -45,7 +46,7 @@ class FindingRecognizer(LocalRecognizer):
                 f.start,
                 f.end,
                 f.score,
-                analysis_explanation=AnalysisExplanation(self.name, f.score),
+                analysis_explanation=AnalysisExplanation(self.label, f.score),
                 recognition_metadata=metadata,
             )
             for f in self.find(text)

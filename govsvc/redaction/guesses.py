@@ -15,18 +15,42 @@ from govsvc.redaction.spans import Span, span_at
 from govsvc.redaction.words import looks_like_name_token
 
 _TOKEN = re.compile(r"\S+")
+_NEXT_WORD = re.compile(r"\s+(\S+)")
 _CAMEL = re.compile(r"[a-z]{3,}[A-Z]")  # PostgreSQL, PagerDuty, OrderService; not McDonald
-_PARTICLES = frozenset({"van", "von", "de", "der", "den", "da", "di", "du", "del", "della", "la",
-                        "le", "bin", "al", "dos", "das", "ter", "y"})
+_PARTICLES = frozenset(
+    {
+        "van",
+        "von",
+        "de",
+        "der",
+        "den",
+        "da",
+        "di",
+        "du",
+        "del",
+        "della",
+        "la",
+        "le",
+        "bin",
+        "al",
+        "dos",
+        "das",
+        "ter",
+        "y",
+    }
+)
+
+
+def _is_acronym(word: str) -> bool:
+    letters = word.replace("-", "").replace("'", "").replace("\u2019", "").rstrip(".")
+    return len(letters) > 1 and letters.isupper()
 
 
 def _is_name_word(word: str, allow: AllowList) -> bool:
     if not looks_like_name_token(word) or allow.allows(word):
         return False
-    letters = word.replace("-", "").replace("'", "").replace("’", "").rstrip(".")
-    if len(letters) > 1 and letters.isupper():
-        return False  # UTC, SEV, API: acronyms, not names
-    return not _CAMEL.search(word)
+    # UTC, SEV, API are acronyms; PostgreSQL and PagerDuty are products.
+    return not _is_acronym(word) and not _CAMEL.search(word)
 
 
 def refine_guess(text: str, guess: Span, allow: AllowList) -> Span | None:
@@ -58,4 +82,38 @@ def refine_guess(text: str, guess: Span, allow: AllowList) -> Span | None:
     if not runs:
         return None
     start, end = max(runs, key=lambda r: r[1] - r[0])
+    following = _NEXT_WORD.match(text, end, guess.end)
+    if following and " " not in text[start:end] and _is_acronym(bare(following.group(1))):
+        return None  # "Cloud SQL", "Azure AD": one word before an acronym names a product
     return span_at(text, start, end, guess.entity_type, guess.score, guess.recognizer)
+
+
+# A name is rarely written after an article ("the Rollbar migration") or right before a word
+# for a piece of software ("Keycloak alert", "Bugsnag support"); a product name often is. One
+# such use anywhere in the document clears every guess of that word in it.
+_DETERMINERS = frozenset({"the", "a", "an", "our", "their", "its", "this", "that", "your", "my"})
+_PRODUCT_NOUNS = frozenset(
+    """
+    account agent agents alert alerts api app bucket bug cache cert certificate cli client
+    cluster clusters config configuration connector console controller dashboard dashboards
+    database deployment docs documentation driver endpoint gateway incident instance instances
+    integration issue job jobs key library license limit limits log logs metrics migration
+    node nodes operator outage page patch pipeline plugin pod pods proxy queue quota region
+    release rollout runner sdk server servers service services status subscription support
+    token ui upgrade vendor version webhook worker workers
+    """.split()  # noqa: SIM905 - a word list reads better as prose
+)
+_WORD_BEFORE = re.compile(r"([\w'\u2019-]+)\s+$")
+_WORD_AFTER = re.compile(r"^\s+([\w-]+)")
+
+
+def used_as_product(text: str, guess: str) -> bool:
+    """Whether `guess` is written somewhere in `text` the way a product name is."""
+    for match in re.finditer(rf"(?<!\w){re.escape(guess)}(?!\w)", text):
+        before = _WORD_BEFORE.search(text, 0, match.start())
+        after = _WORD_AFTER.match(text[match.end() : match.end() + 40])
+        if before and before.group(1).lower() in _DETERMINERS:
+            return True
+        if after and after.group(1).lower().split("-")[0] in _PRODUCT_NOUNS:
+            return True
+    return False

@@ -3,9 +3,9 @@
 The small English model misses many names on technical prose, most of all names that are not
 English ("Véronique Letellier" comes back as an organisation). This recognizer proposes every
 run of two or three capitalised proper nouns at a score under the engine's threshold; Presidio's
-context enhancer lifts it over the threshold only when a word about people stands within five
-words before it or three after ("thanks to", "their engineer", "our account manager",
-"reported", "joined"). The allow-list and the guess filter still apply afterwards.
+context enhancer lifts it over the threshold only when a word about people stands within the
+five words before it ("thanks to", "their engineer", "our account manager", "cc:"). The
+allow-list and the guess filter still apply afterwards.
 """
 
 from __future__ import annotations
@@ -18,27 +18,88 @@ from presidio_analyzer.nlp_engine import NlpArtifacts
 from govsvc.redaction.entities import PERSON
 from govsvc.redaction.words import looks_like_name_token
 
+NAME: Final = "name-shape"
+
 # Under the engine's default threshold (0.35); a context word lifts it to 0.4 at least.
 SHAPE_SCORE: Final = 0.3
 
 PEOPLE_WORDS: Final = [
     # roles
-    "engineer", "manager", "contact", "lead", "director", "analyst", "administrator", "admin",
-    "agent", "representative", "rep", "owner", "colleague", "developer", "architect",
-    "consultant", "specialist", "technician", "officer", "ceo", "cto", "cio", "ciso", "vp",
-    "founder", "president", "customer", "vendor", "partner", "reporter", "researcher",
-    "user", "caller", "mr", "ms", "mrs", "dr", "person", "name",
+    "engineer",
+    "manager",
+    "contact",
+    "lead",
+    "director",
+    "analyst",
+    "administrator",
+    "admin",
+    "agent",
+    "representative",
+    "rep",
+    "owner",
+    "colleague",
+    "developer",
+    "architect",
+    "consultant",
+    "specialist",
+    "technician",
+    "officer",
+    "ceo",
+    "cto",
+    "cio",
+    "ciso",
+    "vp",
+    "founder",
+    "president",
+    "customer",
+    "vendor",
+    "partner",
+    "reporter",
+    "researcher",
+    "user",
+    "caller",
+    "mr",
+    "ms",
+    "mrs",
+    "dr",
+    "person",
+    "name",
+    "per",
+    "according",
+    # words that only go with people ("her colleague", "his manager")
+    "who",
+    "whom",
+    "whose",
+    "he",
+    "she",
+    "him",
+    "his",
+    "her",
     # what people do in a post-mortem
-    "thank", "thanks", "report", "confirm", "join", "say", "tell", "ask", "write", "email",
-    "call", "page", "escalate", "notify", "acknowledge", "approve", "review", "cc",
+    "thank",
+    "thanks",
+    "report",
+    "confirm",
+    "join",
+    "say",
+    "tell",
+    "ask",
+    "write",
+    "email",
+    "call",
+    "page",
+    "escalate",
+    "notify",
+    "acknowledge",
+    "approve",
+    "review",
+    "cc",
 ]
 
 
 class NameShapeRecognizer(LocalRecognizer):
     def __init__(self) -> None:
-        super().__init__(
-            supported_entities=[PERSON], name="name-shape", context=list(PEOPLE_WORDS)
-        )
+        super().__init__(supported_entities=[PERSON], name=NAME, context=list(PEOPLE_WORDS))
 
     def load(self) -> None:
         """Nothing to load: it reads the tokens the spaCy pipeline already produced."""
@@ -49,7 +110,7 @@ class NameShapeRecognizer(LocalRecognizer):
         if nlp_artifacts is None or nlp_artifacts.tokens is None:
             return []
         metadata = {
-            RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
+            RecognizerResult.RECOGNIZER_NAME_KEY: NAME,
             RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
         }
         results: list[RecognizerResult] = []
@@ -67,7 +128,7 @@ class NameShapeRecognizer(LocalRecognizer):
                         SHAPE_SCORE,
                         # The context enhancer records the supporting word here.
                         analysis_explanation=AnalysisExplanation(
-                            self.name, SHAPE_SCORE, textual_explanation="proper nouns in a row"
+                            NAME, SHAPE_SCORE, textual_explanation="proper nouns in a row"
                         ),
                         recognition_metadata=metadata,
                     )

@@ -53,7 +53,8 @@ class InstalledSpacyEngine(SpacyNlpEngine):
             models=[{"lang_code": "en", "model_name": model}],
             ner_model_configuration=NerModelConfiguration(),
         )
-        self.nlp = {"en": pipeline}
+        # SpacyNlpEngine starts with `self.nlp = None`, unannotated, so mypy takes it for None.
+        self.nlp = {"en": pipeline}  # type: ignore[assignment]
 
     def load(self) -> None:
         """Already loaded in the constructor; never download."""

@@ -14,20 +14,21 @@ from typing import Literal
 
 from govsvc.redaction.entities import CUSTOMER, ROSTER_PERSON, ROSTER_TEAM
 from govsvc.redaction.finding import Finding, FindingRecognizer
-from govsvc.redaction.words import fold, is_distinctive
+from govsvc.redaction.words import COMMON_WORDS, fold, is_distinctive
 
 Kind = Literal["person", "team", "customer"]
 Identity = tuple[Kind, int]  # which roster entry: ("person", 2) is the third person
 
 _KIND_TYPES: dict[Kind, str] = {"person": ROSTER_PERSON, "team": ROSTER_TEAM, "customer": CUSTOMER}
 _EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
-_POSSESSIVE = re.compile(r"['’]s?$")
+_POSSESSIVE = re.compile(r"['\u2019]s?$")
 _LEGAL_SUFFIX = re.compile(
     r"[\s,&]+(?:inc\.?|llc|l\.l\.c\.|ltd\.?|limited|plc|gmbh|ag|kg|co\.?|corp\.?|corporation|"
     r"group|s\.?a\.?s?\.?|s\.a\.t\.|s\.l\.|sarl|e\.v\.|b\.v\.|n\.v\.|oy|ab|s\.p\.a\.|"
     r"pvt\.?|and sons|& sons)$",
     re.IGNORECASE,
 )
+_WORDS = re.compile(r"[^\W\d_]+")
 _TEAM_WORD = re.compile(r"^team\s+|\s+team$", re.IGNORECASE)
 
 
@@ -54,6 +55,10 @@ class _Variants:
     def add(self, variant: str) -> None:
         variant = variant.strip()
         if len(variant) < 2:
+            return
+        if not any(is_distinctive(word) for word in _WORDS.findall(variant)):
+            # "Will Grant" is a name, "will grant" is prose: match it only as written.
+            self.exactcase.update({variant, variant.upper()})
             return
         self.anycase.add(variant)
         if fold(variant) != variant.casefold():
@@ -137,7 +142,8 @@ class RosterIndex:
                 bare = handle.lstrip("@")
                 mine.add("@" + bare)
                 locals_.add(fold(bare))
-                if is_distinctive(bare) or not bare.isalpha():
+                # Bare too ("paged jdoe"), unless the handle is an everyday word ("will").
+                if len(bare) >= 3 and fold(bare) not in COMMON_WORDS:
                     mine.add(bare)
             self._remember(mine, ("person", index))
             for local in locals_:

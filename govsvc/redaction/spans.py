@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from govsvc.redaction.entities import GUESSED, rank
+from govsvc.redaction.entities import GUESSED, SECRET, rank
 
 
 @dataclass(frozen=True)
@@ -30,10 +30,17 @@ def span_at(text: str, start: int, end: int, entity_type: str, score: float, by:
     return Span(start, end, entity_type, text[start:end], score, by)
 
 
-def _strength(span: Span) -> tuple[bool, int, int, float]:
-    # A pattern or the roster beats a model guess; then the widest finding names the whole
-    # (a URL that contains a handle is still a URL); then the type's priority; then the score.
-    return (span.entity_type not in GUESSED, span.end - span.start, -rank(span.entity_type), span.score)
+def _strength(span: Span) -> tuple[bool, bool, int, int, float]:
+    # A pattern or the roster beats a model guess; a secret names anything it touches (a URL
+    # with a password in it is a secret); then the widest finding names the whole (a URL that
+    # contains a handle is still a URL); then the type's priority; then the score.
+    return (
+        span.entity_type not in GUESSED,
+        span.entity_type == SECRET,
+        span.end - span.start,
+        -rank(span.entity_type),
+        span.score,
+    )
 
 
 def merge_overlaps(text: str, spans: Iterable[Span]) -> list[Span]:
@@ -54,7 +61,9 @@ def merge_overlaps(text: str, spans: Iterable[Span]) -> list[Span]:
         if group:
             best = max(group, key=_strength)
             start = group[0].start
-            merged.append(span_at(text, start, group_end, best.entity_type, best.score, best.recognizer))
+            merged.append(
+                span_at(text, start, group_end, best.entity_type, best.score, best.recognizer)
+            )
         if span is not None:
             group, group_end = [span], span.end
     return merged

@@ -11,10 +11,31 @@ import unicodedata
 from typing import Final
 
 COMMON_WORDS: Final = frozenset(
-    ["able", "about", "after", "again", "all", "also", "and", "any", "april", "art", "august", "bank", "banks", "barber", "baker", "bell", "best", "bill", "bird", "bishop", "black", "blue", "bond", "boss", "brand", "bright", "brook", "brooks", "brown", "bush", "butler", "button", "can", "cash", "case", "chance", "chase", "chef", "church", "clay", "cliff", "cloud", "cole", "cook", "cooper", "cross", "dale", "dash", "day", "dean", "dew", "don", "doe", "dove", "drew", "duke", "earl", "east", "easter", "eve", "fair", "faith", "field", "fields", "fish", "fisher", "ford", "forest", "fox", "frank", "free", "gale", "gay", "gene", "glad", "glen", "gold", "golden", "good", "gray", "green", "grey", "guy", "hall", "hardy", "hart", "hay", "heart", "hill", "holly", "hope", "hunter", "ivy", "jack", "jay", "joy", "judge", "june", "just", "key", "king", "knight", "lake", "lamb", "land", "lane", "lark", "law", "lee", "little", "long", "love", "lucky", "major", "march", "mark", "marsh", "mason", "may", "mayo", "meadow", "miles", "mill", "miller", "moon", "more", "moss", "new", "nick", "noble", "north", "page", "park", "patch", "pierce", "pine", "post", "price", "prince", "rain", "ray", "read", "reed", "rich", "rice", "ring", "river", "rob", "rock", "rose", "ross", "rush", "sage", "sam", "saint", "sea", "sharp", "shaw", "short", "silver", "sky", "small", "smith", "snow", "south", "spring", "star", "stark", "steel", "stone", "storm", "summer", "sun", "swift", "tanner", "the", "tide", "tom", "true", "trust", "van", "von", "walker", "wall", "ward", "warren", "wash", "water", "watt", "way", "well", "wells", "west", "white", "will", "win", "winter", "wolf", "wood", "woods", "worth", "wren", "young"]
+    # A word list reads better as prose than as a column of 200 quoted strings.
+    """
+    abbot able about after again all also amber and angel any april art august autumn baker
+    bank banks barber bell best bill bird bishop black bliss blue bond booth boss bowman brand
+    brave bright brook brooks brown bud buddy bush butler button can candy carpenter case cash
+    chance chandler chase chef chip chuck church clay cliff cloud cole cook cooper crane cross
+    crystal daisy dale dash dawn day deacon dean destiny dew doc doe don dove drake drew duke
+    dyer earl earnest east easter echo eve fair faith field fields finch fish fisher ford
+    forest fox frank free fuller gale gay gene gill ginger glad glen gold golden good grace
+    grant gray green grey gross guard guy hall hardy harmony hart hawk hay hazel heart hill
+    holly honey hope house hunter iris ivy jack jay jewel jolly joy judge june just key king
+    knight lake lamb land lane lark law lee lily little long lord love lucky luna major march
+    mark marsh marshal marshall martin mason max may mayo meadow melody merry miles mill
+    miller moon more moss new nick noble north nova olive page park pat patch pearl peg penny
+    pierce pine porter post potter precious price prince rain ray read reed rice rich ring
+    river rob robin rock rod rose ross ruby rush rusty sage saint sam sandy sawyer sea sharp
+    shaw shepherd short silver sky sly small smith snow sonny south spring star stark steel
+    sterling stone storm stormy strong sue summer sun sunny swan sweet swift tanner ted the
+    tide tom trinity true trust turner van violet von wade walker wall ward warden warren wash
+    water watt way weaver well wells west white will win winter wise wolf wood woods worth
+    wren young
+    """.split()  # noqa: SIM905
 )
 
-_NAME_TOKEN = re.compile(r"^[^\W\d_][^\W\d_'’.-]*(?:['’-][^\W\d_]+)*\.?$")
+_NAME_TOKEN = re.compile(r"^[^\W\d_][^\W\d_'\u2019.-]*(?:['\u2019-][^\W\d_]+)*\.?$")
 
 
 def fold(text: str) -> str:
