@@ -11,11 +11,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+import anyio
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from govsvc.audit.chain import format_time
 from govsvc.auth.caller import Caller
+from govsvc.comms import redact as comms_redact
 from govsvc.compliance import regulatory
 from govsvc.compliance.clocks import ClockState, ClockStatus, evaluate
 from govsvc.compliance.models import ControlMapping, MappingState
@@ -140,6 +142,7 @@ async def regulator_timeline(
     incident_id: int,
     regime: str,
     include_entry_ids: Sequence[int] = (),
+    redact: bool = True,
 ) -> list[TimelineItem]:
     """One chronological, regulator-facing timeline: the moments the regime counts from, the
     notifications sent under it, the status of the incident, and only those internal timeline
@@ -228,7 +231,27 @@ async def regulator_timeline(
             TimelineItem(e.occurred_at, "entry", e.text, f"timeline_entry {e.id}", None)
             for e in entries
         ]
+    if redact:
+        items = await _redacted(runtime, session, incident, items)
     return sorted(items, key=lambda i: (i.at, i.kind, i.source))
+
+
+async def _redacted(
+    runtime: Runtime, session: AsyncSession, incident: Incident, items: list[TimelineItem]
+) -> list[TimelineItem]:
+    """Take people's names, contacts and secrets out of what goes to a regulator: the
+    timeline says what happened and when, not who on the team typed what."""
+    roster, allow = await comms_redact.roster_for(session, incident, None)
+    engine = runtime.redactor
+
+    def clean(text: str) -> str:
+        return engine.apply(text, engine.preview(text, roster, extra_allow=allow), roster).text
+
+    texts = await anyio.to_thread.run_sync(lambda: [clean(i.text) for i in items])
+    return [
+        TimelineItem(i.at, i.kind, t, i.source, i.audit_seq)
+        for i, t in zip(items, texts, strict=True)
+    ]
 
 
 def timeline_json(incident: Incident, regime: str, items: Sequence[TimelineItem]) -> dict[str, Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any, Self
+from typing import Annotated, Any, Self
 
 import strawberry
 from strawberry.scalars import JSON
@@ -282,6 +282,9 @@ class ComplianceQuery:
         incident_id: strawberry.ID,
         regime: str,
         include_entry_ids: list[strawberry.ID] | None = None,
+        redact: Annotated[
+            bool, strawberry.argument(description="Take names, contacts and secrets out.")
+        ] = True,
     ) -> RegulatorTimeline:
         rt = info.context.runtime
         pk = decode_id(incident_id, "Incident", field="incidentId")
@@ -293,7 +296,13 @@ class ComplianceQuery:
             from govsvc.incidents.common import incident_for
 
             items = await notifications.regulator_timeline(
-                rt, session, caller, incident_id=pk, regime=regime, include_entry_ids=entries
+                rt,
+                session,
+                caller,
+                incident_id=pk,
+                regime=regime,
+                include_entry_ids=entries,
+                redact=redact,
             )
             incident = await incident_for(session, caller, pk, "read")
             return notifications.timeline_json(incident, regime, items)

@@ -372,3 +372,22 @@ def test_the_manifest_signature_covers_the_manifest(pack_file: Path, tmp_path: P
     _rewrite(pack_file, target, {"manifest.json": json.dumps(manifest).encode()})
     report = verify_pack(target)
     assert report.problems[0].startswith("manifest.sig")
+
+
+async def test_the_regulator_timeline_takes_people_out_unless_told_not_to(gql: GraphQL) -> None:
+    # given an included entry that names someone on the team
+    incident_id = await _incident(gql, tags=["personal-data-exposure"])
+    await helpers.person_with_token(gql, "maria.garcia@example.com")
+    entry = await _note(gql, incident_id, "Maria Garcia confirmed containment at 10:02")
+    query = (
+        "query($id: ID!, $inc: [ID!], $r: Boolean!) { regulatorTimeline(incidentId: $id,"
+        ' regime: "gdpr", includeEntryIds: $inc, redact: $r) { entries { text } } }'
+    )
+    # when
+    redacted = await gql(query, {"id": incident_id, "inc": [entry], "r": True})
+    plain = await gql(query, {"id": incident_id, "inc": [entry], "r": False})
+    # then
+    texts = [e["text"] for e in redacted["regulatorTimeline"]["entries"]]
+    assert not any("Maria" in t for t in texts)
+    assert any("confirmed containment at 10:02" in t for t in texts)
+    assert any("Maria Garcia" in e["text"] for e in plain["regulatorTimeline"]["entries"])
