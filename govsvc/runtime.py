@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from govsvc.db import Database
 from govsvc.evidence.crypto import master_key_from_secret
 from govsvc.policies import Policies
-from govsvc.redaction import RedactionEngine, load_redaction_patterns
 from govsvc.settings import Settings
 from govsvc.storage import WormStore, build_store
+
+if TYPE_CHECKING:
+    from govsvc.redaction import RedactionEngine
 
 
 @dataclass(frozen=True)
@@ -23,7 +26,10 @@ class Runtime:
 
     @cached_property
     def redactor(self) -> RedactionEngine:
-        """The Presidio engine, built on first use: loading the language model takes seconds."""
+        """The Presidio engine, built on first use: loading the language model takes seconds
+        (and importing it is heavy too, so commands that never redact never pay for it)."""
+        from govsvc.redaction import RedactionEngine, load_redaction_patterns
+
         return RedactionEngine(
             model=self.settings.redaction_model,
             patterns=load_redaction_patterns(self.settings.policies_dir / "redaction.yaml"),
