@@ -12,11 +12,11 @@ from strawberry.scalars import JSON
 
 from govsvc.authz.sensitivity import Sensitivity as SensitivityEnum
 from govsvc.comms import models, postmortems, redact, roles, templates, updates
-from govsvc.errors import Invalid, NotFound, ServiceError
+from govsvc.errors import NotFound, ServiceError
 from govsvc.graphql.context import Info
 from govsvc.graphql.errors import UserError
 from govsvc.graphql.relay import decode_id, decode_optional, global_id
-from govsvc.graphql.resolvers import bad_input, mutate, read
+from govsvc.graphql.resolvers import bad_input, mutate, read, read_or
 from govsvc.incidents.classification import Severity as SeverityEnum
 from govsvc.incidents.common import incident_for
 from govsvc.incidents.graphql_types import Sensitivity, Severity
@@ -164,7 +164,7 @@ class CommsQuery:
             await incident_for(session, caller, pk, "read")
             return await updates.current(session, pk, models.Audience(audience))
 
-        found = await read(info, run)
+        found = await read_or(info, run, missing=None)
         return StatusUpdate.from_model(found) if found else None
 
     @strawberry.field(description="Every update of an incident, drafts and rejections included.")
@@ -174,7 +174,7 @@ class CommsQuery:
             await incident_for(session, caller, pk, "read")
             return (await updates.updates_for(session, [pk])).get(pk, [])
 
-        return [StatusUpdate.from_model(u) for u in await read(info, run)]
+        return [StatusUpdate.from_model(u) for u in await read_or(info, run, missing=[])]
 
     @strawberry.field(description="Message templates, every version.")
     async def message_templates(self, info: Info) -> list[MessageTemplate]:
@@ -223,7 +223,7 @@ class CommsQuery:
                 score=s.score,
                 recognizer=s.recognizer,
             )
-            for s in await read(info, run)
+            for s in await read_or(info, run, missing=[])
         ]
 
 
@@ -298,13 +298,29 @@ class TemplatePayload:
 
 
 @strawberry.input
+class PostMortemSectionsInput:
+    """Only the sections given change; the rest stay as they are."""
+
+    summary: str | None = strawberry.UNSET
+    customer_impact: str | None = strawberry.UNSET
+    timeline: str | None = strawberry.UNSET
+    root_cause: str | None = strawberry.UNSET
+    contributing_factors: str | None = strawberry.UNSET
+    action_items: str | None = strawberry.UNSET
+    lessons: str | None = strawberry.UNSET
+
+    def given(self) -> dict[str, str]:
+        return {
+            name: getattr(self, name) or ""
+            for name in models.SECTIONS
+            if getattr(self, name) is not strawberry.UNSET
+        }
+
+
+@strawberry.input
 class PostMortemWriteInput:
     incident_id: strawberry.ID
-    sections: JSON = strawberry.field(
-        description="{summary, customer_impact, timeline, "
-        "root_cause, contributing_factors, "
-        "action_items, lessons}"
-    )
+    sections: PostMortemSectionsInput
     sensitivity: Sensitivity | None = None  # type: ignore[valid-type]
     reviewers: list[str] | None = None
     customers: list[str] | None = strawberry.field(
@@ -448,15 +464,11 @@ class CommsMutation:
         rt, caller = info.context.runtime, info.context.caller
 
         async def run() -> models.PostMortem:
-            if not isinstance(input.sections, dict) or not all(
-                isinstance(v, str) for v in input.sections.values()
-            ):
-                raise Invalid("sections is an object of section name to text", field="sections")
             return await postmortems.write(
                 rt,
                 caller,
                 incident_id=decode_id(input.incident_id, "Incident", field="incidentId"),
-                sections=input.sections,
+                sections=input.sections.given(),
                 sensitivity=SensitivityEnum(input.sensitivity) if input.sensitivity else None,
                 reviewers=input.reviewers,
                 customers=input.customers,

@@ -21,6 +21,7 @@ from govsvc.auth.caller import Caller
 from govsvc.authz.loading import load_unit_tree
 from govsvc.compliance.catalog import Control
 from govsvc.compliance.models import ControlMapping, MappingState
+from govsvc.errors import NotFound
 from govsvc.evidence.access import readable_evidence
 from govsvc.evidence.models import EvidenceItem, EvidenceLink, EvidenceState
 from govsvc.incidents.common import readable_incidents
@@ -70,6 +71,8 @@ async def compute(
     unit_ids: Sequence[int] = (),
 ) -> Coverage:
     """Each control objective of `framework` with its evidence, status and named gaps."""
+    if framework not in runtime.policies.catalog.frameworks:
+        raise NotFound(f"no framework {framework!r} in the catalog", field="framework")
     controls = [
         c
         for c in runtime.policies.catalog.controls(framework)

@@ -22,7 +22,7 @@ from govsvc.compliance import regulatory
 from govsvc.compliance.clocks import ClockState, ClockStatus, evaluate
 from govsvc.compliance.models import ControlMapping, MappingState
 from govsvc.db import utcnow
-from govsvc.errors import ErrorCode, Invalid
+from govsvc.errors import ErrorCode, Invalid, NotFound
 from govsvc.evidence.models import EvidenceItem
 from govsvc.incidents.common import incident_for, readable_incidents
 from govsvc.incidents.models import Incident, IncidentStatusChange, TimelineEntry
@@ -148,7 +148,7 @@ async def regulator_timeline(
     notifications sent under it, the status of the incident, and only those internal timeline
     entries someone chose to include. Nothing else leaves."""
     if regime not in runtime.policies.regimes:
-        raise Invalid(f"unknown regime {regime!r}", field="regime", code=ErrorCode.NOT_FOUND)
+        raise NotFound(f"unknown regime {regime!r}", field="regime")
     incident = await incident_for(session, caller, incident_id, "read")
     items = [
         TimelineItem(

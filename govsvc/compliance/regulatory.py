@@ -4,7 +4,6 @@ notifications sent (their content frozen as evidence). Both are append-only."""
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import AsyncIterator, Iterable
 from datetime import datetime, timedelta
 
@@ -188,30 +187,50 @@ async def notifications_by_incident(
     return grouped
 
 
-FACT_NAMES = (
-    "affected_individuals",
-    "affected_residents_max_state",
-    "risk_to_individuals",
-    "personal_data_breach",
-    "major_incident",
-    "material",
-)
+# The facts regimes test, and what kind of value each is; a value is given as text and read
+# as its kind, so a count is a count and a yes is a yes.
+FACTS: dict[str, str | tuple[str, ...]] = {
+    "affected_individuals": "count",
+    "affected_residents_max_state": "count",
+    "risk_to_individuals": ("unlikely", "risk", "high_risk"),
+    "personal_data_breach": "yes/no",
+    "major_incident": "yes/no",
+    "material": "yes/no",
+}
+_YES_NO = {"true": True, "yes": True, "false": False, "no": False}
+
+
+def read_fact(name: str, text: str) -> int | bool | str:
+    """The fact's value read as its kind, or a typed error saying what was expected."""
+    kind = FACTS.get(name)
+    if kind is None:
+        raise Invalid(f"unknown fact {name!r}; known: {', '.join(FACTS)}", field="name")
+    value = text.strip().lower()
+    if kind == "count":
+        if not value.isdigit() or len(value) > 12:
+            raise Invalid(f"{name} is a whole number of people", field="value")
+        return int(value)
+    if kind == "yes/no":
+        if value not in _YES_NO:
+            raise Invalid(f"{name} is yes or no", field="value")
+        return _YES_NO[value]
+    if value not in kind:
+        raise Invalid(f"{name} is one of {', '.join(kind)}", field="value")
+    return value
 
 
 async def record_fact(
-    runtime: Runtime, caller: Caller, *, incident_id: int, name: str, value: object
+    runtime: Runtime, caller: Caller, *, incident_id: int, name: str, value: str
 ) -> RegulatoryFact:
     """Record a fact the clocks depend on (the latest value counts; earlier ones stay)."""
-    if name not in FACT_NAMES:
-        raise Invalid(f"unknown fact {name!r}; known: {', '.join(FACT_NAMES)}", field="name")
-    if not isinstance(value, str | int | float | bool) or (
-        isinstance(value, float) and not math.isfinite(value)
-    ):
-        raise Invalid("a fact is a string, number or boolean", field="value")
+    fact_value = read_fact(name, value)
     async with runtime.db.write() as session:
         incident = await incident_for(session, caller, incident_id, "record_regulatory")
         fact = RegulatoryFact(
-            incident_id=incident.id, name=name, value=json.dumps(value), recorded_by=caller.actor
+            incident_id=incident.id,
+            name=name,
+            value=json.dumps(fact_value),
+            recorded_by=caller.actor,
         )
         session.add(fact)
         await session.flush()
@@ -222,7 +241,7 @@ async def record_fact(
             resource_type="incident",
             resource_id=incident.id,
             unit=await unit_code(session, incident.business_unit_id),
-            payload={"fact": fact.id, "name": name, "value": value},
+            payload={"fact": fact.id, "name": name, "value": fact_value},
         )
         return fact
 

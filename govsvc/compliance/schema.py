@@ -18,8 +18,8 @@ from govsvc.compliance.clocks import TriggerKind as TriggerKindEnum
 from govsvc.evidence.schema import EvidenceItem
 from govsvc.graphql.context import Info
 from govsvc.graphql.errors import UserError
-from govsvc.graphql.relay import decode_id, global_id
-from govsvc.graphql.resolvers import mutate, read
+from govsvc.graphql.relay import decode_filter, decode_id, global_id
+from govsvc.graphql.resolvers import mutate, read, read_or
 from govsvc.incidents.graphql_types import Incident
 
 ClockState = strawberry.enum(ClockStateEnum, name="ClockState")
@@ -208,7 +208,7 @@ class ComplianceQuery:
             await incident_for(session, caller, pk, "read")
             return await mapping.suggestions(rt, session, incident_id=pk)
 
-        found = await read(info, run)
+        found: list[mapping.Suggestion] = await read_or(info, run, missing=[])
         return [
             ControlSuggestion(control=Control.from_model(s.control), because_of_tags=s.because_of)
             for s in found
@@ -223,24 +223,28 @@ class ComplianceQuery:
         period_end: datetime,
         control_keys: list[str] | None = None,
         business_unit_ids: list[strawberry.ID] | None = None,
-    ) -> CoverageReport:
+    ) -> CoverageReport | None:
         rt = info.context.runtime
-        units = [
-            decode_id(u, "BusinessUnit", field="businessUnitIds") for u in business_unit_ids or ()
-        ]
-        report = await read(
-            info,
-            lambda s, c: coverage_service.compute(
+
+        async def run(session: Any, caller: Any) -> coverage_service.Coverage:
+            units = [
+                decode_id(u, "BusinessUnit", field="businessUnitIds")
+                for u in business_unit_ids or ()
+            ]
+            return await coverage_service.compute(
                 rt,
-                s,
-                c,
+                session,
+                caller,
                 framework=framework,
                 period_start=period_start,
                 period_end=period_end,
                 control_keys=control_keys or (),
                 unit_ids=units,
-            ),
-        )
+            )
+
+        report = await read_or(info, run, missing=None)
+        if report is None:
+            return None
         return CoverageReport(
             framework=report.framework,
             period_start=report.period_start,
@@ -266,7 +270,7 @@ class ComplianceQuery:
         incident_id: strawberry.ID | None = None,
     ) -> list[NotificationClock]:
         rt = info.context.runtime
-        pk = decode_id(incident_id, "Incident", field="incidentId") if incident_id else None
+        pk = decode_filter(incident_id, "Incident")
         clocks = await read(
             info,
             lambda s, c: notifications.notification_clocks(
@@ -285,15 +289,17 @@ class ComplianceQuery:
         redact: Annotated[
             bool, strawberry.argument(description="Take names, contacts and secrets out.")
         ] = True,
-    ) -> RegulatorTimeline:
+    ) -> RegulatorTimeline | None:
         rt = info.context.runtime
-        pk = decode_id(incident_id, "Incident", field="incidentId")
-        entries = [
-            decode_id(e, "TimelineEntry", field="includeEntryIds") for e in include_entry_ids or ()
-        ]
 
         async def run(session: Any, caller: Any) -> dict[str, Any]:
             from govsvc.incidents.common import incident_for
+
+            pk = decode_id(incident_id, "Incident", field="incidentId")
+            entries = [
+                decode_id(e, "TimelineEntry", field="includeEntryIds")
+                for e in include_entry_ids or ()
+            ]
 
             items = await notifications.regulator_timeline(
                 rt,
@@ -307,7 +313,9 @@ class ComplianceQuery:
             incident = await incident_for(session, caller, pk, "read")
             return notifications.timeline_json(incident, regime, items)
 
-        document: Any = await read(info, run)
+        document: Any = await read_or(info, run, missing=None)
+        if document is None:
+            return None
         return RegulatorTimeline(
             regime=regime,
             json=document,
@@ -358,8 +366,8 @@ class RegulatoryTriggerRecordInput:
 @strawberry.input
 class RegulatoryFactRecordInput:
     incident_id: strawberry.ID
-    name: str
-    value: JSON
+    name: str = strawberry.field(description="affected_individuals, risk_to_individuals, ...")
+    value: str = strawberry.field(description="As text: a number, yes/no, or a named level.")
 
 
 @strawberry.input

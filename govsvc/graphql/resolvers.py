@@ -9,11 +9,12 @@ from graphql import GraphQLError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from govsvc.auth.caller import Caller
-from govsvc.errors import Forbidden, ServiceError
+from govsvc.errors import Forbidden, NotFound, ServiceError
 from govsvc.graphql.context import BatchFn, Info
 from govsvc.graphql.errors import forbidden, user_errors
 
 T = TypeVar("T")
+M = TypeVar("M")
 P = TypeVar("P")
 
 
@@ -26,6 +27,22 @@ async def read(info: Info, fn: Callable[[AsyncSession, Caller], Awaitable[T]]) -
     try:
         async with info.context.runtime.db.read() as session:
             return await fn(session, info.context.caller)
+    except ServiceError as error:
+        raise bad_input(error) from None
+    except Forbidden as error:
+        raise forbidden(error) from None
+
+
+async def read_or(
+    info: Info, fn: Callable[[AsyncSession, Caller], Awaitable[T]], *, missing: M
+) -> T | M:
+    """Like `read`, but a missing (or forbidden-to-see) object answers `missing` in data, the
+    way `node` answers null: nothing to see is not an error."""
+    try:
+        async with info.context.runtime.db.read() as session:
+            return await fn(session, info.context.caller)
+    except NotFound:
+        return missing
     except ServiceError as error:
         raise bad_input(error) from None
     except Forbidden as error:

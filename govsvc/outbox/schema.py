@@ -18,7 +18,9 @@ from govsvc.graphql.errors import UserError
 from govsvc.graphql.relay import connection, decode_cursor, decode_id, global_id
 from govsvc.graphql.resolvers import load_nodes, mutate, read
 from govsvc.outbox import admin
-from govsvc.outbox.models import Delivery, DeliveryAttempt
+from govsvc.outbox.models import Delivery, DeliveryAttempt, DeliveryState
+
+DeliveryStateGQL = strawberry.enum(DeliveryState, name="DeliveryState")
 
 
 @strawberry.type
@@ -134,15 +136,16 @@ class OutboxQuery:
     async def webhook_deliveries(
         self,
         info: Info,
-        state: str | None = None,
+        state: DeliveryStateGQL | None = None,  # type: ignore[valid-type]
         first: int | None = None,
         after: str | None = None,
     ) -> relay.Connection[WebhookDelivery]:
         cap = info.context.runtime.settings.graphql_max_page
+        wanted = DeliveryState(state).value if state is not None else None
         page = await read(
             info,
             lambda s, c: admin.list_deliveries(
-                s, c, state=state, first=first, after_id=decode_cursor(after), max_page=cap
+                s, c, state=wanted, first=first, after_id=decode_cursor(after), max_page=cap
             ),
         )
         return connection(page, WebhookDelivery.from_model)

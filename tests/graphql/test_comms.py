@@ -219,7 +219,7 @@ async def test_a_restricted_post_mortem_is_read_only_by_the_right_people_and_aud
         {
             "i": {
                 "incidentId": incident_id,
-                "sections": {"summary": "A bad deploy.", "root_cause": "Config drift"},
+                "sections": {"summary": "A bad deploy.", "rootCause": "Config drift"},
             }
         },
     )

@@ -182,7 +182,7 @@ async def test_a_public_post_mortem_is_reviewed_redacted_and_refused_while_anyth
                     "at 14:32 UTC.",
                     "timeline": "Maria Garcia (maria.garcia@example.com, +44 20 7946 0958) "
                     "paged the DBA on db-prod-7. Globex Corporation reported failures first.",
-                    "root_cause": "A config change set pool_size=0; the deploy key "
+                    "rootCause": "A config change set pool_size=0; the deploy key "
                     "AKIAIOSFODNN7EXAMPLE was pasted in the ticket OPS-1234.",
                 },
             }
