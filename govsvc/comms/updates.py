@@ -292,25 +292,29 @@ async def publish(runtime: Runtime, caller: Caller, *, update_id: int) -> Status
     async with runtime.db.read() as session:
         update, incident = await _draft_for(session, caller, update_id, "read")
         audience = Audience(update.audience)
-        if runtime.policies.comms.needs_comms_lead(
+        lead_missing = runtime.policies.comms.needs_comms_lead(
             audience, Severity(incident.severity)
-        ) and not await roles.holders(session, incident.id, IncidentRoleKind.COMMS_LEAD):
-            await _tell_commander(runtime, caller, incident, update)
-            raise Invalid(
-                f"a {incident.severity} incident needs a comms lead assigned before "
-                f"a {audience.value} update goes out; the incident commander has been "
-                "told",
-                field="updateId",
-                code=ErrorCode.COMMS_LEAD_REQUIRED,
-            )
-        if audience in runtime.policies.comms.redacted_audiences:
-            found = await redact.leaks(runtime, session, incident, update.body)
-            if found:
-                raise Invalid(
-                    "the text still holds " + ", ".join(found) + "; redact it first",
-                    field="body",
-                    code=ErrorCode.REDACTION_REQUIRED,
-                )
+        ) and not await roles.holders(session, incident.id, IncidentRoleKind.COMMS_LEAD)
+        found = (
+            await redact.leaks(runtime, session, incident, update.body)
+            if audience in runtime.policies.comms.redacted_audiences and not lead_missing
+            else []
+        )
+    # Outside the read transaction: telling the commander writes, and must not wait on it.
+    if lead_missing:
+        await _tell_commander(runtime, caller, incident, update)
+        raise Invalid(
+            f"a {incident.severity} incident needs a comms lead assigned before a "
+            f"{audience.value} update goes out; the incident commander has been told",
+            field="updateId",
+            code=ErrorCode.COMMS_LEAD_REQUIRED,
+        )
+    if found:
+        raise Invalid(
+            "the text still holds " + ", ".join(found) + "; redact it first",
+            field="body",
+            code=ErrorCode.REDACTION_REQUIRED,
+        )
     frozen = await evidence_service.collect(
         runtime,
         caller.on_behalf("freeze"),

@@ -62,14 +62,12 @@ def plain(values: dict[str, Any]) -> dict[str, Any]:
 async def incident_for(
     session: AsyncSession, caller: Caller, incident_id: int, action: str
 ) -> Incident:
-    """The incident, locked for this transaction, if the caller may see it and do `action`."""
-    incident = (
-        await session.execute(
-            select(Incident)
-            .where(Incident.id == incident_id, readable_incidents(caller))
-            .with_for_update()
-        )
-    ).scalar_one_or_none()
+    """The incident if the caller may see it and do `action`; locked for the rest of the
+    transaction unless the action only reads (a reader must never hold a writer up)."""
+    query = select(Incident).where(Incident.id == incident_id, readable_incidents(caller))
+    if action != "read":
+        query = query.with_for_update()
+    incident = (await session.execute(query)).scalar_one_or_none()
     if incident is None:
         raise NotFound("no such incident", field="incidentId")
     caller.access.require(
