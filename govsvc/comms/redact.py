@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 from sqlalchemy import select
@@ -14,8 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from govsvc.comms.models import PostMortem
 from govsvc.incidents.models import Incident
 from govsvc.org.models import Principal, Service, Team
-from govsvc.redaction import Roster, RosterPerson, Span
 from govsvc.runtime import Runtime
+
+if TYPE_CHECKING:  # the engine (spaCy, numpy) loads only when something is redacted
+    from govsvc.redaction import Roster, Span
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,8 @@ async def roster_for(
     session: AsyncSession, incident: Incident, pm: PostMortem | None
 ) -> tuple[Roster, list[str]]:
     """Everyone and everything that must never leak, and the words that must survive."""
+    from govsvc.redaction import Roster, RosterPerson
+
     people = (await session.execute(select(Principal.name, Principal.email))).all()
     teams = list((await session.execute(select(Team.name))).scalars())
     customers = json.loads(pm.customers) if pm is not None else []
@@ -75,6 +79,8 @@ async def apply(
     text: str,
     spans: list[SpanView] | Any,
 ) -> str:
+    from govsvc.redaction import Span
+
     roster, _ = await roster_for(session, incident, pm)
     chosen = [
         Span(

@@ -143,9 +143,11 @@ async def collect(
     key = f"evidence/{uuid.uuid4()}"
     async with runtime.db.write() as session:
         session.add(StorageIntent(storage_key=key, purpose="evidence", requested_by=caller.actor))
-    hashing = Hashing(content, expected=new.expected_sha256 if new.encrypt else None)
     data_key = crypto.new_data_key() if new.encrypt else None
-    body = crypto.encrypt(data_key, hashing) if data_key else hashing
+    # Sealed evidence needs our own hash and size of the plaintext. For the rest the store hashes
+    # what it stores (and checks expected_sha256): hashing it here as well would be wasted work.
+    hashing = Hashing(content, expected=new.expected_sha256) if data_key else None
+    body = crypto.encrypt(data_key, hashing) if data_key and hashing else content
     try:
         stored = await runtime.store.put(
             key,
@@ -165,8 +167,8 @@ async def collect(
     except BaseException as error:
         await _intent_failed(runtime, key, f"{type(error).__name__}: {error}")
         raise
-    sha256 = hashing.sha256 if data_key else stored.sha256
-    size = hashing.size if data_key else stored.size
+    sha256 = hashing.sha256 if hashing else stored.sha256
+    size = hashing.size if hashing else stored.size
     return await _record(
         runtime,
         caller,

@@ -517,19 +517,10 @@ class S3ObjectLockStore:
             total.update(chunk)
             return chunk
 
-        # One read ahead: the next chunk comes from S3 while this one goes to the caller.
-        ahead: asyncio.Future[bytes] = asyncio.ensure_future(self._read(read))
         try:
-            while chunk := await ahead:
-                ahead = asyncio.ensure_future(self._read(read))
+            while chunk := await self._read(read):
                 yield chunk
-                del chunk
         finally:
-            if not ahead.done():
-                # Stopped early: let the read in its thread finish before the body is closed.
-                await asyncio.wait([ahead])
-            if not ahead.cancelled():
-                ahead.exception()  # retrieved: it is either raised above or moot
             body.close()
         if is_sha256(recorded) and total.hexdigest() != recorded:
             raise IntegrityMismatch(key, recorded, total.hexdigest(), stored=True)
