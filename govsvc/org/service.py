@@ -12,10 +12,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from govsvc import validation
 from govsvc.audit.log import record
 from govsvc.auth.caller import Caller
-from govsvc.authz.access import readable
 from govsvc.authz.loading import load_unit_tree
 from govsvc.db import Database
-from govsvc.errors import AlreadyExists, Invalid, NotFound
+from govsvc.errors import AlreadyExists, Invalid
+from govsvc.org import reads
 from govsvc.org.models import (
     BusinessUnit,
     Principal,
@@ -24,8 +24,13 @@ from govsvc.org.models import (
     Team,
     TeamMember,
 )
-from govsvc.pagination import Page, fetch_page
+from govsvc.pagination import Page
 from govsvc.sentinel import KEEP, Keep
+
+UNITS = reads.Kind(BusinessUnit, "business_unit", BusinessUnit.id, "no such business unit")
+SERVICES = reads.Kind(Service, "service", Service.business_unit_id, "no such service")
+TEAMS = reads.Kind(Team, "team", Team.business_unit_id, "no such team")
+PEOPLE = reads.Kind(Principal, "person", None, "no such person")  # people belong to no unit
 
 # ---------------------------------------------------------------------------- business units
 
@@ -40,7 +45,7 @@ async def create_business_unit(
         if parent_id is None:
             caller.access.require_everywhere("manage", "business_unit")
         else:
-            await _visible_unit(session, caller, parent_id, field="parentId")
+            await get_business_unit(session, caller, parent_id, field="parentId")
             caller.access.require("manage", "business_unit", unit_id=parent_id)
         unit = BusinessUnit(code=code, name=name, parent_id=parent_id)
         session.add(unit)
@@ -67,7 +72,7 @@ async def update_business_unit(
 ) -> BusinessUnit:
     """Rename a unit or move it under another parent (as after a merger); never into a cycle."""
     async with db.write() as session:
-        unit = await _visible_unit(session, caller, unit_id, field="id")
+        unit = await get_business_unit(session, caller, unit_id, field="id")
         caller.access.require("manage", "business_unit", unit_id=unit.id)
         changes: dict[str, Any] = {}
         if name is not None:
@@ -77,7 +82,7 @@ async def update_business_unit(
             if parent_id is None:
                 caller.access.require_everywhere("manage", "business_unit")
             else:
-                await _visible_unit(session, caller, parent_id, field="parentId")
+                await get_business_unit(session, caller, parent_id, field="parentId")
                 caller.access.require("manage", "business_unit", unit_id=parent_id)
                 tree = await load_unit_tree(session)
                 if unit.id in tree.ancestors_or_self(parent_id):
@@ -100,41 +105,24 @@ async def update_business_unit(
         return unit
 
 
-async def _visible_unit(
+async def get_business_unit(
     session: AsyncSession, caller: Caller, unit_id: int, *, field: str
 ) -> BusinessUnit:
-    unit = (
-        await session.execute(
-            select(BusinessUnit).where(
-                BusinessUnit.id == unit_id,
-                readable(caller.access, "business_unit", BusinessUnit.id),
-            )
-        )
-    ).scalar_one_or_none()
-    if unit is None:
-        raise NotFound("no such business unit", field=field)
-    return unit
+    """A business unit the caller may read, or NotFound."""
+    return await reads.one(session, caller, UNITS, unit_id, field=field)
 
 
 async def list_business_units(
     session: AsyncSession, caller: Caller, *, size: int, after_id: int | None
 ) -> Page[BusinessUnit]:
     """Business units the caller may read, oldest first."""
-    query = select(BusinessUnit).where(readable(caller.access, "business_unit", BusinessUnit.id))
-    return await fetch_page(
-        session, query, id_column=BusinessUnit.id, size=size, after_id=after_id, newest_first=False
-    )
+    return await reads.page(session, caller, UNITS, size=size, after_id=after_id)
 
 
 async def business_units_by_id(
     session: AsyncSession, caller: Caller, ids: Iterable[int]
 ) -> dict[int, BusinessUnit]:
-    rows = await session.execute(
-        select(BusinessUnit).where(
-            BusinessUnit.id.in_(set(ids)), readable(caller.access, "business_unit", BusinessUnit.id)
-        )
-    )
-    return {unit.id: unit for unit in rows.scalars()}
+    return await reads.by_id(session, caller, UNITS, ids)
 
 
 # ---------------------------------------------------------------------------- services
@@ -190,10 +178,10 @@ async def create_service(
         public_name = validation.text(public_name, field="publicName")
     _check_sla(availability_target_pct, latency_threshold_ms, latency_outage_ms, tier)
     async with db.write() as session:
-        unit = await _visible_unit(session, caller, business_unit_id, field="businessUnitId")
+        unit = await get_business_unit(session, caller, business_unit_id, field="businessUnitId")
         caller.access.require("manage", "service", unit_id=unit.id)
         if owning_team_id is not None:
-            await _visible_team(session, caller, owning_team_id, field="owningTeamId")
+            await get_team(session, caller, owning_team_id, field="owningTeamId")
         service = Service(
             code=code,
             name=name,
@@ -235,11 +223,13 @@ async def update_service(
 ) -> Service:
     """Change a service's SLA or owner, or move it to another unit (as after a merger)."""
     async with db.write() as session:
-        service = await _visible_service(session, caller, service_id, field="id")
+        service = await get_service(session, caller, service_id, field="id")
         caller.access.require("manage", "service", unit_id=service.business_unit_id)
         before = _service_fields(service)
         if business_unit_id is not None and business_unit_id != service.business_unit_id:
-            target = await _visible_unit(session, caller, business_unit_id, field="businessUnitId")
+            target = await get_business_unit(
+                session, caller, business_unit_id, field="businessUnitId"
+            )
             caller.access.require("manage", "service", unit_id=target.id)
             service.business_unit_id = target.id
         if name is not None:
@@ -254,7 +244,7 @@ async def update_service(
             service.latency_outage_ms = latency_outage_ms
         if owning_team_id is not KEEP:
             if owning_team_id is not None:
-                await _visible_team(session, caller, owning_team_id, field="owningTeamId")
+                await get_team(session, caller, owning_team_id, field="owningTeamId")
             service.owning_team_id = owning_team_id
         if public_name is not KEEP:
             service.public_name = (
@@ -295,48 +285,24 @@ def _service_fields(service: Service) -> dict[str, Any]:
     }
 
 
-async def _visible_service(
+async def get_service(
     session: AsyncSession, caller: Caller, service_id: int, *, field: str
 ) -> Service:
-    service = (
-        await session.execute(
-            select(Service).where(
-                Service.id == service_id,
-                readable(caller.access, "service", Service.business_unit_id),
-            )
-        )
-    ).scalar_one_or_none()
-    if service is None:
-        raise NotFound("no such service", field=field)
-    return service
+    """A service the caller may read, or NotFound (forbidden and missing look the same)."""
+    return await reads.one(session, caller, SERVICES, service_id, field=field)
 
 
 async def list_services(
     session: AsyncSession, caller: Caller, *, size: int, after_id: int | None
 ) -> Page[Service]:
     """Services the caller may read, oldest first."""
-    query = select(Service).where(readable(caller.access, "service", Service.business_unit_id))
-    return await fetch_page(
-        session, query, id_column=Service.id, size=size, after_id=after_id, newest_first=False
-    )
+    return await reads.page(session, caller, SERVICES, size=size, after_id=after_id)
 
 
 async def services_by_id(
     session: AsyncSession, caller: Caller, ids: Iterable[int]
 ) -> dict[int, Service]:
-    rows = await session.execute(
-        select(Service).where(
-            Service.id.in_(set(ids)), readable(caller.access, "service", Service.business_unit_id)
-        )
-    )
-    return {service.id: service for service in rows.scalars()}
-
-
-async def get_service(
-    session: AsyncSession, caller: Caller, service_id: int, *, field: str
-) -> Service:
-    """A service the caller may read, or NotFound (forbidden and missing look the same)."""
-    return await _visible_service(session, caller, service_id, field=field)
+    return await reads.by_id(session, caller, SERVICES, ids)
 
 
 # ---------------------------------------------------------------------------- teams
@@ -349,7 +315,7 @@ async def create_team(
     code = validation.code(code)
     name = validation.text(name, field="name")
     async with db.write() as session:
-        unit = await _visible_unit(session, caller, business_unit_id, field="businessUnitId")
+        unit = await get_business_unit(session, caller, business_unit_id, field="businessUnitId")
         caller.access.require("manage", "team", unit_id=unit.id)
         team = Team(code=code, name=name, business_unit_id=unit.id)
         session.add(team)
@@ -371,9 +337,9 @@ async def set_team_membership(
 ) -> Team:
     """Add a person to a team or remove them; asking for the current state changes nothing."""
     async with db.write() as session:
-        team = await _visible_team(session, caller, team_id, field="teamId")
+        team = await get_team(session, caller, team_id, field="teamId")
         caller.access.require("manage", "team", unit_id=team.business_unit_id)
-        person = await _visible_principal(session, caller, person_id, field="personId")
+        person = await get_principal(session, caller, person_id, field="personId")
         existing = (
             await session.execute(
                 select(TeamMember).where(
@@ -400,41 +366,20 @@ async def set_team_membership(
         return team
 
 
-async def _visible_team(session: AsyncSession, caller: Caller, team_id: int, *, field: str) -> Team:
-    team = (
-        await session.execute(
-            select(Team).where(
-                Team.id == team_id, readable(caller.access, "team", Team.business_unit_id)
-            )
-        )
-    ).scalar_one_or_none()
-    if team is None:
-        raise NotFound("no such team", field=field)
-    return team
-
-
 async def get_team(session: AsyncSession, caller: Caller, team_id: int, *, field: str) -> Team:
     """A team the caller may read, or NotFound."""
-    return await _visible_team(session, caller, team_id, field=field)
+    return await reads.one(session, caller, TEAMS, team_id, field=field)
 
 
 async def list_teams(
     session: AsyncSession, caller: Caller, *, size: int, after_id: int | None
 ) -> Page[Team]:
     """Teams the caller may read, oldest first."""
-    query = select(Team).where(readable(caller.access, "team", Team.business_unit_id))
-    return await fetch_page(
-        session, query, id_column=Team.id, size=size, after_id=after_id, newest_first=False
-    )
+    return await reads.page(session, caller, TEAMS, size=size, after_id=after_id)
 
 
 async def teams_by_id(session: AsyncSession, caller: Caller, ids: Iterable[int]) -> dict[int, Team]:
-    rows = await session.execute(
-        select(Team).where(
-            Team.id.in_(set(ids)), readable(caller.access, "team", Team.business_unit_id)
-        )
-    )
-    return {team.id: team for team in rows.scalars()}
+    return await reads.by_id(session, caller, TEAMS, ids)
 
 
 async def members_by_team(
@@ -549,7 +494,7 @@ async def update_person(
 ) -> Principal:
     """Change a person's details, or deactivate them (their credentials stop working)."""
     async with db.write() as session:
-        person = await _visible_principal(session, caller, person_id, field="id")
+        person = await get_principal(session, caller, person_id, field="id")
         caller.access.require_everywhere("manage", "person")
         before = _principal_fields(person)
         if name is not None:
@@ -583,45 +528,24 @@ def _principal_fields(p: Principal) -> dict[str, Any]:
     }
 
 
-async def _visible_principal(
-    session: AsyncSession, caller: Caller, principal_id: int, *, field: str
-) -> Principal:
-    principal = (
-        await session.execute(
-            select(Principal).where(
-                Principal.id == principal_id, readable(caller.access, "person", None)
-            )
-        )
-    ).scalar_one_or_none()
-    if principal is None:
-        raise NotFound("no such person", field=field)
-    return principal
-
-
 async def get_principal(
     session: AsyncSession, caller: Caller, principal_id: int, *, field: str
 ) -> Principal:
     """A principal the caller may read, or NotFound."""
-    return await _visible_principal(session, caller, principal_id, field=field)
+    return await reads.one(session, caller, PEOPLE, principal_id, field=field)
 
 
 async def list_people(
     session: AsyncSession, caller: Caller, *, size: int, after_id: int | None
 ) -> Page[Principal]:
     """People and machines the caller may read, oldest first."""
-    query = select(Principal).where(readable(caller.access, "person", None))
-    return await fetch_page(
-        session, query, id_column=Principal.id, size=size, after_id=after_id, newest_first=False
-    )
+    return await reads.page(session, caller, PEOPLE, size=size, after_id=after_id)
 
 
 async def principals_by_id(
     session: AsyncSession, caller: Caller, ids: Iterable[int]
 ) -> dict[int, Principal]:
-    rows = await session.execute(
-        select(Principal).where(Principal.id.in_(set(ids)), readable(caller.access, "person", None))
-    )
-    return {p.id: p for p in rows.scalars()}
+    return await reads.by_id(session, caller, PEOPLE, ids)
 
 
 async def principal_by_email(session: AsyncSession, email: str) -> Principal | None:
