@@ -1,0 +1,753 @@
+"""The two-unit access matrix: every entry point, tried against the other unit's objects.
+
+Two sibling units, alpha and bravo, are filled through the API with one of everything
+(incident, timeline, decisions, status updates for every audience, post-mortem, evidence,
+legal holds, regulator records, control mappings, an audit pack), bravo's free text marked
+with BRAVO-SECRET. An intruder holds *every* role in alpha (admin included) and nothing in
+bravo; a machine holds alert_source in alpha. For every query, mutation, HTTP route and the
+subscription, each of them asks about bravo's objects and, separately, about made-up ids of
+the same kinds. The rule under test is the service's promise:
+
+- a forbidden object looks exactly like a missing one (same response, after masking what
+  legitimately differs between two requests: request ids, fresh ids, timestamps);
+- nothing of bravo's ever appears in an answer (no marker, no bravo id);
+- nothing of bravo's changes (no audit event lands in bravo).
+
+The schema is enumerated, so a new query or mutation fails here until it joins the matrix.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from graphql import (
+    GraphQLField,
+    GraphQLInterfaceType,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLOutputType,
+    GraphQLUnionType,
+    is_leaf_type,
+)
+from sqlalchemy import select
+from strawberry import relay
+
+from govsvc.audit.models import AuditEvent
+from govsvc.graphql.schema import build_schema
+from govsvc.runtime import Runtime
+from tests.conftest import GraphQL
+from tests.graphql import helpers
+
+MARKER = "BRAVO-SECRET"
+SEED_PACK = False  # TEMPORARY while the PDF crash is fixed
+ERRORS = "errors { field message code }"
+
+
+def _ago(**delta: float) -> str:
+    return (datetime.now(UTC) - timedelta(**delta)).isoformat()
+
+
+# ---------------------------------------------------------------------------- the world
+
+
+@dataclass
+class Unit:
+    """One unit's objects, by kind: global ids."""
+
+    code: str
+    ids: dict[str, str] = field(default_factory=dict)
+
+    def __getitem__(self, kind: str) -> str:
+        return self.ids[kind]
+
+
+async def _data(gql: GraphQL, query: str, variables: dict[str, Any]) -> dict[str, Any]:
+    data = await gql(query, variables)
+    (payload,) = data.values()
+    assert not payload.get("errors"), payload
+    result: dict[str, Any] = payload
+    return result
+
+
+async def _seed_unit(gql: GraphQL, http: httpx.AsyncClient, token: str, code: str) -> Unit:
+    """One of everything in a unit, its free text marked with the unit's name."""
+    mark = f"{code.upper()}-SECRET"
+    unit = Unit(code)
+    unit.ids["unit"] = await helpers.unit(gql, code)
+    unit.ids["service"] = await helpers.service(gql, f"{code}-api", unit["unit"])
+    unit.ids["team"] = await helpers.team(gql, f"{code}-team", unit["unit"])
+    unit.ids["person"], _ = await helpers.person_with_token(
+        gql, f"member@{code}.example", "responder", unit["unit"]
+    )
+    grants = await gql(
+        "query($p: ID!) { grants(principalId: $p) { edges { node { id } } } }",
+        {"p": unit["person"]},
+    )
+    unit.ids["grant"] = grants["grants"]["edges"][0]["node"]["id"]
+    incident = await helpers.incident(
+        gql,
+        unit["service"],
+        title=f"{mark} checkout outage",
+        summary=f"{mark} summary",
+        detectedAt=_ago(hours=30),
+        tags=["security", "personal-data-exposure"],
+    )
+    unit.ids["incident"] = incident["id"]
+    i = unit["incident"]
+    entry = await _data(
+        gql,
+        "mutation($i: IncidentTimelineAddInput!) { incidentTimelineAdd(input: $i)"
+        f" {{ entry {{ id }} {ERRORS} }} }}",
+        {"i": {"incidentId": i, "text": f"{mark} rolled back"}},
+    )
+    unit.ids["timeline"] = entry["entry"]["id"]
+    await _data(
+        gql,
+        "mutation($i: IncidentDecisionRecordInput!) { incidentDecisionRecord(input: $i)"
+        f" {{ decision {{ decision }} {ERRORS} }} }}",
+        {"i": {"incidentId": i, "decision": f"{mark} fail over", "rationale": mark}},
+    )
+    dispute = await _data(
+        gql,
+        "mutation($i: ClassificationDisputeOpenInput!) { classificationDisputeOpen(input: $i)"
+        f" {{ dispute {{ id }} {ERRORS} }} }}",
+        {"i": {"incidentId": i, "teamId": unit["team"], "position": f"{mark} is worse"}},
+    )
+    unit.ids["dispute"] = dispute["dispute"]["id"]
+    for audience in ("INTERNAL", "EXECUTIVE", "REGULATOR"):
+        update = await _data(
+            gql,
+            "mutation($i: StatusUpdateDraftInput!) { statusUpdateDraft(input: $i)"
+            f" {{ update {{ id }} {ERRORS} }} }}",
+            {
+                "i": {
+                    "incidentId": i,
+                    "audience": audience,
+                    "status": "investigating",
+                    "body": f"{mark} {audience.lower()} draft",
+                }
+            },
+        )
+        unit.ids[f"update_{audience.lower()}"] = update["update"]["id"]
+    await _data(
+        gql,
+        "mutation($i: PostMortemWriteInput!) { postMortemWrite(input: $i)"
+        f" {{ postMortem {{ state }} {ERRORS} }} }}",
+        {"i": {"incidentId": i, "sections": {"summary": f"{mark} what happened"}}},
+    )
+    response = await http.post(
+        "/evidence",
+        params={"title": f"{mark} log", "kind": "log_export", "incidentId": i},
+        content=f"{mark} auth.log\n".encode() * 20,
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert response.status_code == 201, response.text
+    unit.ids["evidence"] = response.json()["evidence"]["id"]
+    hold_query = (
+        "mutation($i: LegalHoldPlaceInput!) { legalHoldPlace(input: $i)"
+        f" {{ legalHold {{ id }} {ERRORS} }} }}"
+    )
+    hold = await _data(
+        gql,
+        hold_query,
+        {"i": {"matter": f"{mark} matter", "reason": mark, "scope": "INCIDENT", "incidentId": i}},
+    )
+    unit.ids["hold"] = hold["legalHold"]["id"]
+    matter = await _data(
+        gql,
+        hold_query,
+        {
+            "i": {
+                "matter": f"{mark} named items",
+                "reason": mark,
+                "scope": "MATTER",
+                "evidenceIds": [unit["evidence"]],
+            }
+        },
+    )
+    unit.ids["matter_hold"] = matter["legalHold"]["id"]
+    await _data(
+        gql,
+        "mutation($i: ControlMappingDecideInput!) { controlMappingDecide(input: $i)"
+        f" {{ controlKey {ERRORS} }} }}",
+        {"i": {"controlKey": "gdpr:Art. 33", "targetId": i, "confirm": True}},
+    )
+    await _data(
+        gql,
+        "mutation($i: RegulatoryTriggerRecordInput!) { regulatoryTriggerRecord(input: $i)"
+        f" {{ {ERRORS} }} }}",
+        {"i": {"incidentId": i, "kind": "BECAME_AWARE", "occurredAt": _ago(hours=29)}},
+    )
+    if not SEED_PACK:
+        return unit
+    pack = await _data(
+        gql,
+        "mutation($i: AuditPackCreateInput!) { auditPackCreate(input: $i)"
+        f" {{ auditPack {{ id }} {ERRORS} }} }}",
+        {
+            "i": {
+                "framework": "gdpr",
+                "periodStart": _ago(days=3),
+                "periodEnd": _ago(hours=-1),
+                "businessUnitIds": [unit["unit"]],
+            }
+        },
+    )
+    unit.ids["pack"] = pack["auditPack"]["id"]
+    return unit
+
+
+@dataclass
+class World:
+    alpha: Unit
+    bravo: Unit
+    missing: dict[str, str]  # kind -> a made-up id of the same type as bravo's
+    intruders: dict[str, GraphQL]  # name -> a client holding alpha rights only
+    tokens: dict[str, str]
+
+    def as_missing(self, variables: Any) -> Any:
+        """The same variables with every bravo id swapped for a made-up id of its kind."""
+        text = json.dumps(variables)
+        for kind, bravo_id in self.bravo.ids.items():
+            text = text.replace(bravo_id, self.missing[kind])
+        return json.loads(text)
+
+
+ALL_ROLES = [
+    "admin",
+    "viewer",
+    "responder",
+    "incident_commander",
+    "comms_lead",
+    "executive",
+    "compliance_officer",
+    "legal",
+    "auditor",
+    "status_publisher",
+]
+
+
+@pytest.fixture
+async def world(gql: GraphQL, http: httpx.AsyncClient, admin_token: str) -> World:
+    alpha = await _seed_unit(gql, http, admin_token, "alpha")
+    bravo = await _seed_unit(gql, http, admin_token, "bravo")
+    missing = {}
+    for number, (kind, global_id) in enumerate(bravo.ids.items()):
+        type_name, _ = relay.from_base64(global_id)
+        missing[kind] = relay.to_base64(type_name, 900_000 + number)
+    intruder_id, intruder_token = await helpers.person_with_token(
+        gql, "intruder@alpha.example", "admin", alpha["unit"]
+    )
+    for role in ALL_ROLES[1:]:
+        granted = await gql(
+            "mutation($i: GrantCreateInput!) { grantCreate(input: $i) { errors { code } } }",
+            {"i": {"principalId": intruder_id, "role": role, "businessUnitId": alpha["unit"]}},
+        )
+        assert granted["grantCreate"]["errors"] == [], (role, granted)
+    machine = await gql(
+        "mutation($i: MachineCreateInput!) { machineCreate(input: $i) {"
+        " machine { id } errors { code } } }",
+        {"i": {"handle": "alpha-alerts", "name": "Alpha alerts"}},
+    )
+    machine_id = machine["machineCreate"]["machine"]["id"]
+    await gql(
+        "mutation($i: GrantCreateInput!) { grantCreate(input: $i) { errors { code } } }",
+        {"i": {"principalId": machine_id, "role": "alert_source", "businessUnitId": alpha["unit"]}},
+    )
+    minted = await gql(
+        "mutation($i: ApiTokenCreateInput!) { apiTokenCreate(input: $i) {"
+        " token errors { code } } }",
+        {"i": {"principalId": machine_id}},
+    )
+    machine_token = minted["apiTokenCreate"]["token"]
+    tokens = {"intruder": intruder_token, "machine": machine_token}
+    intruders = {name: gql.as_(token) for name, token in tokens.items()}
+    return World(alpha, bravo, missing, intruders, tokens)
+
+
+# ---------------------------------------------------------------------------- documents
+
+SCHEMA = build_schema()._schema
+MAX_DEPTH = 4
+
+
+def _unwrap(type_: Any) -> Any:
+    while isinstance(type_, GraphQLNonNull | GraphQLList):
+        type_ = type_.of_type
+    return type_
+
+
+def _callable_without_arguments(gql_field: GraphQLField) -> bool:
+    return all(
+        not isinstance(arg.type, GraphQLNonNull) or arg.default_value is not None
+        for arg in gql_field.args.values()
+    )
+
+
+def selection(
+    type_: GraphQLOutputType, depth: int = MAX_DEPTH, skip: frozenset[str] | set[str] = frozenset()
+) -> str:
+    """Every field reachable without arguments, to a depth: what a curious client would ask."""
+    named = _unwrap(type_)
+    if is_leaf_type(named):
+        return ""
+    if isinstance(named, GraphQLInterfaceType | GraphQLUnionType):
+        possibles = SCHEMA.get_possible_types(named)
+        # Fields of one name but different types in two fragments may not be merged.
+        shapes: dict[str, set[str]] = {}
+        for possible in possibles:
+            for name, gql_field in possible.fields.items():
+                shapes.setdefault(name, set()).add(str(gql_field.type))
+        clashing = {name for name, types in shapes.items() if len(types) > 1}
+        fragments = [
+            f"... on {possible.name} {{ {selection(possible, depth, clashing)} }}"
+            for possible in possibles
+        ]
+        return "__typename " + " ".join(fragments)
+    assert isinstance(named, GraphQLObjectType)
+    parts = []
+    for name, gql_field in named.fields.items():
+        if not _callable_without_arguments(gql_field) or name in skip:
+            continue
+        inner = _unwrap(gql_field.type)
+        if is_leaf_type(inner):
+            parts.append(name)
+        elif depth > 1:
+            parts.append(f"{name} {{ {selection(inner, depth - 1)} }}")
+    return " ".join(parts) or "__typename"
+
+
+def _type_text(type_: Any) -> str:
+    return str(type_)
+
+
+def field_document(operation: str, name: str, arguments: dict[str, Any], depth: int) -> str:
+    root = SCHEMA.mutation_type if operation == "mutation" else SCHEMA.query_type
+    assert root is not None
+    gql_field = root.fields[name]
+    declared = ", ".join(f"${arg}: {_type_text(gql_field.args[arg].type)}" for arg in arguments)
+    passed = ", ".join(f"{arg}: ${arg}" for arg in arguments)
+    head = f"{operation}({declared})" if declared else operation
+    call = f"{name}({passed})" if passed else name
+    inner = selection(gql_field.type, depth)
+    body = f"{call} {{ {inner} }}" if inner else call
+    return f"{head} {{ {body} }}"
+
+
+# ---------------------------------------------------------------------------- comparing
+
+_VOLATILE = re.compile(
+    r"\d{4}-\d\d-\d\dT[0-9:.]+(?:Z|[+-]\d\d:\d\d)?"  # timestamps
+    r"|[0-9a-f]{64}"  # digests
+    r"|[0-9a-f]{32}"  # request ids
+)
+_VOLATILE_KEYS = {"id", "requestId", "downloadPath", "size", "createdAt", "reference"}
+
+
+def masked(body: Any) -> Any:
+    """What two requests may legitimately differ in, blanked out."""
+    if isinstance(body, dict):
+        return {k: "*" if k in _VOLATILE_KEYS else masked(v) for k, v in body.items()}
+    if isinstance(body, list):
+        return [masked(v) for v in body]
+    if isinstance(body, str):
+        return _VOLATILE.sub("*", body)
+    return body
+
+
+# People and machines are one directory for the whole organisation, not a unit's objects.
+DIRECTORY_KINDS = {"person"}
+
+
+def leaks(world: World, text: str) -> list[str]:
+    found = [MARKER] if MARKER in text else []
+    return found + [
+        kind
+        for kind, value in world.bravo.ids.items()
+        if value in text and kind not in DIRECTORY_KINDS
+    ]
+
+
+async def post(client: GraphQL, document: str, variables: dict[str, Any]) -> tuple[int, Any]:
+    response = await client.post(document, variables)
+    return response.status_code, response.json()
+
+
+async def looks_missing(
+    world: World, who: str, document: str, variables: dict[str, Any], problems: list[str]
+) -> Any:
+    """Ask about bravo and about made-up ids; note every way the two answers tell them apart."""
+    client = world.intruders[who]
+    status, forbidden = await post(client, document, variables)
+    missing_status, missing = await post(client, document, world.as_missing(variables))
+    where = f"{who} {document[:160]} {json.dumps(variables)[:200]}"
+    leaked = leaks(world, json.dumps(forbidden))
+    if leaked:
+        problems.append(f"LEAK {leaked} <- {where}\n    {json.dumps(forbidden)[:600]}")
+    if status != missing_status or masked(forbidden) != masked(missing):
+        problems.append(
+            f"TELLS APART <- {where}\n    bravo:   {json.dumps(forbidden)[:600]}"
+            f"\n    missing: {json.dumps(missing)[:600]}"
+        )
+    return forbidden
+
+
+# ---------------------------------------------------------------------------- queries
+
+ArgBuilder = Callable[[World], dict[str, Any]]
+
+REASON = "a reason long enough to pass validation"
+PERIOD = {"periodStart": _ago(days=30), "periodEnd": _ago(hours=-1)}
+
+
+def _b(kind: str) -> ArgBuilder:
+    return lambda w: {"incidentId": w.bravo[kind]}
+
+
+# Per query: the argument sets that aim it at bravo (one call each). Plain lists take none.
+QUERY_ARGUMENTS: dict[str, list[ArgBuilder]] = {
+    "node": [],  # tried per kind below
+    "nodes": [lambda w: {"ids": list(w.bravo.ids.values())}],
+    "businessUnits": [lambda w: {}],
+    "services": [lambda w: {}],
+    "teams": [lambda w: {}],
+    "people": [lambda w: {}],
+    "me": [lambda w: {}],
+    "grants": [lambda w: {}, lambda w: {"principalId": w.bravo["person"]}],
+    "incidents": [lambda w: {}, lambda w: {"filter": {"serviceId": w.bravo["service"]}}],
+    "tagTaxonomy": [lambda w: {}],
+    "classificationPolicy": [lambda w: {}],
+    "incidentStatus": [
+        lambda w, a=a: {"incidentId": w.bravo["incident"], "audience": a}  # type: ignore[misc]
+        for a in ("INTERNAL", "EXECUTIVE", "REGULATOR", "PUBLIC")
+    ],
+    "statusUpdates": [_b("incident")],
+    "messageTemplates": [lambda w: {}],
+    "templatePreview": [lambda w: {"body": "{{ incident.title }}"}],
+    "postMortem": [_b("incident")],
+    "postMortemRedactionPreview": [_b("incident")],
+    "evidence": [lambda w: {}, lambda w: {"filter": {"incidentId": w.bravo["incident"]}}],
+    "legalHolds": [lambda w: {}],
+    "dispositionRecords": [lambda w: {}],
+    "frameworks": [lambda w: {}],
+    "controlSuggestions": [_b("incident")],
+    "controlCoverage": [
+        lambda w: {"framework": "gdpr", **PERIOD},
+        lambda w: {"framework": "gdpr", **PERIOD, "businessUnitIds": [w.bravo["unit"]]},
+    ],
+    "notificationClocks": [lambda w: {}, lambda w: {"incidentId": w.bravo["incident"]}],
+    "regulatorTimeline": [
+        lambda w: {"incidentId": w.bravo["incident"], "regime": "gdpr"},
+        lambda w: {"incidentId": w.bravo["incident"], "regime": "gdpr", "redact": False},
+    ],
+    "webhookEndpoints": [lambda w: {}],
+    "webhookDeliveries": [lambda w: {}],
+    "auditEvents": [
+        lambda w: {},
+        lambda w: {"filter": {"resourceType": "incident"}},
+    ],
+}
+
+
+def test_every_query_is_in_the_matrix() -> None:
+    assert SCHEMA.query_type is not None
+    assert set(SCHEMA.query_type.fields) == set(QUERY_ARGUMENTS)
+
+
+OPEN_LEAKS = pytest.mark.xfail(strict=True, reason="issue 8 items 1, 3, 4: holds and counts leak")
+
+
+@OPEN_LEAKS
+@pytest.mark.parametrize("who", ["intruder", "machine"])
+async def test_no_query_shows_bravo_and_forbidden_looks_missing(world: World, who: str) -> None:
+    problems: list[str] = []
+    for name, argument_sets in QUERY_ARGUMENTS.items():
+        for build in argument_sets:
+            arguments = build(world)
+            document = field_document("query", name, arguments, MAX_DEPTH)
+            answer = await looks_missing(world, who, document, arguments, problems)
+            if "INTERNAL_SERVER_ERROR" in json.dumps(answer) or "data" not in answer:
+                problems.append(f"BROKEN <- {name}: {json.dumps(answer)[:400]}")
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("who", [pytest.param("intruder", marks=OPEN_LEAKS), "machine"])
+async def test_node_of_any_bravo_object_is_null_like_a_made_up_one(world: World, who: str) -> None:
+    problems: list[str] = []
+    node = SCHEMA.get_type("Node")
+    assert isinstance(node, GraphQLInterfaceType)
+    for kind, global_id in world.bravo.ids.items():
+        type_name, _ = relay.from_base64(global_id)
+        type_ = SCHEMA.get_type(type_name)
+        assert type_ is not None, type_name
+        if kind in DIRECTORY_KINDS or not isinstance(type_, GraphQLObjectType):
+            continue
+        if not SCHEMA.is_sub_type(node, type_):
+            continue
+        document = (
+            "query($id: ID!) { node(id: $id) { __typename"
+            f" ... on {type_name} {{ {selection(type_, 3)} }} }} }}"
+        )
+        answer = await looks_missing(world, who, document, {"id": global_id}, problems)
+        if answer != {"data": {"node": None}} and kind not in DIRECTORY_KINDS:
+            problems.append(f"VISIBLE {kind}: {json.dumps(answer)[:300]}")
+    assert not problems, "\n".join(problems)
+
+
+async def test_the_intruder_sees_their_own_unit(world: World) -> None:
+    """The matrix is not vacuous: the same intruder reads alpha's objects."""
+    data = await world.intruders["intruder"](
+        "query($id: ID!) { node(id: $id) { ... on Incident { title } } }",
+        {"id": world.alpha["incident"]},
+    )
+    assert data["node"]["title"].startswith("ALPHA-SECRET")
+
+
+# ---------------------------------------------------------------------------- HTTP routes
+
+
+async def _get(http: httpx.AsyncClient, token: str, path: str) -> tuple[int, str]:
+    response = await http.get(path, headers={"Authorization": f"Bearer {token}"})
+    return response.status_code, response.text
+
+
+@pytest.mark.parametrize("who", ["intruder", "machine"])
+async def test_downloads_of_bravo_objects_look_missing(
+    world: World, http: httpx.AsyncClient, who: str
+) -> None:
+    token = world.tokens[who]
+    for kind, route in (("evidence", "/evidence/{}/content"), ("pack", "/audit-packs/{}/content")):
+        if kind not in world.bravo.ids:
+            continue
+        _, raw = relay.from_base64(world.bravo[kind])
+        _, made_up = relay.from_base64(world.missing[kind])
+        status, text = await _get(http, token, route.format(raw))
+        missing_status, missing_text = await _get(http, token, route.format(made_up))
+        assert status == missing_status == 404, (kind, status, text)
+        assert masked(json.loads(text)) == masked(json.loads(missing_text))
+        assert MARKER not in text
+
+
+async def test_the_status_page_shows_nothing_unpublished(
+    world: World, http: httpx.AsyncClient
+) -> None:
+    for path in ("/status", "/status.json", "/status.atom"):
+        response = await http.get(path)
+        assert response.status_code == 200
+        assert MARKER not in response.text
+        assert "ALPHA-SECRET" not in response.text
+
+
+async def test_an_upload_into_bravo_looks_like_one_into_a_missing_incident(
+    world: World, http: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    before = await _audit_rows(runtime)
+    answers = []
+    for incident_id in (world.bravo["incident"], world.missing["incident"]):
+        response = await http.post(
+            "/evidence",
+            params={"title": "planted", "kind": "log_export", "incidentId": incident_id},
+            content=b"planted",
+            headers={"Authorization": f"Bearer {world.tokens['intruder']}"},
+        )
+        answers.append((response.status_code, masked(response.json())))
+    assert answers[0] == answers[1]
+    assert answers[0][0] == 404
+    assert await _audit_rows(runtime) == before
+
+
+# ---------------------------------------------------------------------------- subscription
+
+
+async def test_a_subscription_to_a_bravo_incident_looks_like_one_to_a_missing_incident(
+    world: World, live_server: str
+) -> None:
+    import websockets
+
+    async def outcome(incident_id: str) -> Any:
+        subscribe = {
+            "id": "1",
+            "type": "subscribe",
+            "payload": {
+                "query": "subscription($i: ID!) { incidentEvents(incidentId: $i) { __typename } }",
+                "variables": {"i": incident_id},
+            },
+        }
+        hello = {"type": "connection_init", "payload": {"token": world.tokens["intruder"]}}
+        try:
+            async with websockets.connect(
+                f"ws://{live_server}/graphql",
+                subprotocols=["graphql-transport-ws"],  # type: ignore[list-item]
+            ) as ws:
+                await ws.send(json.dumps(hello))
+                assert json.loads(await ws.recv())["type"] == "connection_ack"
+                await ws.send(json.dumps(subscribe))
+                return masked(json.loads(await asyncio.wait_for(ws.recv(), timeout=10)))
+        except websockets.ConnectionClosed as closed:
+            return ("closed", closed.rcvd.code if closed.rcvd else None)
+
+    forbidden = await outcome(world.bravo["incident"])
+    missing = await outcome(world.missing["incident"])
+    assert forbidden == missing
+    assert MARKER not in json.dumps(forbidden)
+
+
+# ---------------------------------------------------------------------------- mutations
+
+
+def _i(**values: Any) -> ArgBuilder:
+    """An input whose string values name bravo's objects as '@kind' and alpha's as '~kind'."""
+
+    def build(w: World) -> dict[str, Any]:
+        def resolve(value: Any) -> Any:
+            if isinstance(value, str) and value.startswith("@"):
+                return w.bravo[value[1:]]
+            if isinstance(value, str) and value.startswith("~"):
+                return w.alpha[value[1:]]
+            if isinstance(value, list):
+                return [resolve(v) for v in value]
+            if isinstance(value, dict):
+                return {k: resolve(v) for k, v in value.items()}
+            return value
+
+        return {"input": resolve(values)}
+
+    return build
+
+
+# Per mutation: inputs that aim it at bravo. Mutations on the whole organisation (people,
+# machines, tokens, templates, webhooks, sweeps) are aimed at bravo's members or are listed
+# with the inputs a unit-scoped intruder would try.
+MUTATION_INPUTS: dict[str, list[ArgBuilder]] = {
+    "businessUnitCreate": [_i(code="inside-bravo", name="x", parentId="@unit")],
+    "businessUnitUpdate": [_i(id="@unit", name="renamed")],
+    "serviceCreate": [
+        _i(code="planted", name="x", businessUnitId="@unit", tier=1, availabilityTargetPct=99.9)
+    ],
+    "serviceUpdate": [_i(id="@service", name="renamed")],
+    "teamCreate": [_i(code="planted", name="x", businessUnitId="@unit")],
+    "teamMemberAdd": [_i(teamId="@team", personId="@person")],
+    "teamMemberRemove": [_i(teamId="@team", personId="@person")],
+    "personCreate": [_i(email="planted@bravo.example", name="Planted")],
+    "personUpdate": [_i(id="@person", active=False)],
+    "machineCreate": [_i(handle="planted", name="Planted")],
+    "grantCreate": [_i(principalId="~person", role="admin", businessUnitId="@unit")],
+    "grantRevoke": [_i(id="@grant")],
+    "apiTokenCreate": [_i(principalId="@person")],
+    "incidentCreate": [_i(title="planted", serviceId="@service")],
+    "incidentReclassify": [_i(incidentId="@incident", impact={"customersAffected": 5})],
+    "incidentSeverityOverride": [_i(incidentId="@incident", severity="SEV4", justification=REASON)],
+    "incidentStatusChange": [_i(incidentId="@incident", status="RESOLVED")],
+    "incidentTag": [_i(incidentId="@incident", add=["security"])],
+    "incidentTimelineAdd": [
+        _i(incidentId="@incident", text="planted"),
+        _i(incidentId="@incident", text="planted", correctsId="@timeline"),
+    ],
+    "incidentDecisionRecord": [_i(incidentId="@incident", decision="x", rationale="y")],
+    "classificationDisputeOpen": [_i(incidentId="@incident", teamId="@team", position="x")],
+    "classificationDisputeAnswer": [_i(disputeId="@dispute", teamId="@team", response="x")],
+    "classificationDisputeResolve": [_i(disputeId="@dispute", resolution="x")],
+    "incidentRoleAssign": [
+        _i(incidentId="@incident", role="INCIDENT_COMMANDER", personId="@person")
+    ],
+    "statusUpdateDraft": [
+        _i(incidentId="@incident", audience="INTERNAL", status="x", body="planted")
+    ],
+    "statusUpdateDecide": [
+        _i(updateId="@update_regulator", role="legal", approve=True),
+        _i(updateId="@update_executive", role="comms_lead", approve=False),
+    ],
+    "statusUpdateWithdraw": [_i(updateId="@update_internal")],
+    "templateCreate": [_i(name="planted", audience="PUBLIC", body="x")],
+    "postMortemWrite": [_i(incidentId="@incident", sections={"summary": "planted"})],
+    "postMortemMove": [_i(incidentId="@incident", state="IN_REVIEW")],
+    "postMortemPublish": [_i(incidentId="@incident", spans=[])],
+    "evidenceFreezeIncident": [_i(incidentId="@incident")],
+    "evidenceRetentionExtend": [
+        _i(evidenceId="@evidence", retainUntil="2099-01-01T00:00:00Z", reason=REASON)
+    ],
+    "evidenceShred": [_i(evidenceId="@evidence", reason=REASON)],
+    "legalHoldPlace": [
+        _i(matter="x", reason=REASON, scope="INCIDENT", incidentId="@incident"),
+        _i(matter="x", reason=REASON, scope="BUSINESS_UNIT", businessUnitId="@unit"),
+        _i(matter="x", reason=REASON, scope="MATTER", evidenceIds=["@evidence"]),
+    ],
+    "legalHoldLift": [
+        _i(holdId="@hold", reason=REASON),
+        _i(holdId="@matter_hold", reason=REASON),
+    ],
+    "retentionSweep": [_i(dryRun=True)],
+    "controlMappingDecide": [_i(controlKey="gdpr:Art. 33", targetId="@incident", confirm=False)],
+    "regulatoryTriggerRecord": [_i(incidentId="@incident", kind="DETECTED")],
+    "regulatoryFactRecord": [_i(incidentId="@incident", name="affected_individuals", value="1")],
+    "regulatoryNotificationRecord": [
+        _i(incidentId="@incident", regime="gdpr", clock="art33", recipient="x", content="y")
+    ],
+    "auditPackCreate": [
+        _i(framework="gdpr", businessUnitIds=["@unit"], **PERIOD),
+    ],
+    "webhookEndpointCreate": [
+        _i(name="planted", url="http://127.0.0.1:9/x", kind="generic", secret="s" * 32)
+    ],
+    "webhookDeliveryRetry": [_i(deliveryId="@update_internal")],
+}
+
+# Mutations a unit-scoped caller may run: they must still answer alike for bravo and missing.
+ALLOWED = {"auditPackCreate"}
+# People are one directory: a person's existence is no secret, so only leaks are checked.
+ON_THE_DIRECTORY = {"personUpdate", "apiTokenCreate", "teamMemberAdd", "teamMemberRemove"}
+
+# evidenceUpload takes a multipart file: tried over HTTP in the upload test above.
+NOT_IN_GRAPHQL_MATRIX = {"evidenceUpload"}
+
+
+def test_every_mutation_is_in_the_matrix() -> None:
+    assert SCHEMA.mutation_type is not None
+    assert set(SCHEMA.mutation_type.fields) == set(MUTATION_INPUTS) | NOT_IN_GRAPHQL_MATRIX
+
+
+async def _audit_rows(runtime: Runtime) -> list[tuple[str, str, str | None]]:
+    async with runtime.db.read() as session:
+        rows = (await session.execute(select(AuditEvent).order_by(AuditEvent.seq))).scalars()
+        return [(row.action, row.resource_id, row.business_unit) for row in rows]
+
+
+def _codes(body: Any) -> set[str]:
+    text = json.dumps(body)
+    return set(re.findall(r'"code": "([A-Z_]+)"', text))
+
+
+@OPEN_LEAKS
+@pytest.mark.parametrize("who", ["intruder", "machine"])
+async def test_no_mutation_touches_bravo_and_forbidden_looks_missing(
+    world: World, runtime: Runtime, who: str
+) -> None:
+    before = await _audit_rows(runtime)
+    problems: list[str] = []
+    for name, input_sets in MUTATION_INPUTS.items():
+        for build in input_sets:
+            arguments = build(world)
+            document = field_document("mutation", name, arguments, 2)
+            if name in ON_THE_DIRECTORY:
+                answer = (await post(world.intruders[who], document, arguments))[1]
+                if leaks(world, json.dumps(answer)):
+                    problems.append(f"LEAK <- {who} {name}: {json.dumps(answer)[:400]}")
+            else:
+                answer = await looks_missing(world, who, document, arguments, problems)
+            if name not in ALLOWED and not _codes(answer) & {"NOT_FOUND", "FORBIDDEN"}:
+                problems.append(f"NOT REFUSED <- {who} {name}: {json.dumps(answer)[:400]}")
+    assert not problems, "\n".join(problems)
+    after = await _audit_rows(runtime)
+    landed = after[len(before) :]
+    _, bravo_unit = relay.from_base64(world.bravo["unit"])
+    touched = [row for row in landed if row[2] in {bravo_unit, world.bravo.code}]
+    assert touched == [], touched
