@@ -16,6 +16,7 @@ from govsvc.evidence.models import (
     LegalHold,
 )
 from govsvc.pagination import Page, fetch_page
+from govsvc.retention.hold_access import holds_allowed
 
 
 async def list_evidence(
@@ -73,9 +74,11 @@ async def incident_links(
 async def holds_by_id(
     session: AsyncSession, caller: Caller, ids: Iterable[int]
 ) -> dict[int, LegalHold]:
-    if not caller.access.allows("read", "legal_hold"):
-        return {}
-    rows = await session.execute(select(LegalHold).where(LegalHold.id.in_(set(ids))))
+    rows = await session.execute(
+        select(LegalHold).where(
+            LegalHold.id.in_(set(ids)), holds_allowed(caller.access, "read")
+        )
+    )
     return {hold.id: hold for hold in rows.scalars()}
 
 
