@@ -33,6 +33,8 @@ from govsvc.runtime import Runtime
 class IncidentClock:
     incident: Incident
     status: ClockStatus
+    # The reasons for the delay given with the notification that settled the clock, if any.
+    late_reason: str | None = None
 
 
 async def regimes_by_incident(
@@ -71,17 +73,16 @@ async def clocks_for(
     due_soon = timedelta(hours=runtime.settings.clock_due_soon_hours)
     result = []
     for incident in incidents:
-        first: dict[str, datetime] = {"detected": incident.detected_at}
-        for trigger in triggers.get(incident.id, []):
-            first.setdefault(trigger.kind, trigger.occurred_at)
-            first[trigger.kind] = min(first[trigger.kind], trigger.occurred_at)
-        sent: dict[str, list[datetime]] = defaultdict(list)
+        first = regulatory.first_triggers(incident, triggers.get(incident.id, []))
+        sent = regulatory.sent_by_clock(notices.get(incident.id, []))
+        # Notices come sorted by time: the first of each clock is the one that settles it.
+        reasons: dict[str, str | None] = {}
         for notice in notices.get(incident.id, []):
-            sent[f"{notice.regime}/{notice.clock}"].append(notice.sent_at)
+            reasons.setdefault(f"{notice.regime}/{notice.clock}", notice.late_reason)
         for regime_id in regimes.get(incident.id, []):
             regime = runtime.policies.regimes[regime_id]
             result += [
-                IncidentClock(incident, status)
+                IncidentClock(incident, status, reasons.get(f"{regime_id}/{status.clock}"))
                 for status in evaluate(
                     regime,
                     triggers=first,

@@ -10,7 +10,7 @@ import strawberry
 from strawberry.scalars import JSON
 
 from govsvc.compliance import coverage as coverage_service
-from govsvc.compliance import mapping, notifications, packs, regulatory, rendering
+from govsvc.compliance import facts, mapping, notifications, packs, regulatory, rendering
 from govsvc.compliance import models as compliance_models
 from govsvc.compliance.catalog import Control as ControlModel
 from govsvc.compliance.clocks import ClockState as ClockStateEnum
@@ -104,7 +104,16 @@ class NotificationClock:
     reasons_required: bool = strawberry.field(
         description="Late, and a late notification must give the reasons for the delay."
     )
-    pending_facts: list[str]
+    reasons_given: bool = strawberry.field(
+        description="The notification that settled this clock gave the reasons for the delay."
+    )
+    late_reason: str | None = strawberry.field(
+        description="Those reasons, as sent (null when none were given)."
+    )
+    pending_facts: list[str] = strawberry.field(
+        description="Facts that decide whether this clock applies, not yet recorded: until "
+        "they are, the clock is WAITING (or DUE_SOON / MISSED as its deadline nears or passes)."
+    )
     explanation: str
 
     @classmethod
@@ -127,6 +136,8 @@ class NotificationClock:
             soft=s.soft,
             phased=s.phased,
             reasons_required=s.reasons_required,
+            reasons_given=c.late_reason is not None,
+            late_reason=c.late_reason,
             pending_facts=list(s.pending_facts),
             explanation=s.explanation,
         )
@@ -366,7 +377,9 @@ class RegulatoryTriggerRecordInput:
 @strawberry.input
 class RegulatoryFactRecordInput:
     incident_id: strawberry.ID
-    name: str = strawberry.field(description="affected_individuals, risk_to_individuals, ...")
+    name: str = strawberry.field(
+        description=f"A known fact (policies/regimes.yaml lists them): {facts.known()}."
+    )
     value: str = strawberry.field(description="As text: a number, yes/no, or a named level.")
 
 

@@ -1,0 +1,199 @@
+"""Regulator clocks over the public API: facts the regimes name can be recorded and settle their
+clocks, unknown facts keep clocks waiting in view, a late notification needs its reasons where
+the law says so, the regulator timeline, and deadline previews for drills."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from tests.conftest import GraphQL
+from tests.graphql import helpers
+
+ERRORS = "errors { field message code }"
+CLOCK_FIELDS = "clock state sentAt pendingFacts reasonsRequired reasonsGiven lateReason"
+FACT = (
+    "mutation($i: RegulatoryFactRecordInput!) { regulatoryFactRecord(input: $i) {"
+    f" clocks {{ {CLOCK_FIELDS} }} {ERRORS} }} }}"
+)
+TRIGGER = (
+    "mutation($i: RegulatoryTriggerRecordInput!) { regulatoryTriggerRecord(input: $i) {"
+    f" clocks {{ {CLOCK_FIELDS} }} {ERRORS} }} }}"
+)
+NOTIFY = (
+    "mutation($i: RegulatoryNotificationRecordInput!) { regulatoryNotificationRecord(input: $i)"
+    f" {{ clocks {{ {CLOCK_FIELDS} }} {ERRORS} }} }}"
+)
+CLOCKS = f"query($id: ID) {{ notificationClocks(incidentId: $id) {{ regime {CLOCK_FIELDS} }} }}"
+
+
+def _ago(**delta: float) -> str:
+    return (datetime.now(UTC) - timedelta(**delta)).isoformat()
+
+
+async def _incident(gql: GraphQL, control: str, **fields: Any) -> str:
+    unit_id = await helpers.unit(gql, "clinic")
+    service_id = await helpers.service(gql, "records", unit_id)
+    created = await helpers.incident(gql, service_id, detectedAt=_ago(hours=100), **fields)
+    decided = await gql(
+        "mutation($i: ControlMappingDecideInput!) { controlMappingDecide(input: $i) {"
+        f" state {ERRORS} }} }}",
+        {"i": {"controlKey": control, "targetId": created["id"]}},
+    )
+    assert decided["controlMappingDecide"]["errors"] == []
+    return str(created["id"])
+
+
+def _by_clock(clocks: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {c["clock"]: c for c in clocks}
+
+
+async def test_the_hipaa_media_clock_settles_on_the_fact_the_regime_names(gql: GraphQL) -> None:
+    # given a HIPAA breach whose media clock waits for the most residents of one State
+    incident_id = await _incident(gql, "hipaa:164.404")
+    before = _by_clock((await gql(CLOCKS, {"id": incident_id}))["notificationClocks"])
+    assert before["media"]["pendingFacts"] == ["max_residents_affected_in_a_state"]
+    # when that fact is recorded by the name the regime uses
+    recorded = await gql(
+        FACT,
+        {
+            "i": {
+                "incidentId": incident_id,
+                "name": "max_residents_affected_in_a_state",
+                "value": "800",
+            }
+        },
+    )
+    # then the clock applies for certain
+    assert recorded["regulatoryFactRecord"]["errors"] == []
+    after = _by_clock(recorded["regulatoryFactRecord"]["clocks"])
+    assert after["media"]["pendingFacts"] == []
+    assert after["media"]["state"] == "OPEN"
+    # and a count below the threshold rules it out
+    below = await gql(
+        FACT,
+        {
+            "i": {
+                "incidentId": incident_id,
+                "name": "max_residents_affected_in_a_state",
+                "value": "12",
+            }
+        },
+    )
+    assert "media" not in _by_clock(below["regulatoryFactRecord"]["clocks"])
+
+
+async def test_a_fact_no_regime_names_is_refused_and_changes_nothing(gql: GraphQL) -> None:
+    # given
+    incident_id = await _incident(gql, "hipaa:164.404")
+    # when
+    refused = await gql(
+        FACT,
+        {"i": {"incidentId": incident_id, "name": "affected_residents_max_state", "value": "800"}},
+    )
+    # then
+    [error] = refused["regulatoryFactRecord"]["errors"]
+    assert (error["field"], error["code"]) == ("name", "INVALID")
+    assert "max_residents_affected_in_a_state" in error["message"]
+    events = await gql(
+        '{ auditEvents(filter: {action: "incident.regulatory_fact"}) { edges { node { seq } } } }'
+    )
+    assert events["auditEvents"]["edges"] == []
+
+
+async def test_an_unknown_number_affected_keeps_both_hhs_clocks_waiting(gql: GraphQL) -> None:
+    # given a HIPAA breach with nobody counted yet (customersAffected left at its default)
+    incident_id = await _incident(gql, "hipaa:164.404")
+    # when
+    clocks = _by_clock((await gql(CLOCKS, {"id": incident_id}))["notificationClocks"])
+    # then the 500-or-more clock is kept in view, waiting for the count, not dropped as zero
+    assert clocks["hhs-500-or-more"]["state"] == "WAITING"
+    assert clocks["hhs-500-or-more"]["pendingFacts"] == ["affected_individuals"]
+    assert clocks["hhs-fewer-than-500"]["state"] == "WAITING"
+    # and once counted, exactly one of them stays
+    counted = await gql(
+        FACT, {"i": {"incidentId": incident_id, "name": "affected_individuals", "value": "1200"}}
+    )
+    after = _by_clock(counted["regulatoryFactRecord"]["clocks"])
+    assert after["hhs-500-or-more"]["state"] == "OPEN"
+    assert "hhs-fewer-than-500" not in after
+
+
+async def _gdpr_breach_aware_80_hours_ago(gql: GraphQL) -> str:
+    incident_id = await _incident(gql, "gdpr:Art. 33", tags=["personal-data-exposure"])
+    await gql(
+        TRIGGER,
+        {"i": {"incidentId": incident_id, "kind": "BECAME_AWARE", "occurredAt": _ago(hours=80)}},
+    )
+    await gql(
+        FACT, {"i": {"incidentId": incident_id, "name": "risk_to_individuals", "value": "risk"}}
+    )
+    return incident_id
+
+
+def _notice(incident_id: str, **fields: Any) -> dict[str, Any]:
+    return {
+        "i": {
+            "incidentId": incident_id,
+            "regime": "gdpr",
+            "clock": "supervisory-authority",
+            "recipient": "Data Protection Commission",
+            "summary": "Initial notification",
+            "content": "Art. 33 notification: nature of the breach ...",
+            **fields,
+        }
+    }
+
+
+async def test_a_late_gdpr_notification_without_reasons_is_refused_and_nothing_is_stored(
+    gql: GraphQL,
+) -> None:
+    # given a breach 80 hours past awareness: the 72-hour clock is missed
+    incident_id = await _gdpr_breach_aware_80_hours_ago(gql)
+    evidence_before = await gql("{ evidence { edges { node { id } } } }")
+    # when it is recorded as sent now, without reasons (and with only blanks)
+    for reason in (None, "   "):
+        refused = await gql(NOTIFY, _notice(incident_id, lateReason=reason))
+        # then it is refused with a typed error naming the field and the law
+        [error] = refused["regulatoryNotificationRecord"]["errors"]
+        assert (error["field"], error["code"]) == ("lateReason", "JUSTIFICATION_REQUIRED")
+        assert "GDPR Art. 33(1)" in error["message"]
+    # and nothing was stored: no notification, no frozen content, no audit event
+    clock = _by_clock((await gql(CLOCKS, {"id": incident_id}))["notificationClocks"])
+    assert clock["supervisory-authority"]["sentAt"] is None
+    assert await gql("{ evidence { edges { node { id } } } }") == evidence_before
+    events = await gql(
+        '{ auditEvents(filter: {action: "incident.regulatory_notification"}) {'
+        " edges { node { seq } } } }"
+    )
+    assert events["auditEvents"]["edges"] == []
+
+
+async def test_a_late_gdpr_notification_with_reasons_shows_them_on_the_clock(gql: GraphQL) -> None:
+    # given
+    incident_id = await _gdpr_breach_aware_80_hours_ago(gql)
+    # when
+    sent = await gql(
+        NOTIFY, _notice(incident_id, lateReason="Forensic confirmation took until today")
+    )
+    # then
+    assert sent["regulatoryNotificationRecord"]["errors"] == []
+    clock = _by_clock(sent["regulatoryNotificationRecord"]["clocks"])["supervisory-authority"]
+    assert clock["state"] == "MISSED"
+    assert clock["reasonsRequired"] is True
+    assert clock["reasonsGiven"] is True
+    assert clock["lateReason"] == "Forensic confirmation took until today"
+
+
+async def test_a_notification_in_time_needs_no_reasons(gql: GraphQL) -> None:
+    # given a breach we became aware of 80 hours ago, notified 10 hours after awareness
+    incident_id = await _gdpr_breach_aware_80_hours_ago(gql)
+    # when
+    sent = await gql(NOTIFY, _notice(incident_id, sentAt=_ago(hours=70)))
+    # then
+    assert sent["regulatoryNotificationRecord"]["errors"] == []
+    clock = _by_clock(sent["regulatoryNotificationRecord"]["clocks"])["supervisory-authority"]
+    assert (clock["state"], clock["reasonsGiven"], clock["lateReason"]) == ("MET", False, None)
+    # and a late follow-up of a clock met in time needs none either (information in phases)
+    follow_up = await gql(NOTIFY, _notice(incident_id, summary="Second phase"))
+    assert follow_up["regulatoryNotificationRecord"]["errors"] == []
