@@ -75,9 +75,7 @@ async def holds_by_id(
     session: AsyncSession, caller: Caller, ids: Iterable[int]
 ) -> dict[int, LegalHold]:
     rows = await session.execute(
-        select(LegalHold).where(
-            LegalHold.id.in_(set(ids)), holds_allowed(caller.access, "read")
-        )
+        select(LegalHold).where(LegalHold.id.in_(set(ids)), holds_allowed(caller.access, "read"))
     )
     return {hold.id: hold for hold in rows.scalars()}
 
