@@ -83,7 +83,15 @@ class CoverageReport:
     period_start: datetime
     period_end: datetime
     controls: list[ControlCoverage]
-    left_out: list[str] = strawberry.field(description="What your access kept out, and why.")
+    access_limited: bool = strawberry.field(
+        description="Your access does not cover everything in scope (every business unit asked "
+        "for, or every unit when none was, at every sensitivity), so the report may leave "
+        "things out. Decided from your grants alone: it never says how many or which, and is "
+        "the same for a unit you may not read and a unit that does not exist."
+    )
+    left_out: list[str] = strawberry.field(
+        description="What kinds of things your access may have kept out (never how many)."
+    )
 
 
 @strawberry.type(description="One regulator's clock on one incident.")
@@ -168,7 +176,10 @@ class AuditPack:
     period_end: datetime
     sha256: str
     size: int
-    excluded: list[str]
+    excluded: list[str] = strawberry.field(
+        description="What the pack leaves out: the kinds of things the creator's access may "
+        "have kept out (never how many or which), and evidence whose bytes are gone."
+    )
     created_by: str
     created_at: datetime
     download_path: str
@@ -260,6 +271,7 @@ class ComplianceQuery:
             framework=report.framework,
             period_start=report.period_start,
             period_end=report.period_end,
+            access_limited=report.access_limited,
             left_out=report.left_out,
             controls=[
                 ControlCoverage(
