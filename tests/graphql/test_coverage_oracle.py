@@ -79,7 +79,8 @@ async def test_coverage_answers_alike_for_a_busy_an_empty_and_a_missing_unit(
     ]
     # then every answer is the same, says only that things may have been left out, and counts
     # nothing
-    assert answers[1] == answers[0] and answers[2] == answers[0]
+    assert answers[1] == answers[0]
+    assert answers[2] == answers[0]
     seen = [
         (a["accessLimited"], a["leftOut"], [c["incidents"] for c in a["controls"]]) for a in answers
     ]
