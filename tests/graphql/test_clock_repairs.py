@@ -197,3 +197,37 @@ async def test_a_notification_in_time_needs_no_reasons(gql: GraphQL) -> None:
     # and a late follow-up of a clock met in time needs none either (information in phases)
     follow_up = await gql(NOTIFY, _notice(incident_id, summary="Second phase"))
     assert follow_up["regulatoryNotificationRecord"]["errors"] == []
+
+
+TIMELINE = (
+    'query($id: ID!, $r: Boolean!) { regulatorTimeline(incidentId: $id, regime: "gdpr",'
+    " redact: $r) { entries { at kind text source auditSeq } } }"
+)
+
+
+async def test_the_regulator_timeline_redacts_what_people_wrote_never_our_labels(
+    gql: GraphQL,
+) -> None:
+    # given a late notification with reasons, whose summary names someone on the team
+    incident_id = await _gdpr_breach_aware_80_hours_ago(gql)
+    await helpers.person_with_token(gql, "maria.garcia@example.com")
+    await gql(
+        NOTIFY,
+        _notice(
+            incident_id,
+            summary="Filed by Maria Garcia",
+            lateReason="Forensic confirmation took until today",
+        ),
+    )
+    # when
+    redacted = (await gql(TIMELINE, {"id": incident_id, "r": True}))["regulatorTimeline"]
+    # then the labels stay as written and only the free text is redacted
+    [notice] = [e for e in redacted["entries"] if e["kind"] == "notification"]
+    assert "Notification (supervisory-authority) sent to " in notice["text"]
+    assert "Reasons for the delay: Forensic confirmation took until today" in notice["text"]
+    assert "[content sha256 " in notice["text"]
+    assert "Maria" not in notice["text"]
+    # and the detection is there once
+    detections = [e for e in redacted["entries"] if "detected" in e["text"].lower()]
+    assert len(detections) == 1, detections
+    assert detections[0]["auditSeq"] is not None
