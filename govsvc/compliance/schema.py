@@ -10,7 +10,15 @@ import strawberry
 from strawberry.scalars import JSON
 
 from govsvc.compliance import coverage as coverage_service
-from govsvc.compliance import facts, mapping, notifications, packs, regulatory, rendering
+from govsvc.compliance import (
+    facts,
+    mapping,
+    notifications,
+    packs,
+    preview,
+    regulatory,
+    rendering,
+)
 from govsvc.compliance import models as compliance_models
 from govsvc.compliance.catalog import Control as ControlModel
 from govsvc.compliance.clocks import ClockState as ClockStateEnum
@@ -149,6 +157,53 @@ class NotificationClock:
             pending_facts=list(s.pending_facts),
             explanation=s.explanation,
         )
+
+
+@strawberry.type(description="A clock's deadline for a hypothetical trigger (nothing recorded).")
+class NotificationClockPreview:
+    regime: str
+    clock: str
+    name: str
+    audience: str
+    citation: str
+    state: ClockState  # type: ignore[valid-type]
+    started_at: datetime | None
+    due_at: datetime | None = strawberry.field(
+        description="For a soft clock (without undue delay), the indicative target."
+    )
+    soft: bool
+    phased: bool
+    pending_facts: list[str]
+    assumed_sent: list[str] = strawberry.field(
+        description="Notifications (<regime>/<clock>) this clock counts from, taken as sent at "
+        "their own deadlines, the latest lawful moment."
+    )
+    explanation: str
+
+    @classmethod
+    def from_preview(cls, p: preview.ClockPreview) -> Self:
+        s = p.status
+        return cls(
+            regime=s.regime,
+            clock=s.clock,
+            name=s.name,
+            audience=s.audience,
+            citation=s.citation,
+            state=s.state,
+            started_at=s.started_at,
+            due_at=s.due_at,
+            soft=s.soft,
+            phased=s.phased,
+            pending_facts=list(s.pending_facts),
+            assumed_sent=list(p.assumed_sent),
+            explanation=s.explanation,
+        )
+
+
+@strawberry.input(description="A fact as text, read as its kind (see regulatoryFactRecord).")
+class RegulatoryFactInput:
+    name: str
+    value: str
 
 
 @strawberry.type
@@ -301,6 +356,32 @@ class ComplianceQuery:
             ),
         )
         return [NotificationClock.from_clock(c) for c in clocks]
+
+    @strawberry.field(
+        description="Deadlines of a regime's clocks if its triggers happened at `triggeredAt` "
+        "(every trigger kind, or only `trigger`), for drills and planning; facts not given are "
+        "unknown (those clocks show WAITING). Nothing is recorded."
+    )
+    async def notification_clock_preview(
+        self,
+        info: Info,
+        regime: str,
+        triggered_at: datetime,
+        trigger: TriggerKind | None = None,  # type: ignore[valid-type]
+        facts: list[RegulatoryFactInput] | None = None,
+    ) -> list[NotificationClockPreview]:
+        regimes = info.context.runtime.policies.regimes
+        at: datetime = triggered_at
+        kind = TriggerKindEnum(trigger) if trigger is not None else None
+        given = [(f.name, f.value) for f in facts or ()]
+
+        async def run(_: Any, caller: Any) -> list[preview.ClockPreview]:
+            return preview.preview(
+                regimes, caller, regime=regime, triggered_at=at, trigger=kind, facts=given
+            )
+
+        found = await read(info, run)
+        return [NotificationClockPreview.from_preview(p) for p in found]
 
     @strawberry.field(description="The regulator-facing timeline of an incident under a regime.")
     async def regulator_timeline(

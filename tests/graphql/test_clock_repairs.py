@@ -7,6 +7,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
+
 from tests.conftest import GraphQL
 from tests.graphql import helpers
 
@@ -231,3 +233,111 @@ async def test_the_regulator_timeline_redacts_what_people_wrote_never_our_labels
     detections = [e for e in redacted["entries"] if "detected" in e["text"].lower()]
     assert len(detections) == 1, detections
     assert detections[0]["auditSeq"] is not None
+
+
+PREVIEW = (
+    "query($r: String!, $at: DateTime!, $t: TriggerKind, $f: [RegulatoryFactInput!]) {"
+    " notificationClockPreview(regime: $r, triggeredAt: $at, trigger: $t, facts: $f) {"
+    " clock state startedAt dueAt pendingFacts assumedSent explanation } }"
+)
+
+
+def _instant(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+async def _preview(gql: GraphQL, regime: str, at: str, **more: Any) -> dict[str, dict[str, Any]]:
+    data = await gql(PREVIEW, {"r": regime, "at": at, **more})
+    return {p["clock"]: p for p in data["notificationClockPreview"]}
+
+
+@pytest.mark.parametrize(
+    ("regime", "at", "facts", "clock", "due"),
+    [
+        pytest.param(
+            "sec-8k",
+            "2026-11-25T15:00:00-05:00",
+            [],
+            "form-8k-item-1-05",
+            "2026-12-03T04:59:59Z",
+            id="sec: the day before Thanksgiving, which is not a business day",
+        ),
+        pytest.param(
+            "sec-8k",
+            "2026-12-26T10:00:00-05:00",
+            [],
+            "form-8k-item-1-05",
+            "2027-01-01T04:59:59Z",
+            id="sec: a Saturday, the fourth business day ending on New Year's Eve",
+        ),
+        pytest.param(
+            "hipaa",
+            "2027-01-01T03:00:00Z",
+            [{"name": "affected_individuals", "value": "20"}],
+            "hhs-fewer-than-500",
+            "2027-03-02T04:59:59Z",
+            id="hipaa: still 2026 in New York, so 60 days after 2026-12-31",
+        ),
+        pytest.param(
+            "gdpr",
+            "2027-03-26T12:00:00Z",
+            [{"name": "risk_to_individuals", "value": "risk"}],
+            "supervisory-authority",
+            "2027-03-29T12:00:00Z",
+            id="gdpr: 72 real hours across the EU change to summer time",
+        ),
+        pytest.param(
+            "nis2",
+            "2027-01-31T10:00:00Z",
+            [],
+            "final-report",
+            "2027-03-03T10:00:00Z",
+            id="nis2: a month after the notification due 3 February",
+        ),
+    ],
+)
+async def test_a_deadline_preview_reckons_awkward_dates(
+    gql: GraphQL, regime: str, at: str, facts: list[dict[str, str]], clock: str, due: str
+) -> None:
+    # when
+    previews = await _preview(gql, regime, at, f=facts)
+    # then
+    assert _instant(previews[clock]["dueAt"]) == _instant(due), previews[clock]["explanation"]
+
+
+async def test_a_preview_follows_chains_waits_for_unknown_facts_and_records_nothing(
+    gql: GraphQL,
+) -> None:
+    # given
+    before = await gql("{ auditEvents { edges { node { seq } } } }")
+    # when DORA is previewed from classification alone
+    dora = await _preview(gql, "dora", "2027-06-01T08:00:00Z", t="CLASSIFIED_MAJOR")
+    # then each report follows the previous one sent at its deadline
+    assert _instant(dora["initial-notification"]["dueAt"]) == _instant("2027-06-01T12:00:00Z")
+    assert dora["intermediate-report"]["assumedSent"] == ["dora/initial-notification"]
+    assert _instant(dora["intermediate-report"]["dueAt"]) == _instant("2027-06-04T12:00:00Z")
+    assert _instant(dora["final-report"]["dueAt"]) == _instant("2027-07-04T12:00:00Z")
+    # and HIPAA without a count shows every clock, waiting for it
+    hipaa = await _preview(gql, "hipaa", "2027-06-01T08:00:00Z")
+    assert hipaa["hhs-500-or-more"]["state"] == "WAITING"
+    assert hipaa["hhs-500-or-more"]["pendingFacts"] == ["affected_individuals"]
+    # and nothing was recorded
+    assert await gql("{ auditEvents { edges { node { seq } } } }") == before
+
+
+async def test_a_preview_refuses_an_unknown_regime_or_fact(gql: GraphQL) -> None:
+    unknown = await gql.errors(PREVIEW, {"r": "ccpa", "at": "2027-06-01T08:00:00Z"})
+    assert unknown[0]["extensions"]["code"] == "NOT_FOUND"
+    assert unknown[0]["extensions"]["field"] == "regime"
+    bad = await gql.errors(
+        PREVIEW,
+        {
+            "r": "hipaa",
+            "at": "2027-06-01T08:00:00Z",
+            "f": [{"name": "affected_residents_max_state", "value": "800"}],
+        },
+    )
+    assert bad[0]["extensions"]["field"] == "name"
+    _, token = await helpers.person_with_token(gql, "nobody@example.com")
+    denied = await gql.as_(token).errors(PREVIEW, {"r": "gdpr", "at": "2027-06-01T08:00:00Z"})
+    assert denied[0]["extensions"]["code"] == "FORBIDDEN"
