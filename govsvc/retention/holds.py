@@ -24,6 +24,8 @@ from govsvc.evidence.models import (
     LegalHoldItem,
 )
 from govsvc.incidents.common import incident_for, unit_code
+from govsvc.org import reads as org_reads
+from govsvc.org import service as org_service
 from govsvc.pagination import Page, fetch_page
 from govsvc.retention.hold_access import holds_allowed, units_of
 from govsvc.runtime import Runtime
@@ -165,10 +167,12 @@ async def _scope(
     if scope is HoldScope.BUSINESS_UNIT:
         if business_unit_id is None:
             raise Invalid("name the business unit", field="businessUnitId")
-        tree = await load_unit_tree(session)
-        if business_unit_id not in tree.parent_of:
-            raise NotFound("no such business unit", field="businessUnitId")
-        return business_unit_id, business_unit_id
+        # A unit the caller may not see is refused as missing, not as forbidden: the refusal
+        # must not tell whether it exists.
+        unit = await org_reads.one(
+            session, caller, org_service.UNITS, business_unit_id, field="businessUnitId"
+        )
+        return unit.id, unit.id
     if not evidence_ids:
         raise Invalid("a matter hold names the evidence it covers", field="evidenceIds")
     visible = (

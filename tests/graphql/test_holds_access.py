@@ -204,3 +204,41 @@ async def test_another_units_holds_are_not_listed_nor_found_by_id(
     )
     everything = await gql.as_(token)(HOLDS)
     assert len(everything["legalHolds"]["edges"]) == len(holds) + 1
+
+
+async def test_a_hold_cannot_be_placed_on_what_the_caller_cannot_see_and_says_nothing_of_it(
+    gql: GraphQL, http: httpx.AsyncClient, admin_token: str
+) -> None:
+    # given legal counsel granted in payments only
+    org = await _org(gql, http, admin_token)
+    _, token = await helpers.person_with_token(
+        gql, "lena@example.com", "legal", org.units["payments"]
+    )
+    lena = gql.as_(token)
+    made_up_unit = relay.to_base64("BusinessUnit", 987_654)
+
+    async def place(scope: str, **target: Any) -> dict[str, Any]:
+        data = await lena(
+            PLACE,
+            {
+                "i": {
+                    "matter": "Probe",
+                    "reason": "Counsel instructs: probe",
+                    "scope": scope,
+                    **target,
+                }
+            },
+        )
+        result: dict[str, Any] = data["legalHoldPlace"]
+        return result
+
+    # when / then: retail's unit answers exactly like a unit that does not exist
+    assert await place("BUSINESS_UNIT", businessUnitId=org.units["retail"]) == await place(
+        "BUSINESS_UNIT", businessUnitId=made_up_unit
+    )
+    refused = await place("BUSINESS_UNIT", businessUnitId=org.units["retail"])
+    assert refused["errors"][0]["code"] == "NOT_FOUND"
+    # and nothing was placed
+    assert (await gql(HOLDS))["legalHolds"]["edges"] == []
+    # while her own unit takes a hold
+    assert (await place("BUSINESS_UNIT", businessUnitId=org.units["payments"]))["errors"] == []
