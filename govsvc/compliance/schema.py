@@ -30,7 +30,14 @@ from govsvc.graphql.relay import decode_filter, decode_id, global_id
 from govsvc.graphql.resolvers import mutate, read, read_or
 from govsvc.incidents.graphql_types import Incident
 
-ClockState = strawberry.enum(ClockStateEnum, name="ClockState")
+ClockState = strawberry.enum(
+    ClockStateEnum,
+    name="ClockState",
+    description="NOT_STARTED: what it counts from has not happened. WAITING: not sent, and "
+    "whether it applies hangs on facts not yet recorded (pendingFacts); a waiting clock near "
+    "or past its deadline shows DUE_SOON or MISSED instead, still with its pendingFacts. "
+    "OPEN, DUE_SOON: running, not sent. MET: sent in time. MISSED: sent late, or overdue.",
+)
 TriggerKind = strawberry.enum(TriggerKindEnum, name="TriggerKind")
 CoverageStatus = strawberry.enum(coverage_service.CoverageStatus, name="CoverageStatus")
 MappingState = strawberry.enum(compliance_models.MappingState, name="MappingState")
