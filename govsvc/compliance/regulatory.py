@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from govsvc import validation
+from govsvc.audit.chain import format_time
 from govsvc.audit.log import record
 from govsvc.auth.caller import Caller
 from govsvc.compliance.clocks import Clock, Regime, TriggerKind, evaluate
@@ -200,8 +201,9 @@ async def _require_reasons_if_late(
     )
     if status.reasons_required and status.sent_at == sent and status.sent_late_by is not None:
         hours = status.sent_late_by.total_seconds() / 3600
+        due = format_time(status.due_at) if status.due_at is not None else "?"
         raise Invalid(
-            f"this notification is {hours:.1f} h past its deadline ({status.due_at}); "
+            f"this notification is {hours:.1f} h past its deadline ({due}); "
             f"{clock.citation} accepts a late notification only with the reasons for the "
             "delay: give them in lateReason",
             field="lateReason",
