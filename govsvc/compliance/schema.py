@@ -207,6 +207,14 @@ class NotificationClockPreview:
         )
 
 
+@strawberry.type(description="A fact regulator clocks may depend on (regulatoryFactRecord).")
+class KnownFact:
+    name: str
+    kind: str = strawberry.field(description="count, yes/no or level.")
+    meaning: str
+    levels: list[str] = strawberry.field(description="For a level: the words it takes.")
+
+
 @strawberry.input(description="A fact as text, read as its kind (see regulatoryFactRecord).")
 class RegulatoryFactInput:
     name: str
@@ -277,6 +285,15 @@ class ComplianceQuery:
                 controls=[Control.from_model(c) for c in catalog.controls(f.id)],
             )
             for f in catalog.frameworks.values()
+        ]
+
+    @strawberry.field(
+        description="The facts regimes may test and regulatoryFactRecord takes (one list)."
+    )
+    def known_facts(self) -> list[KnownFact]:
+        return [
+            KnownFact(name=f.name, kind=f.kind.value, meaning=f.meaning, levels=list(f.levels))
+            for f in facts.KNOWN_FACTS.values()
         ]
 
     @strawberry.field(description="Controls an incident's tags suggest, not yet decided.")

@@ -85,6 +85,14 @@ async def test_the_hipaa_media_clock_settles_on_the_fact_the_regime_names(gql: G
     assert "media" not in _by_clock(below["regulatoryFactRecord"]["clocks"])
 
 
+async def test_the_known_facts_are_listed_with_their_kinds(gql: GraphQL) -> None:
+    data = await gql("{ knownFacts { name kind levels } }")
+    by_name = {f["name"]: f for f in data["knownFacts"]}
+    assert by_name["max_residents_affected_in_a_state"]["kind"] == "count"
+    assert by_name["risk_to_individuals"]["levels"] == ["unlikely", "risk", "high_risk"]
+    assert "affected_residents_max_state" not in by_name
+
+
 async def test_a_fact_no_regime_names_is_refused_and_changes_nothing(gql: GraphQL) -> None:
     # given
     incident_id = await _incident(gql, "hipaa:164.404")
