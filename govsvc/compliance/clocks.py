@@ -42,6 +42,8 @@ from pydantic import (
     model_validator,
 )
 
+from govsvc.compliance.facts import KNOWN_FACTS, FactKind
+from govsvc.compliance.facts import known as known_facts
 from govsvc.policy_files import KEBAB_CASE, PolicyFileError, _line_of, load_yaml_model
 
 __all__ = [
@@ -76,6 +78,10 @@ class TriggerKind(StrEnum):
 
 class ClockState(StrEnum):
     NOT_STARTED = "NOT_STARTED"  # what it counts from has not happened (nor been sent)
+    # Not sent, and whether it applies hangs on facts not yet known (`pending_facts`): kept in
+    # view, never dropped. Near or past its deadline it shows DUE_SOON or MISSED instead (still
+    # with its pending facts), so waiting for facts never silences an alarm.
+    WAITING = "WAITING"
     OPEN = "OPEN"
     DUE_SOON = "DUE_SOON"  # not sent, and the deadline is within the `due_soon` window
     MET = "MET"  # sent at or before the deadline
@@ -576,10 +582,38 @@ def _cycles(follows: Mapping[str, tuple[str, _Location]]) -> list[tuple[_Locatio
     return problems
 
 
+def _fact_problems(document: _RegimesDocument) -> list[tuple[_Location, str]]:
+    """`applies_when` naming a fact nobody can record (the clock would wait for ever), or
+    testing it in a way its values can never pass (a bound on a yes/no, an unknown level)."""
+    problems: list[tuple[_Location, str]] = []
+    for r, regime in enumerate(document.regimes):
+        for c, clock in enumerate(regime.clocks):
+            for name, test in clock.applies_when.items():
+                location: _Location = ("regimes", r, "clocks", c, "applies_when", name)
+                fact = KNOWN_FACTS.get(name)
+                if fact is None:
+                    problems.append(
+                        (location, f"unknown fact {name!r}; known facts: {known_facts()}")
+                    )
+                    continue
+                bounds = [b for b, _, _ in _BOUNDS if getattr(test, b) is not None]
+                if bounds and fact.kind is not FactKind.COUNT:
+                    problems.append(
+                        (location, f"{', '.join(bounds)} needs a number; {fact.describe()}")
+                    )
+                values = [test.eq] if test.eq is not None else []
+                values += list(test.in_ or ())
+                wrong = [v for v in values if not fact.admits(v)]
+                if wrong:
+                    shown = ", ".join(repr(v) for v in wrong)
+                    problems.append((location, f"{shown} can never be {fact.describe()}"))
+    return problems
+
+
 def load_regimes(path: Path) -> Regimes:
     """Load and validate the regimes; a broken file names itself and the line."""
     document = load_yaml_model(path, _RegimesDocument, error=RegimeError)
-    problems = _reference_problems(document)
+    problems = _reference_problems(document) + _fact_problems(document)
     if problems:
         try:
             root: yaml.Node | None = yaml.compose(
@@ -769,6 +803,8 @@ def _evaluate_clock(clock: Clock, pending: tuple[str, ...], inputs: _Inputs) -> 
         due_at, summary = _due(clock, start, inputs)
         state, sent_late_by, outcome = _judge(clock, due_at, sent_at, inputs)
         summary = f"{summary}; {outcome}"
+    if pending and sent_at is None and state in (ClockState.NOT_STARTED, ClockState.OPEN):
+        state = ClockState.WAITING
     return ClockStatus(
         regime=inputs.regime.id,
         clock=clock.id,

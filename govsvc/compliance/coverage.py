@@ -18,6 +18,7 @@ from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from govsvc.auth.caller import Caller
+from govsvc.authz.completeness import reads_everything
 from govsvc.authz.loading import load_unit_tree
 from govsvc.compliance.catalog import Control
 from govsvc.compliance.models import ControlMapping, MappingState
@@ -52,7 +53,10 @@ class Coverage:
     period_end: datetime
     controls: list[ControlCoverage]
     incidents: list[Incident]
-    left_out: list[str]  # what the caller's rights kept out, and why
+    # Whether the caller's access may have kept something out, and notices saying what kind
+    # of thing: never how many nor which (see govsvc/authz/completeness.py).
+    access_limited: bool
+    left_out: list[str]
 
 
 def _period(start: datetime, end: datetime) -> str:
@@ -89,9 +93,6 @@ async def compute(
             await session.execute(scope.where(readable_incidents(caller)).order_by(Incident.id))
         ).scalars()
     )
-    hidden = len((await session.execute(scope.with_only_columns(Incident.id))).all()) - len(
-        incidents
-    )
     ids = [i.id for i in incidents]
     mapped: dict[str, set[int]] = defaultdict(set)
     for key, target in (
@@ -119,34 +120,34 @@ async def compute(
     evidence_of: dict[int, list[EvidenceItem]] = defaultdict(list)
     for incident_id, item in rows:
         evidence_of[incident_id].append(item)
-    unseen = await _unseen_evidence(session, caller, ids)
-    left_out = []
-    if hidden:
-        left_out.append(f"{hidden} incident(s) in scope are beyond your access and were left out")
-    if unseen:
-        left_out.append(
-            f"{unseen} evidence item(s) on these incidents are beyond your access "
-            "(business unit or sensitivity) and were left out"
-        )
+    left_out = access_notices(caller, unit_ids)
     by_id = {i.id: i for i in incidents}
     results = [
         _judge(c, _applies(c, mapped, by_id), evidence_of, period_start, period_end)
         for c in controls
     ]
-    return Coverage(framework, period_start, period_end, results, incidents, left_out)
-
-
-async def _unseen_evidence(session: AsyncSession, caller: Caller, ids: list[int]) -> int:
-    everything = (
-        select(EvidenceItem.id)
-        .join(EvidenceLink, EvidenceLink.evidence_id == EvidenceItem.id)
-        .where(EvidenceLink.target_type == "incident", EvidenceLink.target_id.in_(ids))
+    return Coverage(
+        framework, period_start, period_end, results, incidents, bool(left_out), left_out
     )
-    total = {r for (r,) in (await session.execute(everything)).all()}
-    seen = {
-        r for (r,) in (await session.execute(everything.where(readable_evidence(caller)))).all()
-    }
-    return len(total - seen)
+
+
+def access_notices(caller: Caller, unit_ids: Sequence[int]) -> list[str]:
+    """What the caller's access may have kept out of a report on these units (every unit when
+    none are named). Decided from grants alone: counting what was hidden told a caller with no
+    grant how many incidents another unit had, and bisecting the period, when."""
+    where = "the business units asked for" if unit_ids else "every business unit"
+    notices = []
+    if not reads_everything(caller.access, "incident", unit_ids):
+        notices.append(
+            f"your access does not cover all incidents of {where} at every sensitivity: "
+            "some may have been left out"
+        )
+    if not reads_everything(caller.access, "evidence", unit_ids):
+        notices.append(
+            f"your access does not cover all evidence of {where} at every sensitivity: "
+            "some may have been left out"
+        )
+    return notices
 
 
 def _applies(

@@ -19,8 +19,8 @@ from govsvc.audit.chain import format_time
 from govsvc.auth.caller import Caller
 from govsvc.comms import redact as comms_redact
 from govsvc.compliance import regulatory
-from govsvc.compliance.clocks import ClockState, ClockStatus, evaluate
-from govsvc.compliance.models import ControlMapping, MappingState
+from govsvc.compliance.clocks import ClockState, ClockStatus, TriggerKind, evaluate
+from govsvc.compliance.models import ControlMapping, MappingState, RegulatoryTrigger
 from govsvc.db import utcnow
 from govsvc.errors import ErrorCode, Invalid, NotFound
 from govsvc.evidence.models import EvidenceItem
@@ -33,6 +33,8 @@ from govsvc.runtime import Runtime
 class IncidentClock:
     incident: Incident
     status: ClockStatus
+    # The reasons for the delay given with the notification that settled the clock, if any.
+    late_reason: str | None = None
 
 
 async def regimes_by_incident(
@@ -71,17 +73,16 @@ async def clocks_for(
     due_soon = timedelta(hours=runtime.settings.clock_due_soon_hours)
     result = []
     for incident in incidents:
-        first: dict[str, datetime] = {"detected": incident.detected_at}
-        for trigger in triggers.get(incident.id, []):
-            first.setdefault(trigger.kind, trigger.occurred_at)
-            first[trigger.kind] = min(first[trigger.kind], trigger.occurred_at)
-        sent: dict[str, list[datetime]] = defaultdict(list)
+        first = regulatory.first_triggers(incident, triggers.get(incident.id, []))
+        sent = regulatory.sent_by_clock(notices.get(incident.id, []))
+        # Notices come sorted by time: the first of each clock is the one that settles it.
+        reasons: dict[str, str | None] = {}
         for notice in notices.get(incident.id, []):
-            sent[f"{notice.regime}/{notice.clock}"].append(notice.sent_at)
+            reasons.setdefault(f"{notice.regime}/{notice.clock}", notice.late_reason)
         for regime_id in regimes.get(incident.id, []):
             regime = runtime.policies.regimes[regime_id]
             result += [
-                IncidentClock(incident, status)
+                IncidentClock(incident, status, reasons.get(f"{regime_id}/{status.clock}"))
                 for status in evaluate(
                     regime,
                     triggers=first,
@@ -126,12 +127,28 @@ async def notification_clocks(
 
 
 @dataclass(frozen=True)
+class Said:
+    """Text a person wrote (a note, a summary, a reason): the only part of a timeline entry the
+    redactor may touch. Our own labels ("Reasons for the delay: ") are never fed to it; read
+    as prose next to a name, they were taken for part of the name."""
+
+    text: str
+
+
+Piece = str | Said
+
+
+@dataclass(frozen=True)
 class TimelineItem:
     at: datetime
     kind: str  # trigger, notification, status, entry
-    text: str
+    pieces: tuple[Piece, ...]  # our labels (str) and what people wrote (Said)
     source: str  # where it comes from, e.g. "regulatory_trigger 4"
     audit_seq: int | None
+
+    @property
+    def text(self) -> str:
+        return "".join(p.text if isinstance(p, Said) else p for p in self.pieces)
 
 
 async def regulator_timeline(
@@ -150,21 +167,24 @@ async def regulator_timeline(
     if regime not in runtime.policies.regimes:
         raise NotFound(f"unknown regime {regime!r}", field="regime")
     incident = await incident_for(session, caller, incident_id, "read")
-    items = [
-        TimelineItem(
-            incident.detected_at,
-            "trigger",
-            "Incident detected",
-            f"incident {incident.reference}",
-            None,
-        )
-    ]
-    for t in (await regulatory.triggers_by_incident(session, [incident.id])).get(incident.id, []):
+    triggers = (await regulatory.triggers_by_incident(session, [incident.id])).get(incident.id, [])
+    changes = list(
+        (
+            await session.execute(
+                select(IncidentStatusChange)
+                .where(IncidentStatusChange.incident_id == incident.id)
+                .order_by(IncidentStatusChange.id)
+            )
+        ).scalars()
+    )
+    items = _detection(incident, triggers, changes)
+    for t in triggers:
+        label = t.kind.replace("_", " ").capitalize()
         items.append(
             TimelineItem(
                 t.occurred_at,
                 "trigger",
-                t.kind.replace("_", " ").capitalize() + (f": {t.note}" if t.note else ""),
+                (f"{label}: ", Said(t.note)) if t.note else (label,),
                 f"regulatory_trigger {t.id}",
                 t.audit_seq,
             )
@@ -183,31 +203,31 @@ async def regulator_timeline(
     )
     for n in notices:
         if n.regime == regime:
-            late = f" Reasons for the delay: {n.late_reason}" if n.late_reason else ""
+            pieces: list[Piece] = [f"Notification ({n.clock}) sent to ", Said(n.recipient), ": "]
+            pieces.append(Said(n.summary))
+            if n.late_reason:
+                pieces += [" Reasons for the delay: ", Said(n.late_reason)]
+            pieces.append(f" [content sha256 {hashes.get(n.content_evidence_id, '?')}]")
             items.append(
                 TimelineItem(
                     n.sent_at,
                     "notification",
-                    f"Notification ({n.clock}) sent to {n.recipient}: {n.summary}{late} "
-                    f"[content sha256 {hashes.get(n.content_evidence_id, '?')}]",
+                    tuple(pieces),
                     f"regulatory_notification {n.id}",
                     n.audit_seq,
                 )
             )
-    for change in (
-        await session.execute(
-            select(IncidentStatusChange).where(IncidentStatusChange.incident_id == incident.id)
-        )
-    ).scalars():
-        items.append(
-            TimelineItem(
-                change.changed_at,
-                "status",
-                f"Status: {change.to_status}",
-                f"status_change {change.id}",
-                change.audit_seq,
+    for change in changes:
+        if change.from_status is not None:  # the opening one is the detection, shown above
+            items.append(
+                TimelineItem(
+                    change.changed_at,
+                    "status",
+                    (f"Status: {change.to_status}",),
+                    f"status_change {change.id}",
+                    change.audit_seq,
+                )
             )
-        )
     if include_entry_ids:
         entries = (
             (
@@ -228,7 +248,7 @@ async def regulator_timeline(
                 code=ErrorCode.NOT_FOUND,
             )
         items += [
-            TimelineItem(e.occurred_at, "entry", e.text, f"timeline_entry {e.id}", None)
+            TimelineItem(e.occurred_at, "entry", (Said(e.text),), f"timeline_entry {e.id}", None)
             for e in entries
         ]
     if redact:
@@ -236,21 +256,51 @@ async def regulator_timeline(
     return sorted(items, key=lambda i: (i.at, i.kind, i.source))
 
 
+def _detection(
+    incident: Incident,
+    triggers: Sequence[RegulatoryTrigger],
+    changes: Sequence[IncidentStatusChange],
+) -> list[TimelineItem]:
+    """The incident's own detection, once: it is also its opening status change (whose audit
+    event it carries), and a recorded detection at or before it says the same thing."""
+    recorded = [t.occurred_at for t in triggers if t.kind == TriggerKind.DETECTED.value]
+    if recorded and min(recorded) <= incident.detected_at:
+        return []
+    opening = next((c for c in changes if c.from_status is None), None)
+    return [
+        TimelineItem(
+            incident.detected_at,
+            "trigger",
+            ("Incident detected",),
+            f"incident {incident.reference}",
+            opening.audit_seq if opening is not None else None,
+        )
+    ]
+
+
 async def _redacted(
     runtime: Runtime, session: AsyncSession, incident: Incident, items: list[TimelineItem]
 ) -> list[TimelineItem]:
     """Take people's names, contacts and secrets out of what goes to a regulator: the
-    timeline says what happened and when, not who on the team typed what."""
+    timeline says what happened and when, not who on the team typed what. Only what people
+    wrote is redacted, each piece on its own; our labels pass as they are."""
     roster, allow = await comms_redact.roster_for(session, incident, None)
     engine = runtime.redactor
 
     def clean(text: str) -> str:
         return engine.apply(text, engine.preview(text, roster, extra_allow=allow), roster).text
 
-    texts = await anyio.to_thread.run_sync(lambda: [clean(i.text) for i in items])
+    said = [p.text for i in items for p in i.pieces if isinstance(p, Said)]
+    cleaned = iter(await anyio.to_thread.run_sync(lambda: [clean(t) for t in said]))
     return [
-        TimelineItem(i.at, i.kind, t, i.source, i.audit_seq)
-        for i, t in zip(items, texts, strict=True)
+        TimelineItem(
+            i.at,
+            i.kind,
+            tuple(Said(next(cleaned)) if isinstance(p, Said) else p for p in i.pieces),
+            i.source,
+            i.audit_seq,
+        )
+        for i in items
     ]
 
 

@@ -11,9 +11,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from govsvc import validation
+from govsvc.audit.chain import format_time
 from govsvc.audit.log import record
 from govsvc.auth.caller import Caller
-from govsvc.compliance.clocks import TriggerKind
+from govsvc.compliance.clocks import Clock, Regime, TriggerKind, evaluate
+from govsvc.compliance.facts import read_fact
 from govsvc.compliance.models import RegulatoryFact, RegulatoryNotification, RegulatoryTrigger
 from govsvc.db import utcnow
 from govsvc.errors import ErrorCode, Invalid
@@ -106,8 +108,14 @@ async def record_notification(
     recipient = validation.text(recipient, field="recipient", max_length=300)
     content = validation.text(content, field="content", max_length=1_000_000)
     reason = late_reason.strip() if late_reason and late_reason.strip() else None
+    if reason is not None:
+        reason = validation.text(reason, field="lateReason", max_length=5000)
     async with runtime.db.read() as session:
         incident = await incident_for(session, caller, incident_id, "record_regulatory")
+        # Before anything is stored (the content becomes locked evidence at once).
+        await _require_reasons_if_late(
+            session, incident, known.clock(clock), regime=known, sent=sent, reason=reason
+        )
     frozen = await evidence_service.collect(
         runtime,
         caller.on_behalf("freeze"),
@@ -159,6 +167,72 @@ async def record_notification(
         return notification
 
 
+async def _require_reasons_if_late(
+    session: AsyncSession,
+    incident: Incident,
+    clock: Clock,
+    *,
+    regime: Regime,
+    sent: datetime,
+    reason: str | None,
+) -> None:
+    """Refuse a late notification without the reasons for the delay where the regime accepts a
+    late one only with them (GDPR Art. 33(1)). Judged as the clock would stand once this one is
+    recorded; a later follow-up of a clock first met (or first sent) in time needs none."""
+    if reason is not None or not clock.late_allowed_with_reasons:
+        return
+    triggers = (await triggers_by_incident(session, [incident.id])).get(incident.id, [])
+    notices = (await notifications_by_incident(session, [incident.id])).get(incident.id, [])
+    sent_by = sent_by_clock(n for n in notices if n.regime == regime.id)
+    sent_by.setdefault(f"{regime.id}/{clock.id}", []).append(sent)
+    # Applicability is not in question here: someone notified, so the clock is judged as if
+    # its facts held (unknown facts keep every clock).
+    status = next(
+        s
+        for s in evaluate(
+            regime,
+            triggers=first_triggers(incident, triggers),
+            notifications=sent_by,
+            facts={},
+            now=sent,
+            due_soon=timedelta(0),
+        )
+        if s.clock == clock.id
+    )
+    if status.reasons_required and status.sent_at == sent and status.sent_late_by is not None:
+        hours = status.sent_late_by.total_seconds() / 3600
+        due = format_time(status.due_at) if status.due_at is not None else "?"
+        raise Invalid(
+            f"this notification is {hours:.1f} h past its deadline ({due}); "
+            f"{clock.citation} accepts a late notification only with the reasons for the "
+            "delay: give them in lateReason",
+            field="lateReason",
+            code=ErrorCode.JUSTIFICATION_REQUIRED,
+        )
+
+
+def first_triggers(
+    incident: Incident, triggers: Iterable[RegulatoryTrigger]
+) -> dict[str, datetime]:
+    """The first moment of each trigger kind; detection is the incident's own detected_at
+    unless a recorded detection is earlier."""
+    first: dict[str, datetime] = {TriggerKind.DETECTED.value: incident.detected_at}
+    for trigger in triggers:
+        known = first.get(trigger.kind)
+        first[trigger.kind] = (
+            trigger.occurred_at if known is None else min(known, trigger.occurred_at)
+        )
+    return first
+
+
+def sent_by_clock(notices: Iterable[RegulatoryNotification]) -> dict[str, list[datetime]]:
+    """When notifications went out, by "<regime>/<clock>"."""
+    sent: dict[str, list[datetime]] = {}
+    for notice in notices:
+        sent.setdefault(f"{notice.regime}/{notice.clock}", []).append(notice.sent_at)
+    return sent
+
+
 async def triggers_by_incident(
     session: AsyncSession, ids: Iterable[int]
 ) -> dict[int, list[RegulatoryTrigger]]:
@@ -185,38 +259,6 @@ async def notifications_by_incident(
     for notification in rows.scalars():
         grouped.setdefault(notification.incident_id, []).append(notification)
     return grouped
-
-
-# The facts regimes test, and what kind of value each is; a value is given as text and read
-# as its kind, so a count is a count and a yes is a yes.
-FACTS: dict[str, str | tuple[str, ...]] = {
-    "affected_individuals": "count",
-    "affected_residents_max_state": "count",
-    "risk_to_individuals": ("unlikely", "risk", "high_risk"),
-    "personal_data_breach": "yes/no",
-    "major_incident": "yes/no",
-    "material": "yes/no",
-}
-_YES_NO = {"true": True, "yes": True, "false": False, "no": False}
-
-
-def read_fact(name: str, text: str) -> int | bool | str:
-    """The fact's value read as its kind, or a typed error saying what was expected."""
-    kind = FACTS.get(name)
-    if kind is None:
-        raise Invalid(f"unknown fact {name!r}; known: {', '.join(FACTS)}", field="name")
-    value = text.strip().lower()
-    if kind == "count":
-        if not value.isdigit() or len(value) > 12:
-            raise Invalid(f"{name} is a whole number of people", field="value")
-        return int(value)
-    if kind == "yes/no":
-        if value not in _YES_NO:
-            raise Invalid(f"{name} is yes or no", field="value")
-        return _YES_NO[value]
-    if value not in kind:
-        raise Invalid(f"{name} is one of {', '.join(kind)}", field="value")
-    return value
 
 
 async def record_fact(
@@ -249,11 +291,10 @@ async def record_fact(
 async def facts_by_incident(
     session: AsyncSession, incidents: Iterable[Incident]
 ) -> dict[int, dict[str, object]]:
-    """The latest value of each fact per incident; affected_individuals defaults to the
-    incident's customers affected."""
-    found: dict[int, dict[str, object]] = {
-        i.id: {"affected_individuals": i.customers_affected} for i in incidents
-    }
+    """The latest recorded value of each fact per incident. A fact never recorded is unknown,
+    never a default: the incident's `customers_affected` (0 unless someone counted) is not a
+    count of individuals, and reading it as one dropped the HHS 500-or-more clock."""
+    found: dict[int, dict[str, object]] = {i.id: {} for i in incidents}
     rows = await session.execute(
         select(RegulatoryFact)
         .where(RegulatoryFact.incident_id.in_(list(found)))

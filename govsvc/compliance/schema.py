@@ -10,7 +10,15 @@ import strawberry
 from strawberry.scalars import JSON
 
 from govsvc.compliance import coverage as coverage_service
-from govsvc.compliance import mapping, notifications, packs, regulatory, rendering
+from govsvc.compliance import (
+    facts,
+    mapping,
+    notifications,
+    packs,
+    preview,
+    regulatory,
+    rendering,
+)
 from govsvc.compliance import models as compliance_models
 from govsvc.compliance.catalog import Control as ControlModel
 from govsvc.compliance.clocks import ClockState as ClockStateEnum
@@ -22,7 +30,14 @@ from govsvc.graphql.relay import decode_filter, decode_id, global_id
 from govsvc.graphql.resolvers import mutate, read, read_or
 from govsvc.incidents.graphql_types import Incident
 
-ClockState = strawberry.enum(ClockStateEnum, name="ClockState")
+ClockState = strawberry.enum(
+    ClockStateEnum,
+    name="ClockState",
+    description="NOT_STARTED: what it counts from has not happened. WAITING: not sent, and "
+    "whether it applies hangs on facts not yet recorded (pendingFacts); a waiting clock near "
+    "or past its deadline shows DUE_SOON or MISSED instead, still with its pendingFacts. "
+    "OPEN, DUE_SOON: running, not sent. MET: sent in time. MISSED: sent late, or overdue.",
+)
 TriggerKind = strawberry.enum(TriggerKindEnum, name="TriggerKind")
 CoverageStatus = strawberry.enum(coverage_service.CoverageStatus, name="CoverageStatus")
 MappingState = strawberry.enum(compliance_models.MappingState, name="MappingState")
@@ -83,7 +98,15 @@ class CoverageReport:
     period_start: datetime
     period_end: datetime
     controls: list[ControlCoverage]
-    left_out: list[str] = strawberry.field(description="What your access kept out, and why.")
+    access_limited: bool = strawberry.field(
+        description="Your access does not cover everything in scope (every business unit asked "
+        "for, or every unit when none was, at every sensitivity), so the report may leave "
+        "things out. Decided from your grants alone: it never says how many or which, and is "
+        "the same for a unit you may not read and a unit that does not exist."
+    )
+    left_out: list[str] = strawberry.field(
+        description="What kinds of things your access may have kept out (never how many)."
+    )
 
 
 @strawberry.type(description="One regulator's clock on one incident.")
@@ -104,7 +127,16 @@ class NotificationClock:
     reasons_required: bool = strawberry.field(
         description="Late, and a late notification must give the reasons for the delay."
     )
-    pending_facts: list[str]
+    reasons_given: bool = strawberry.field(
+        description="The notification that settled this clock gave the reasons for the delay."
+    )
+    late_reason: str | None = strawberry.field(
+        description="Those reasons, as sent (null when none were given)."
+    )
+    pending_facts: list[str] = strawberry.field(
+        description="Facts that decide whether this clock applies, not yet recorded: until "
+        "they are, the clock is WAITING (or DUE_SOON / MISSED as its deadline nears or passes)."
+    )
     explanation: str
 
     @classmethod
@@ -127,9 +159,66 @@ class NotificationClock:
             soft=s.soft,
             phased=s.phased,
             reasons_required=s.reasons_required,
+            reasons_given=c.late_reason is not None,
+            late_reason=c.late_reason,
             pending_facts=list(s.pending_facts),
             explanation=s.explanation,
         )
+
+
+@strawberry.type(description="A clock's deadline for a hypothetical trigger (nothing recorded).")
+class NotificationClockPreview:
+    regime: str
+    clock: str
+    name: str
+    audience: str
+    citation: str
+    state: ClockState  # type: ignore[valid-type]
+    started_at: datetime | None
+    due_at: datetime | None = strawberry.field(
+        description="For a soft clock (without undue delay), the indicative target."
+    )
+    soft: bool
+    phased: bool
+    pending_facts: list[str]
+    assumed_sent: list[str] = strawberry.field(
+        description="Notifications (<regime>/<clock>) this clock counts from, taken as sent at "
+        "their own deadlines, the latest lawful moment."
+    )
+    explanation: str
+
+    @classmethod
+    def from_preview(cls, p: preview.ClockPreview) -> Self:
+        s = p.status
+        return cls(
+            regime=s.regime,
+            clock=s.clock,
+            name=s.name,
+            audience=s.audience,
+            citation=s.citation,
+            state=s.state,
+            started_at=s.started_at,
+            due_at=s.due_at,
+            soft=s.soft,
+            phased=s.phased,
+            pending_facts=list(s.pending_facts),
+            assumed_sent=list(p.assumed_sent),
+            explanation=s.explanation,
+        )
+
+
+@strawberry.type(description="A fact regulator clocks may depend on (regulatoryFactRecord).")
+class KnownFact:
+    name: str
+    kind: str = strawberry.field(description="count, yes/no or level.")
+    meaning: str
+    levels: list[str] = strawberry.field(description="For a level: the words it takes.")
+
+
+@strawberry.input(description="A fact as text, read as its kind (see regulatoryFactRecord).")
+class RegulatoryFactInput:
+    name: str
+    value: str
 
 
 @strawberry.type
@@ -157,7 +246,10 @@ class AuditPack:
     period_end: datetime
     sha256: str
     size: int
-    excluded: list[str]
+    excluded: list[str] = strawberry.field(
+        description="What the pack leaves out: the kinds of things the creator's access may "
+        "have kept out (never how many or which), and evidence whose bytes are gone."
+    )
     created_by: str
     created_at: datetime
     download_path: str
@@ -193,6 +285,15 @@ class ComplianceQuery:
                 controls=[Control.from_model(c) for c in catalog.controls(f.id)],
             )
             for f in catalog.frameworks.values()
+        ]
+
+    @strawberry.field(
+        description="The facts regimes may test and regulatoryFactRecord takes (one list)."
+    )
+    def known_facts(self) -> list[KnownFact]:
+        return [
+            KnownFact(name=f.name, kind=f.kind.value, meaning=f.meaning, levels=list(f.levels))
+            for f in facts.KNOWN_FACTS.values()
         ]
 
     @strawberry.field(description="Controls an incident's tags suggest, not yet decided.")
@@ -249,6 +350,7 @@ class ComplianceQuery:
             framework=report.framework,
             period_start=report.period_start,
             period_end=report.period_end,
+            access_limited=report.access_limited,
             left_out=report.left_out,
             controls=[
                 ControlCoverage(
@@ -278,6 +380,32 @@ class ComplianceQuery:
             ),
         )
         return [NotificationClock.from_clock(c) for c in clocks]
+
+    @strawberry.field(
+        description="Deadlines of a regime's clocks if its triggers happened at `triggeredAt` "
+        "(every trigger kind, or only `trigger`), for drills and planning; facts not given are "
+        "unknown (those clocks show WAITING). Nothing is recorded."
+    )
+    async def notification_clock_preview(
+        self,
+        info: Info,
+        regime: str,
+        triggered_at: datetime,
+        trigger: TriggerKind | None = None,  # type: ignore[valid-type]
+        facts: list[RegulatoryFactInput] | None = None,
+    ) -> list[NotificationClockPreview]:
+        regimes = info.context.runtime.policies.regimes
+        at: datetime = triggered_at
+        kind = TriggerKindEnum(trigger) if trigger is not None else None
+        given = [(f.name, f.value) for f in facts or ()]
+
+        async def run(_: Any, caller: Any) -> list[preview.ClockPreview]:
+            return preview.preview(
+                regimes, caller, regime=regime, triggered_at=at, trigger=kind, facts=given
+            )
+
+        found = await read(info, run)
+        return [NotificationClockPreview.from_preview(p) for p in found]
 
     @strawberry.field(description="The regulator-facing timeline of an incident under a regime.")
     async def regulator_timeline(
@@ -366,7 +494,9 @@ class RegulatoryTriggerRecordInput:
 @strawberry.input
 class RegulatoryFactRecordInput:
     incident_id: strawberry.ID
-    name: str = strawberry.field(description="affected_individuals, risk_to_individuals, ...")
+    name: str = strawberry.field(
+        description=f"A known fact (policies/regimes.yaml lists them): {facts.known()}."
+    )
     value: str = strawberry.field(description="As text: a number, yes/no, or a named level.")
 
 

@@ -8,6 +8,7 @@ from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from govsvc.auth.caller import Caller
+from govsvc.authz.access import readable
 from govsvc.evidence.access import readable_evidence
 from govsvc.evidence.models import (
     DispositionRecord,
@@ -16,6 +17,7 @@ from govsvc.evidence.models import (
     LegalHold,
 )
 from govsvc.pagination import Page, fetch_page
+from govsvc.retention.hold_access import holds_allowed
 
 
 async def list_evidence(
@@ -73,21 +75,25 @@ async def incident_links(
 async def holds_by_id(
     session: AsyncSession, caller: Caller, ids: Iterable[int]
 ) -> dict[int, LegalHold]:
-    if not caller.access.allows("read", "legal_hold"):
-        return {}
-    rows = await session.execute(select(LegalHold).where(LegalHold.id.in_(set(ids))))
+    rows = await session.execute(
+        select(LegalHold).where(LegalHold.id.in_(set(ids)), holds_allowed(caller.access, "read"))
+    )
     return {hold.id: hold for hold in rows.scalars()}
 
 
 async def list_dispositions(
     session: AsyncSession, caller: Caller, *, size: int, after_id: int | None
 ) -> Page[DispositionRecord]:
-    """What was disposed of, newest first, for those who keep the records."""
-    if not caller.access.allows("read", "disposition"):
-        return Page([], has_next=False)
+    """What was disposed of, newest first, for those who keep the records of its unit (a
+    record names the item and its hash: another unit's are as private as its evidence)."""
+    visible = readable(
+        caller.access, "disposition", EvidenceItem.business_unit_id, EvidenceItem.sensitivity
+    )
     return await fetch_page(
         session,
-        select(DispositionRecord),
+        select(DispositionRecord)
+        .join(EvidenceItem, EvidenceItem.id == DispositionRecord.evidence_id)
+        .where(visible),
         id_column=DispositionRecord.id,
         size=size,
         after_id=after_id,

@@ -14,7 +14,7 @@ from govsvc.auth.caller import Caller
 from govsvc.authz.access import readable
 from govsvc.authz.loading import load_unit_tree
 from govsvc.db import utcnow
-from govsvc.errors import ErrorCode, Invalid, NotFound
+from govsvc.errors import ErrorCode, Forbidden, Invalid, NotFound
 from govsvc.evidence.models import (
     EvidenceItem,
     EvidenceLink,
@@ -23,8 +23,11 @@ from govsvc.evidence.models import (
     LegalHold,
     LegalHoldItem,
 )
-from govsvc.incidents.common import incident_for
+from govsvc.incidents.common import incident_for, unit_code
+from govsvc.org import reads as org_reads
+from govsvc.org import service as org_service
 from govsvc.pagination import Page, fetch_page
+from govsvc.retention.hold_access import holds_allowed, units_of
 from govsvc.runtime import Runtime
 
 MIN_REASON = 10
@@ -135,6 +138,7 @@ async def place(
             "legal_hold.place",
             resource_type="legal_hold",
             resource_id=hold.id,
+            unit=await _audit_unit(session, hold),
             payload={
                 "matter": matter,
                 "reason": reason,
@@ -163,10 +167,12 @@ async def _scope(
     if scope is HoldScope.BUSINESS_UNIT:
         if business_unit_id is None:
             raise Invalid("name the business unit", field="businessUnitId")
-        tree = await load_unit_tree(session)
-        if business_unit_id not in tree.parent_of:
-            raise NotFound("no such business unit", field="businessUnitId")
-        return business_unit_id, business_unit_id
+        # A unit the caller may not see is refused as missing, not as forbidden: the refusal
+        # must not tell whether it exists.
+        unit = await org_reads.one(
+            session, caller, org_service.UNITS, business_unit_id, field="businessUnitId"
+        )
+        return unit.id, unit.id
     if not evidence_ids:
         raise Invalid("a matter hold names the evidence it covers", field="evidenceIds")
     visible = (
@@ -202,7 +208,7 @@ async def lift(runtime: Runtime, caller: Caller, *, hold_id: int, reason: str) -
         )
     async with runtime.db.write() as session:
         hold = await _visible_hold(session, caller, hold_id)
-        caller.access.require("lift", "legal_hold", unit_id=_hold_unit(hold))
+        await _require_on_every_unit(session, caller, hold, "lift")
         if hold.lifted_at is not None:
             raise Invalid(
                 "the hold was already lifted", field="holdId", code=ErrorCode.ILLEGAL_TRANSITION
@@ -219,6 +225,7 @@ async def lift(runtime: Runtime, caller: Caller, *, hold_id: int, reason: str) -
             "legal_hold.lift",
             resource_type="legal_hold",
             resource_id=hold.id,
+            unit=await _audit_unit(session, hold),
             payload={"matter": hold.matter, "reason": reason, "released": [i.id for i in released]},
         )
     # After the commit: a crash here leaves the store holding on, which only keeps evidence.
@@ -227,24 +234,39 @@ async def lift(runtime: Runtime, caller: Caller, *, hold_id: int, reason: str) -
     return hold
 
 
-def _hold_unit(hold: LegalHold) -> int | None:
-    return hold.scope_id if hold.scope == HoldScope.BUSINESS_UNIT.value else None
-
-
 async def _visible_hold(session: AsyncSession, caller: Caller, hold_id: int) -> LegalHold:
-    hold = await session.get(LegalHold, hold_id)
-    if hold is None or not caller.access.allows("read", "legal_hold", unit_id=_hold_unit(hold)):
+    """The hold if the caller may read it in every unit it touches; NotFound otherwise."""
+    found = await session.execute(
+        select(LegalHold).where(LegalHold.id == hold_id, holds_allowed(caller.access, "read"))
+    )
+    hold = found.scalar_one_or_none()
+    if hold is None:
         raise NotFound("no such legal hold", field="holdId")
     return hold
+
+
+async def _require_on_every_unit(
+    session: AsyncSession, caller: Caller, hold: LegalHold, action: str
+) -> None:
+    allowed = await session.execute(
+        select(LegalHold.id).where(LegalHold.id == hold.id, holds_allowed(caller.access, action))
+    )
+    if allowed.first() is None:
+        raise Forbidden(f"not allowed to {action} legal_hold in every unit it covers")
+
+
+async def _audit_unit(session: AsyncSession, hold: LegalHold) -> str | None:
+    """The unit the hold's audit events belong to when it touches exactly one; events of a
+    hold across units stay with readers of every unit."""
+    units = (await units_of(session, [hold.id])).get(hold.id, set())
+    return await unit_code(session, next(iter(units))) if len(units) == 1 else None
 
 
 async def list_holds(
     session: AsyncSession, caller: Caller, *, active_only: bool, size: int, after_id: int | None
 ) -> Page[LegalHold]:
-    """Legal holds, newest first, for those who may read them."""
-    if not caller.access.allows("read", "legal_hold"):
-        return Page([], has_next=False)
-    query = select(LegalHold)
+    """Legal holds, newest first, that the caller may read in every unit they touch."""
+    query = select(LegalHold).where(holds_allowed(caller.access, "read"))
     if active_only:
         query = query.where(LegalHold.lifted_at.is_(None))
     return await fetch_page(session, query, id_column=LegalHold.id, size=size, after_id=after_id)
