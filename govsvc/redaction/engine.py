@@ -14,6 +14,7 @@ text, roster)`, which is the caller's business.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -23,6 +24,7 @@ from presidio_anonymizer import AnonymizerEngine
 from presidio_anonymizer.entities import OperatorConfig
 from presidio_anonymizer.entities import RecognizerResult as AnonymizerInput
 
+from govsvc.redaction.accented_names import AccentedNameRecognizer
 from govsvc.redaction.allow import AllowList
 from govsvc.redaction.builtin_recognizers import builtin_recognizers
 from govsvc.redaction.entities import (
@@ -34,14 +36,17 @@ from govsvc.redaction.entities import (
     ROSTER_TEAM,
     SECRET,
 )
-from govsvc.redaction.guesses import refine_guess, used_as_product
+from govsvc.redaction.guesses import name_echoes, refine_guess, used_as_product
+from govsvc.redaction.mentions import MentionRecognizer
 from govsvc.redaction.name_shapes import NameShapeRecognizer
 from govsvc.redaction.nlp import DEFAULT_MODEL, InstalledSpacyEngine, load_pipeline
 from govsvc.redaction.patterns import RedactionPatterns
 from govsvc.redaction.policy_recognizers import policy_recognizers
-from govsvc.redaction.pseudonyms import MARKERS, Pseudonyms
+from govsvc.redaction.phones import LenientPhoneRecognizer
+from govsvc.redaction.pseudonyms import MARKERS, Pseudonyms, label_of
 from govsvc.redaction.roster import Roster, RosterIndex, RosterRecognizer
-from govsvc.redaction.spans import Span, merge_overlaps, span_at
+from govsvc.redaction.spans import Span, merge_overlaps, span_at, whole_names
+from govsvc.redaction.words import fold
 
 # Never kept because of the allow-list: the roster says these are sensitive, and a secret is
 # a secret even if it happens to spell "Kafka".
@@ -85,7 +90,13 @@ class RedactionEngine:
                     internal_domains=patterns.internal_hosts.domains,
                 ),
                 *policy_recognizers(patterns),
-                *([NameShapeRecognizer()] if PERSON in patterns.ner_entities else []),
+                LenientPhoneRecognizer(),
+                MentionRecognizer(),
+                *(
+                    [NameShapeRecognizer(), AccentedNameRecognizer()]
+                    if PERSON in patterns.ner_entities
+                    else []
+                ),
             ],
             supported_languages=["en"],
         )
@@ -125,14 +136,15 @@ class RedactionEngine:
         merged = merge_overlaps(text, spans)
         pseudonyms = Pseudonyms(RosterIndex(roster))
         values = [pseudonyms.replacement(span) for span in merged]  # document order matters
+        starts = [_swallow_label(text, span, value) for span, value in zip(merged, values)]
         # One operator per span: Presidio's operators are per entity type, and two spans of
         # one type may need different pseudonyms.
         keys = [f"SPAN_{i}" for i in range(len(merged))]
         result = self._anonymizer.anonymize(
             text=text,
             analyzer_results=[
-                AnonymizerInput(key, span.start, span.end, span.score)
-                for key, span in zip(keys, merged, strict=True)
+                AnonymizerInput(key, start, span.end, span.score)
+                for key, start, span in zip(keys, starts, merged, strict=True)
             ],
             operators={
                 key: OperatorConfig("replace", {"new_value": value})
@@ -193,4 +205,22 @@ class RedactionEngine:
         products = {
             s.text for s in spans if s.entity_type in GUESSED and used_as_product(text, s.text)
         }
-        return merge_overlaps(text, [s for s in spans if s.text not in products])
+        kept = [s for s in spans if s.text not in products]
+        return whole_names(text, [*kept, *name_echoes(text, kept, allow)])
+
+
+_WORD_BEFORE = re.compile(r"([^\W\d_]+)[ \u00a0]+$")
+
+
+def _swallow_label(text: str, span: Span, value: str) -> int:
+    """Where the replacement starts: before the span's own label word if the text has one.
+
+    "our customer Globex" becomes "our Customer A", not "our customer Customer A".
+    """
+    label = label_of(value)
+    if label is None:
+        return span.start
+    before = _WORD_BEFORE.search(text, max(0, span.start - 40), span.start)
+    if before and fold(before.group(1)) == fold(label):
+        return before.start(1)
+    return span.start
