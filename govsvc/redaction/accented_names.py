@@ -18,7 +18,9 @@ from govsvc.redaction.words import looks_like_name_token
 
 # A word of letters with inner apostrophes or hyphens: "Kierkegaard-Ørsted", "O'Brien".
 _WORD = re.compile(r"[^\W\d_]+(?:['\u2019-][^\W\d_]+)*")
-_PARTICLES: Final = frozenset({"van", "von", "de", "der", "den", "da", "di", "du", "del", "la", "le"})
+_PARTICLES: Final = frozenset(
+    {"van", "von", "de", "der", "den", "da", "di", "du", "del", "la", "le"}
+)
 SCORE: Final = 0.6
 
 

@@ -41,8 +41,8 @@ from govsvc.redaction.mentions import MentionRecognizer
 from govsvc.redaction.name_shapes import NameShapeRecognizer
 from govsvc.redaction.nlp import DEFAULT_MODEL, InstalledSpacyEngine, load_pipeline
 from govsvc.redaction.patterns import RedactionPatterns
-from govsvc.redaction.policy_recognizers import policy_recognizers
 from govsvc.redaction.phones import LenientPhoneRecognizer
+from govsvc.redaction.policy_recognizers import policy_recognizers
 from govsvc.redaction.pseudonyms import MARKERS, Pseudonyms, label_of
 from govsvc.redaction.roster import Roster, RosterIndex, RosterRecognizer
 from govsvc.redaction.spans import Span, merge_overlaps, span_at, whole_names
@@ -136,7 +136,9 @@ class RedactionEngine:
         merged = merge_overlaps(text, spans)
         pseudonyms = Pseudonyms(RosterIndex(roster))
         values = [pseudonyms.replacement(span) for span in merged]  # document order matters
-        starts = [_swallow_label(text, span, value) for span, value in zip(merged, values)]
+        starts = [
+            _swallow_label(text, span, value) for span, value in zip(merged, values, strict=True)
+        ]
         # One operator per span: Presidio's operators are per entity type, and two spans of
         # one type may need different pseudonyms.
         keys = [f"SPAN_{i}" for i in range(len(merged))]

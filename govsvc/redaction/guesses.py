@@ -9,7 +9,6 @@ are left, or they are not contiguous, only the longest run of them is kept.
 from __future__ import annotations
 
 import re
-
 from collections.abc import Iterable
 
 from govsvc.redaction.allow import AllowList, bare

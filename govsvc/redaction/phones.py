@@ -25,7 +25,8 @@ _INTERNATIONAL = re.compile(
 )
 # "(415) 555-013", "020 7946 095", "030-123 4567": grouped digits, as people write phones.
 _NATIONAL = re.compile(
-    r"(?<![\w.+-])(?!(?:19|20)\d\d[-./ ]\d\d[-./ ]\d\d)(?:\(\d{2,5}\)\s?|\d{2,5}[\s.-])\d{2,4}(?:[\s.-]\d{2,5}){0,2}(?![\w.]?\d)"
+    r"(?<![\w.+-])(?!(?:19|20)\d\d[-./ ]\d\d[-./ ]\d\d)"  # not a date
+    r"(?:\(\d{2,5}\)\s?|\d{2,5}[\s.-])\d{2,4}(?:[\s.-]\d{2,5}){0,2}(?![\w.]?\d)"
 )
 _DIGITS_INTERNATIONAL = range(7, 16)  # E.164 allows at most 15 digits
 _DIGITS_NATIONAL = range(7, 13)
@@ -65,7 +66,9 @@ def find_phones(text: str) -> Iterator[Finding]:
     for match in _INTERNATIONAL.finditer(text):
         raw = match.group().rstrip(" .-(")
         if _digits(raw) in _DIGITS_INTERNATIONAL:
-            yield Finding(match.start(), match.start() + len(raw), PHONE_NUMBER, INTERNATIONAL_SCORE)
+            yield Finding(
+                match.start(), match.start() + len(raw), PHONE_NUMBER, INTERNATIONAL_SCORE
+            )
     for match in _NATIONAL.finditer(text):
         if _digits(match.group()) in _DIGITS_NATIONAL:
             yield Finding(match.start(), match.end(), PHONE_NUMBER, NATIONAL_SCORE)
