@@ -21,7 +21,9 @@ from govsvc.redaction.finding import Finding
 
 # "+44 20 7946 095", "+1 (415) 555-013", "+33.1.42.68.53.0", "0044 20 7946 095"
 _INTERNATIONAL = re.compile(
-    r"(?<![\w+.])(?:\+|00)[1-9]\d{0,2}(?:[\s.-]?\(?\d{1,5}\)?){1,6}(?![\w.]\d)"
+    # After "00" a separator must follow the country code: "0010149" is a commit, not a phone.
+    r"(?<![\w+.])(?:\+[1-9]\d{0,2}|00[1-9]\d{0,2}(?=[\s.(-]))(?:[\s.-]?\(?\d{1,5}\)?){1,6}"
+    r"(?![\w.]\d)"
 )
 # "(415) 555-013", "020 7946 095", "030-123 4567": grouped digits, as people write phones.
 _NATIONAL = re.compile(
@@ -65,6 +67,8 @@ def _digits(text: str) -> int:
 def find_phones(text: str) -> Iterator[Finding]:
     for match in _INTERNATIONAL.finditer(text):
         raw = match.group().rstrip(" .-(")
+        if raw.endswith(")") and raw.count(")") > raw.count("("):
+            raw = raw[:-1]  # "(call +44 20 7946 095)": the bracket closes the sentence's
         if _digits(raw) in _DIGITS_INTERNATIONAL:
             yield Finding(
                 match.start(), match.start() + len(raw), PHONE_NUMBER, INTERNATIONAL_SCORE
