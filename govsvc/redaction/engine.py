@@ -165,8 +165,11 @@ class RedactionEngine:
         merged = merge_overlaps(text, spans)
         pseudonyms = Pseudonyms(self._index(roster))
         values = [pseudonyms.replacement(span) for span in merged]  # document order matters
+        ends = [0, *(span.end for span in merged)]
         starts = [
-            _swallow_label(text, span, value) for span, value in zip(merged, values, strict=True)
+            # Never reach back into the previous replacement.
+            max(_swallow_label(text, span, value), previous_end)
+            for span, value, previous_end in zip(merged, values, ends, strict=False)
         ]
         # One operator per span: Presidio's operators are per entity type, and two spans of
         # one type may need different pseudonyms.

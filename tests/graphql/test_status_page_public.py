@@ -195,8 +195,12 @@ async def test_pages_and_downloads_carry_security_headers_and_evidence_is_never_
     assert download.headers["content-disposition"].startswith("attachment")
     assert evidence["contentType"] == "text/html"
     # and every page and download a browser opens directly carries the headers
+    pack = await http.get(
+        "/audit-packs/QXVkaXRQYWNrOjE=/content", headers={"Authorization": f"Bearer {admin_token}"}
+    )
     for response in (
         download,
+        pack,
         await http.get("/status"),
         await http.get("/status.json"),
         await http.get("/status.atom"),
