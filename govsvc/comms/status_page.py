@@ -44,8 +44,9 @@ PAGE_UPDATES = 50
 
 
 # Published text is Markdown; raw HTML in it is shown as text, never as markup (nothing an
-# author or a redaction slip writes can inject a script into the page).
-_MARKDOWN = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
+# author or a redaction slip writes can inject a script into the page). A single newline is
+# a line break: status updates are written as lines, not as paragraphs.
+_MARKDOWN = MarkdownIt("commonmark", {"html": False, "breaks": True})
 # Characters XML 1.0 cannot carry at all, even escaped (C0 controls other than tab and
 # newlines, lone surrogates, U+FFFE/U+FFFF): a published text holding one would make the
 # whole feed unparsable.
