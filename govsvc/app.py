@@ -24,6 +24,7 @@ from govsvc.compliance.http import PackEndpoints
 from govsvc.evidence.http import EvidenceEndpoints
 from govsvc.graphql.http import GraphQLEndpoint
 from govsvc.runtime import Runtime
+from govsvc.security_headers import SecurityHeadersMiddleware
 from govsvc.settings import Settings
 from govsvc.worker import run_worker
 
@@ -111,5 +112,6 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> Starlette:
         lifespan=lifespan,
     )
     app.state.runtime = runtime
+    app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(RequestIdMiddleware)
     return app

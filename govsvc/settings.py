@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     controls_dir: Path = REPO_ROOT / "controls"
     host: str = "127.0.0.1"
     port: int = 8000
+    # Where the public reaches this service (https://status.example.com): the status feed's
+    # links are built from it, never from a request's Host header (a forged Host would be
+    # cached and served to everyone). Required in prod; elsewhere http://host:port stands in.
     public_url: str = ""
 
     token_default_ttl_days: int = Field(default=90, ge=1, le=3650)
@@ -121,6 +124,23 @@ class Settings(BaseSettings):
             raise ValueError("GOVSVC_OIDC_ISSUER and GOVSVC_OIDC_AUDIENCE must be set together")
         if self.oidc_issuer and not (self.oidc_jwks_url or self.oidc_public_key):
             raise ValueError("OIDC needs GOVSVC_OIDC_JWKS_URL or GOVSVC_OIDC_PUBLIC_KEY")
+        return self
+
+    @model_validator(mode="after")
+    def _check_public_url(self) -> Self:
+        if self.public_url:
+            url = urlsplit(self.public_url)
+            if url.scheme not in ("http", "https") or not url.netloc or url.query or url.fragment:
+                raise ValueError(
+                    "GOVSVC_PUBLIC_URL must be an absolute http(s) URL without query or fragment "
+                    f"(got {self.public_url!r})"
+                )
+            self.public_url = self.public_url.rstrip("/")
+        elif self.env is Environment.PROD:
+            raise ValueError(
+                "GOVSVC_PUBLIC_URL must be set when GOVSVC_ENV=prod (the public status feed's "
+                "links are built from it)"
+            )
         return self
 
     @model_validator(mode="after")

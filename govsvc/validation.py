@@ -52,3 +52,25 @@ def jurisdiction(value: str | None, *, field: str = "jurisdiction") -> str | Non
     if not _JURISDICTION.match(value):
         raise Invalid("use an ISO 3166 code such as DE or US-CA", field=field)
     return value
+
+
+_HANDLE = re.compile(r"^[^\W_][\w.-]{0,78}[^\W_]$|^[^\W_]$")
+MAX_HANDLES = 10
+
+
+def handles(values: list[str], *, field: str = "handles") -> list[str]:
+    """Chat ids as people write them after "@" ("kofi.mensah"): stored without the "@"."""
+    if len(values) > MAX_HANDLES:
+        raise Invalid(f"at most {MAX_HANDLES} handles", field=field)
+    clean: list[str] = []
+    for value in values:
+        handle = value.strip().removeprefix("@")
+        if not _HANDLE.match(handle):
+            raise Invalid(
+                f"{value!r} is not a chat handle: letters, digits, '.', '-' or '_', "
+                "starting and ending with a letter or digit",
+                field=field,
+            )
+        if handle.casefold() not in {h.casefold() for h in clean}:
+            clean.append(handle)
+    return clean

@@ -236,6 +236,25 @@ async def read(runtime: Runtime, caller: Caller, *, incident_id: int) -> PostMor
         return pm
 
 
+async def public_version(
+    session: AsyncSession, caller: Caller, *, incident_id: int
+) -> PublicPostMortem:
+    """The published public version of an incident's post-mortem, for anyone who may read the
+    incident (it is public already; the query only needs to know which incident)."""
+    incident = await incident_for(session, caller, incident_id, "read")
+    public = (
+        await session.execute(
+            select(PublicPostMortem)
+            .where(PublicPostMortem.incident_id == incident.id)
+            .order_by(PublicPostMortem.id.desc())
+            .limit(1)
+        )
+    ).scalar_one_or_none()
+    if public is None:
+        raise NotFound("no public post-mortem for this incident", field="incidentId")
+    return public
+
+
 async def preview(
     runtime: Runtime, caller: Caller, *, incident_id: int
 ) -> tuple[PostMortem, list[redact.SpanView]]:

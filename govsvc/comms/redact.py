@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from govsvc.comms.models import PostMortem
 from govsvc.incidents.models import Incident
+from govsvc.org import customers as customer_list
 from govsvc.org.models import Principal, Service, Team
 from govsvc.runtime import Runtime
 
@@ -39,9 +40,15 @@ async def roster_for(
     """Everyone and everything that must never leak, and the words that must survive."""
     from govsvc.redaction import Roster, RosterPerson
 
-    people = (await session.execute(select(Principal.name, Principal.email))).all()
+    people = (
+        await session.execute(select(Principal.name, Principal.email, Principal.handles))
+    ).all()
     teams = list((await session.execute(select(Team.name))).scalars())
-    customers = json.loads(pm.customers) if pm is not None else []
+    # The organisation's list, for every public text, and the post-mortem's own additions.
+    customers = [
+        *await customer_list.customer_names(session),
+        *(json.loads(pm.customers) if pm is not None else []),
+    ]
     services = [
         n
         for row in (
@@ -52,11 +59,15 @@ async def roster_for(
     ]
     roster = Roster(
         people=tuple(
-            RosterPerson(name=name, emails=(email,) if "@" in email else ())
-            for name, email in people
+            RosterPerson(
+                name=name,
+                emails=(email,) if "@" in email else (),
+                handles=tuple(json.loads(handles)),
+            )
+            for name, email, handles in people
         ),
         teams=tuple(teams),
-        customers=tuple(customers),
+        customers=tuple(dict.fromkeys(customers)),
     )
     return roster, services
 

@@ -136,15 +136,27 @@ class RedactionSpanInput:
     entity_type: str
 
 
-@strawberry.type
+@strawberry.type(description="The published, redacted version of a post-mortem.")
 class PublicPostMortem:
     title: str
-    text: str
+    text: str = strawberry.field(description="Markdown, as published on the status page.")
     sha256: str
     source_revision: int
     source_sha256: str
     reviewed_by: str
     published_at: datetime
+
+    @classmethod
+    def from_model(cls, p: models.PublicPostMortem) -> Self:
+        return cls(
+            title=p.title,
+            text=p.text,
+            sha256=p.sha256,
+            source_revision=p.source_revision,
+            source_sha256=p.source_sha256,
+            reviewed_by=p.reviewed_by,
+            published_at=p.published_at,
+        )
 
 
 @strawberry.type
@@ -201,6 +213,22 @@ class CommsQuery:
         except NotFound:
             return None
         return PostMortem.from_model(pm)
+
+    @strawberry.field(
+        description="The published public version of an incident's post-mortem; null when "
+        "none is published (or the incident is not yours)."
+    )
+    async def public_post_mortem(
+        self, info: Info, incident_id: strawberry.ID
+    ) -> PublicPostMortem | None:
+        found = await read_or(
+            info,
+            lambda s, c: postmortems.public_version(
+                s, c, incident_id=decode_id(incident_id, "Incident", field="incidentId")
+            ),
+            missing=None,
+        )
+        return PublicPostMortem.from_model(found) if found else None
 
     @strawberry.field(description="What the redaction would take out of the public version.")
     async def post_mortem_redaction_preview(
@@ -523,15 +551,7 @@ class CommsMutation:
                 spans=spans,
             ),
             ok=lambda p: PostMortemPublishPayload(
-                public_post_mortem=PublicPostMortem(
-                    title=p.title,
-                    text=p.text,
-                    sha256=p.sha256,
-                    source_revision=p.source_revision,
-                    source_sha256=p.source_sha256,
-                    reviewed_by=p.reviewed_by,
-                    published_at=p.published_at,
-                )
+                public_post_mortem=PublicPostMortem.from_model(p)
             ),
             refused=lambda e: PostMortemPublishPayload(errors=e),
             error_type=CommsError,

@@ -5,12 +5,15 @@ severities, no people."""
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from jinja2 import Environment, select_autoescape
+from markdown_it import MarkdownIt
+from markupsafe import Markup
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
@@ -40,6 +43,36 @@ _LABEL = {
 PAGE_UPDATES = 50
 
 
+# Published text is Markdown; raw HTML in it is shown as text, never as markup (nothing an
+# author or a redaction slip writes can inject a script into the page). A single newline is
+# a line break: status updates are written as lines, not as paragraphs.
+_MARKDOWN = MarkdownIt("commonmark", {"html": False, "breaks": True})
+# Characters XML 1.0 cannot carry at all, even escaped (C0 controls other than tab and
+# newlines, lone surrogates, U+FFFE/U+FFFF): a published text holding one would make the
+# whole feed unparsable.
+_NOT_XML = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def markdown_html(text: str) -> Markup:
+    """Published Markdown as HTML (headings, lists, emphasis); raw HTML is escaped."""
+    return Markup(_MARKDOWN.render(text))  # noqa: S704 - markdown-it escapes, html disabled
+
+
+def human_time(value: datetime) -> str:
+    """ "1 Dec 2026, 14:05 UTC": what a reader of the page wants, no seconds."""
+    moment = value.astimezone(UTC)
+    return f"{moment.day} {moment:%b %Y, %H:%M} UTC"
+
+
+def machine_time(value: datetime) -> str:
+    """RFC 3339 to the second ("2026-12-01T14:05:09Z"), for the feed and `datetime`."""
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def xml_text(text: str) -> str:
+    return _NOT_XML.sub("\ufffd", text)
+
+
 def _public_state(incident: Incident) -> str:
     if incident.impact_kind == "outage":
         return "major_outage" if incident.severity == "SEV1" else "partial_outage"
@@ -52,6 +85,7 @@ class Snapshot:
     updates: list[dict[str, Any]]
     reports: list[dict[str, Any]]
     generated_at: str
+    now: datetime
 
 
 async def snapshot(session: AsyncSession, now: datetime) -> Snapshot:
@@ -85,15 +119,19 @@ async def snapshot(session: AsyncSession, now: datetime) -> Snapshot:
         if incident.status in OPEN:
             worst = min(_STATES.index(state[service.id]), _STATES.index(_public_state(incident)))
             state[service.id] = _STATES[worst]
+        published = update.published_at or now
         updates.append(
             {
                 "id": f"update-{update.id}",
                 "service": service.public_name,
                 "incident": incident.reference,
                 "status": update.status,
+                # What the incident is now: a closed one never reads "monitoring".
+                "incident_status": incident.status if incident.status in OPEN else "resolved",
                 "text": update.body,
-                "published_at": format_time(update.published_at) if update.published_at else None,
+                "published_at": format_time(published),
                 "sha256": update.published_sha256,
+                "at": published,
             }
         )
     reports = [
@@ -104,6 +142,7 @@ async def snapshot(session: AsyncSession, now: datetime) -> Snapshot:
             "text": r.text,
             "published_at": format_time(r.published_at),
             "sha256": r.sha256,
+            "at": r.published_at,
         }
         for r in (
             await session.execute(
@@ -121,10 +160,14 @@ async def snapshot(session: AsyncSession, now: datetime) -> Snapshot:
         updates=updates,
         reports=reports,
         generated_at=format_time(now),
+        now=now,
     )
 
 
 _ENV = Environment(autoescape=select_autoescape(default=True, default_for_string=True))
+_ENV.filters["markdown"] = markdown_html
+_ENV.filters["human"] = human_time
+_ENV.filters["rfc3339"] = machine_time
 _PAGE = _ENV.from_string("""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -139,7 +182,7 @@ border-bottom:1px solid #e5e5e5}
 .operational{color:#146c2e}.degraded_performance{color:#8a5a00}
 .partial_outage,.major_outage{color:#b3261e;font-weight:600}
 article{border-left:3px solid #ccc;padding:.2rem .8rem;margin:1rem 0}
-time{color:#555;font-size:.9rem}p.text{white-space:pre-wrap}
+time{color:#555;font-size:.9rem}.text h2{font-size:1.1rem}.text h3{font-size:1rem}
 </style></head><body>
 <h1>Service status</h1>
 <p id="overall">{% if all_ok %}All systems operational.{% else %}Some services are affected.
@@ -148,14 +191,16 @@ time{color:#555;font-size:.9rem}p.text{white-space:pre-wrap}
 <li><span class="name">{{ s.name }}</span><span class="state {{ s.state }}">{{ s.label }}
 </span></li>{% endfor %}</ul>
 <h2>Updates</h2>
-{% for u in snap.updates %}<article id="{{ u.id }}"><h3>{{ u.service }}: {{ u.status }}</h3>
-<time datetime="{{ u.published_at }}">{{ u.published_at }}</time>
-<p class="text">{{ u.text }}</p></article>
+{% for u in snap.updates %}<article id="{{ u.id }}"><h3>{{ u.service }}: \
+{% if u.incident_status == "resolved" %}resolved{% else %}{{ u.status }}{% endif %}</h3>
+<time datetime="{{ u.at | rfc3339 }}">{{ u.at | human }}</time>
+<div class="text">{{ u.text | markdown }}</div></article>
 {% else %}<p>No incidents reported.</p>{% endfor %}
 {% if snap.reports %}<h2>Post-incident reports</h2>{% for r in snap.reports %}
-<article id="{{ r.id }}"><h3>{{ r.title }}</h3><time datetime="{{ r.published_at }}">
-{{ r.published_at }}</time><p class="text">{{ r.text }}</p></article>{% endfor %}{% endif %}
-<footer><small>Updated {{ snap.generated_at }}. <a href="/status.json">JSON</a> ·
+<article id="{{ r.id }}"><h3>{{ r.title }}</h3><time datetime="{{ r.at | rfc3339 }}">
+{{ r.at | human }}</time><div class="text">{{ r.text | markdown }}</div></article>{% endfor %}
+{% endif %}
+<footer><small>Updated {{ now | human }}. <a href="/status.json">JSON</a> ·
 <a href="/status.atom">Atom</a></small></footer>
 </body></html>
 """)
@@ -167,7 +212,7 @@ def _atom(snap: Snapshot, base: str) -> bytes:
     feed = ET.Element(f"{{{ns}}}feed")
     ET.SubElement(feed, f"{{{ns}}}title").text = "Service status"
     ET.SubElement(feed, f"{{{ns}}}id").text = f"{base}/status"
-    ET.SubElement(feed, f"{{{ns}}}updated").text = snap.generated_at
+    ET.SubElement(feed, f"{{{ns}}}updated").text = machine_time(snap.now)
     ET.SubElement(feed, f"{{{ns}}}link", href=f"{base}/status")
     ET.SubElement(feed, f"{{{ns}}}link", rel="self", href=f"{base}/status.atom")
     author = ET.SubElement(feed, f"{{{ns}}}author")
@@ -175,11 +220,11 @@ def _atom(snap: Snapshot, base: str) -> bytes:
     for item in [*snap.updates, *snap.reports]:
         entry = ET.SubElement(feed, f"{{{ns}}}entry")
         title = item.get("title") or f"{item['service']}: {item['status']}"
-        ET.SubElement(entry, f"{{{ns}}}title").text = title
+        ET.SubElement(entry, f"{{{ns}}}title").text = xml_text(title)
         ET.SubElement(entry, f"{{{ns}}}id").text = f"{base}/status#{item['id']}"
-        ET.SubElement(entry, f"{{{ns}}}updated").text = item["published_at"]
+        ET.SubElement(entry, f"{{{ns}}}updated").text = machine_time(item["at"])
         ET.SubElement(entry, f"{{{ns}}}link", href=f"{base}/status#{item['id']}")
-        ET.SubElement(entry, f"{{{ns}}}content", type="text").text = item["text"]
+        ET.SubElement(entry, f"{{{ns}}}content", type="text").text = xml_text(item["text"])
     body: bytes = ET.tostring(feed, encoding="utf-8", xml_declaration=True)
     return body
 
@@ -198,7 +243,8 @@ class StatusPage:
         snap = await self._snapshot()
         all_ok = all(s["state"] == "operational" for s in snap.services)
         return HTMLResponse(
-            _PAGE.render(snap=snap, all_ok=all_ok), headers={"Cache-Control": "public, max-age=15"}
+            _PAGE.render(snap=snap, all_ok=all_ok, now=snap.now),
+            headers={"Cache-Control": "public, max-age=15"},
         )
 
     async def json(self, _: Request) -> Response:
@@ -207,16 +253,22 @@ class StatusPage:
             {
                 "generated_at": snap.generated_at,
                 "services": [{"name": s["name"], "state": s["state"]} for s in snap.services],
-                "updates": snap.updates,
-                "post_incident_reports": snap.reports,
+                "updates": [_without_at(u) for u in snap.updates],
+                "post_incident_reports": [_without_at(r) for r in snap.reports],
             },
             headers={"Cache-Control": "public, max-age=15"},
         )
 
-    async def atom(self, request: Request) -> Response:
-        base = self.runtime.settings.public_url or str(request.base_url).rstrip("/")
+    async def atom(self, _: Request) -> Response:
+        # The configured address, never the request's Host header: the feed is cached
+        # publicly, and a forged Host would plant its links for every reader.
+        base = self.runtime.settings.base_url
         return Response(
             _atom(await self._snapshot(), base),
             media_type="application/atom+xml; charset=utf-8",
             headers={"Cache-Control": "public, max-age=15"},
         )
+
+
+def _without_at(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in item.items() if k != "at"}

@@ -121,9 +121,11 @@ class EvidenceEndpoints:
         except Forbidden as error:
             return forbidden(error)
         item = opened.item
+        # Never the uploader's type: a browser would render an uploaded text/html page on our
+        # origin. The original type stays in the item's metadata (contentType).
         return StreamingResponse(
             opened.chunks,
-            media_type=item.content_type,
+            media_type="application/octet-stream",
             headers={
                 "Content-Length": str(item.size),
                 "Repr-Digest": f"sha-256=:{_b64(item.sha256)}:",

@@ -14,6 +14,7 @@ from govsvc.authz.schema import Grant
 from govsvc.evidence.schema import EvidenceItem, LegalHold
 from govsvc.graphql.context import Info
 from govsvc.incidents.schema import ClassificationDispute, Incident, TimelineEntry
+from govsvc.org.customer_schema import Customer
 from govsvc.org.schema import BusinessUnit, Person, Service, Team
 from govsvc.outbox.schema import WebhookDelivery
 
@@ -23,6 +24,7 @@ NODE_TYPES: dict[str, Any] = {
         AuditEvent,
         BusinessUnit,
         ClassificationDispute,
+        Customer,
         EvidenceItem,
         Grant,
         Incident,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, Self
@@ -13,7 +14,7 @@ from govsvc.graphql.context import Info
 from govsvc.graphql.errors import UserError
 from govsvc.graphql.relay import connection, decode_cursor, decode_id, decode_optional
 from govsvc.graphql.resolvers import load_nodes, mutate, read
-from govsvc.org import models
+from govsvc.org import customer_schema, models
 from govsvc.org import service as org_service
 from govsvc.pagination import page_size
 from govsvc.sentinel import KEEP
@@ -162,6 +163,9 @@ class Person(relay.Node):
     time_zone: str
     jurisdiction: str | None
     active: bool
+    handles: list[str] = strawberry.field(
+        description="Chat ids, without '@'; public text never names them."
+    )
 
     @classmethod
     def from_model(cls, p: models.Principal) -> Self:
@@ -173,6 +177,7 @@ class Person(relay.Node):
             time_zone=p.time_zone,
             jurisdiction=p.jurisdiction,
             active=p.active,
+            handles=json.loads(p.handles),
         )
 
     @classmethod
@@ -234,6 +239,13 @@ class OrgQuery:
             ),
         )
         return connection(page, Person.from_model)
+
+    @strawberry.field(
+        description="The organisation's customers, whose names no public text carries "
+        "(administrators only)."
+    )
+    async def customers(self, info: Info) -> list[customer_schema.Customer]:
+        return await customer_schema.list_all(info)
 
 
 # ---------------------------------------------------------------------------- mutations
@@ -369,6 +381,9 @@ class PersonCreateInput:
     name: str
     time_zone: str = "UTC"
     jurisdiction: str | None = None
+    handles: list[str] = strawberry.field(
+        default_factory=list, description='Chat ids ("@kofi.mensah" or "kofi.mensah").'
+    )
 
 
 @strawberry.type
@@ -389,6 +404,9 @@ class PersonUpdateInput:
     time_zone: str | None = None
     jurisdiction: str | None = strawberry.UNSET
     active: bool | None = None
+    handles: list[str] | None = strawberry.field(
+        default=None, description="Replaces the chat ids; null keeps them."
+    )
 
 
 @strawberry.type
@@ -556,6 +574,7 @@ class OrgMutation:
                 name=input.name,
                 time_zone=input.time_zone,
                 jurisdiction=input.jurisdiction,
+                handles=input.handles,
             ),
             ok=lambda p: PersonCreatePayload(person=Person.from_model(p)),
             refused=lambda e: PersonCreatePayload(errors=e),
@@ -574,11 +593,24 @@ class OrgMutation:
                 time_zone=input.time_zone,
                 jurisdiction=_keep(input.jurisdiction),
                 active=input.active,
+                handles=input.handles,
             ),
             ok=lambda p: PersonUpdatePayload(person=Person.from_model(p)),
             refused=lambda e: PersonUpdatePayload(errors=e),
             error_type=PersonUpdateError,
         )
+
+    @strawberry.mutation(description="Add a customer to the organisation's list (audited).")
+    async def customer_add(
+        self, info: Info, input: customer_schema.CustomerAddInput
+    ) -> customer_schema.CustomerPayload:
+        return await customer_schema.add(info, input)
+
+    @strawberry.mutation(description="Take a customer off the organisation's list (audited).")
+    async def customer_remove(
+        self, info: Info, input: customer_schema.CustomerRemoveInput
+    ) -> customer_schema.CustomerPayload:
+        return await customer_schema.remove(info, input)
 
     @strawberry.mutation(description="Register a machine principal (alert source, status page).")
     async def machine_create(self, info: Info, input: MachineCreateInput) -> MachineCreatePayload:

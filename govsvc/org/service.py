@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from typing import Any
 
@@ -411,6 +412,7 @@ async def create_person(
     name: str,
     time_zone: str = "UTC",
     jurisdiction: str | None = None,
+    handles: list[str] | None = None,
 ) -> Principal:
     """Register a person who may later be granted roles."""
     async with db.write() as session:
@@ -425,6 +427,7 @@ async def create_person(
             name=name,
             time_zone=time_zone,
             jurisdiction=jurisdiction,
+            handles=handles or [],
         )
 
 
@@ -446,6 +449,7 @@ async def add_principal(
     name: str,
     time_zone: str = "UTC",
     jurisdiction: str | None = None,
+    handles: list[str] | None = None,
 ) -> Principal:
     """Insert a principal inside the caller's transaction (shared by GraphQL and the CLI)."""
     key = (
@@ -459,6 +463,7 @@ async def add_principal(
         name=validation.text(name, field="name"),
         time_zone=validation.time_zone(time_zone),
         jurisdiction=validation.jurisdiction(jurisdiction),
+        handles=json.dumps(validation.handles(handles or [])),
     )
     session.add(principal)
     await _flush_unique(
@@ -477,6 +482,7 @@ async def add_principal(
             "name": principal.name,
             "time_zone": principal.time_zone,
             "jurisdiction": principal.jurisdiction,
+            "handles": json.loads(principal.handles),
         },
     )
     return principal
@@ -491,6 +497,7 @@ async def update_person(
     time_zone: str | None = None,
     jurisdiction: str | Keep | None = KEEP,
     active: bool | None = None,
+    handles: list[str] | None = None,
 ) -> Principal:
     """Change a person's details, or deactivate them (their credentials stop working)."""
     async with db.write() as session:
@@ -505,6 +512,8 @@ async def update_person(
             person.jurisdiction = validation.jurisdiction(jurisdiction)
         if active is not None:
             person.active = active
+        if handles is not None:
+            person.handles = json.dumps(validation.handles(handles))
         after = _principal_fields(person)
         changes = {k: [before[k], after[k]] for k in after if before[k] != after[k]}
         if changes:
@@ -525,6 +534,7 @@ def _principal_fields(p: Principal) -> dict[str, Any]:
         "time_zone": p.time_zone,
         "jurisdiction": p.jurisdiction,
         "active": p.active,
+        "handles": json.loads(p.handles),
     }
 
 

@@ -6,25 +6,30 @@
     assert not engine.leaks(redacted.text, roster)                       # fail closed
 
 Build the engine once (loading the spaCy model takes about a second and ~100 MB) and share it.
-It keeps no per-call state: the roster, its recognizer and the pseudonyms are made per call,
-so calls may run concurrently on worker threads. The calls are CPU-bound and blocking; from
+It keeps no per-call state (the pseudonyms are made per call) and its caches (NLP artifacts and
+scans keyed by the text's SHA-256, compiled rosters) are thread-safe, so calls may run
+concurrently on worker threads. The calls are CPU-bound and blocking; from
 asyncio run them off the event loop, e.g. `await anyio.to_thread.run_sync(engine.preview,
 text, roster)`, which is the caller's business.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from presidio_analyzer import AnalyzerEngine, RecognizerRegistry, RecognizerResult
 from presidio_analyzer.context_aware_enhancers import LemmaContextAwareEnhancer
+from presidio_analyzer.nlp_engine import NlpArtifacts
 from presidio_anonymizer import AnonymizerEngine
 from presidio_anonymizer.entities import OperatorConfig
 from presidio_anonymizer.entities import RecognizerResult as AnonymizerInput
 
+from govsvc.redaction.accented_names import AccentedNameRecognizer
 from govsvc.redaction.allow import AllowList
 from govsvc.redaction.builtin_recognizers import builtin_recognizers
+from govsvc.redaction.cache import Lru, digest
 from govsvc.redaction.entities import (
     CUSTOMER,
     GUESSED,
@@ -34,14 +39,22 @@ from govsvc.redaction.entities import (
     ROSTER_TEAM,
     SECRET,
 )
-from govsvc.redaction.guesses import refine_guess, used_as_product
+from govsvc.redaction.guesses import name_echoes, refine_guess, used_as_product
+from govsvc.redaction.mentions import MentionRecognizer
 from govsvc.redaction.name_shapes import NameShapeRecognizer
-from govsvc.redaction.nlp import DEFAULT_MODEL, InstalledSpacyEngine, load_pipeline
+from govsvc.redaction.nlp import (
+    DEFAULT_MODEL,
+    InstalledSpacyEngine,
+    load_pipeline,
+    tokenizer_pipeline,
+)
 from govsvc.redaction.patterns import RedactionPatterns
+from govsvc.redaction.phones import LenientPhoneRecognizer
 from govsvc.redaction.policy_recognizers import policy_recognizers
-from govsvc.redaction.pseudonyms import MARKERS, Pseudonyms
+from govsvc.redaction.pseudonyms import MARKERS, Pseudonyms, label_of
 from govsvc.redaction.roster import Roster, RosterIndex, RosterRecognizer
-from govsvc.redaction.spans import Span, merge_overlaps, span_at
+from govsvc.redaction.spans import Span, merge_overlaps, span_at, whole_names
+from govsvc.redaction.words import fold
 
 # Never kept because of the allow-list: the roster says these are sensitive, and a secret is
 # a secret even if it happens to spell "Kafka".
@@ -78,6 +91,16 @@ class RedactionEngine:
         self.score_threshold = score_threshold
         self._allow = AllowList([*patterns.allow.terms, *allow_list], patterns.allow.compiled)
         nlp_engine = InstalledSpacyEngine(load_pipeline(model), model)
+        # The fail-closed re-scan looks only for what patterns and the roster find (model
+        # guesses are not leaks), so it needs tokens and context words, not the model's tagger
+        # and NER: a tokenizer-only pipeline makes it several times cheaper.
+        self._tokens_only = InstalledSpacyEngine(tokenizer_pipeline(), "tokens")
+        self._full_nlp = nlp_engine
+        # Repeated previews of an unchanged text (a reviewer reloading, then publishing) cost
+        # nothing; rosters are compiled once per distinct roster, not once per call.
+        self._artifacts: Lru[tuple[str, bool], NlpArtifacts] = Lru(32)
+        self._scans: Lru[tuple[str, Roster, frozenset[str], bool], list[Span]] = Lru(64)
+        self._rosters: Lru[Roster, RosterIndex] = Lru(16)
         registry = RecognizerRegistry(
             recognizers=[
                 *builtin_recognizers(
@@ -85,7 +108,13 @@ class RedactionEngine:
                     internal_domains=patterns.internal_hosts.domains,
                 ),
                 *policy_recognizers(patterns),
-                *([NameShapeRecognizer()] if PERSON in patterns.ner_entities else []),
+                LenientPhoneRecognizer(),
+                MentionRecognizer(),
+                *(
+                    [NameShapeRecognizer(), AccentedNameRecognizer()]
+                    if PERSON in patterns.ner_entities
+                    else []
+                ),
             ],
             supported_languages=["en"],
         )
@@ -109,7 +138,18 @@ class RedactionEngine:
         `extra_allow` keeps words for this call only (the incident's service names, say); it
         never keeps a roster entry or a secret.
         """
-        return self._scan(text, RosterIndex(roster), self._allow.extended(extra_allow))
+        extra = frozenset(extra_allow)
+        return list(
+            self._scans.get_or_make(
+                (digest(text), roster, extra, True),
+                lambda: self._scan(
+                    text, self._index(roster), self._allow.extended(extra), full=True
+                ),
+            )
+        )
+
+    def _index(self, roster: Roster) -> RosterIndex:
+        return self._rosters.get_or_make(roster, lambda: RosterIndex(roster))
 
     def apply(self, text: str, spans: Sequence[Span], roster: Roster) -> Redacted:
         """Redact exactly `spans` (as reviewed: some accepted, some rejected, some added).
@@ -123,16 +163,22 @@ class RedactionEngine:
                     f"{text[span.start : span.end]!r}: it belongs to another version of the text"
                 )
         merged = merge_overlaps(text, spans)
-        pseudonyms = Pseudonyms(RosterIndex(roster))
+        pseudonyms = Pseudonyms(self._index(roster))
         values = [pseudonyms.replacement(span) for span in merged]  # document order matters
+        ends = [0, *(span.end for span in merged)]
+        starts = [
+            # Never reach back into the previous replacement.
+            max(_swallow_label(text, span, value), previous_end)
+            for span, value, previous_end in zip(merged, values, ends, strict=False)
+        ]
         # One operator per span: Presidio's operators are per entity type, and two spans of
         # one type may need different pseudonyms.
         keys = [f"SPAN_{i}" for i in range(len(merged))]
         result = self._anonymizer.anonymize(
             text=text,
             analyzer_results=[
-                AnonymizerInput(key, span.start, span.end, span.score)
-                for key, span in zip(keys, merged, strict=True)
+                AnonymizerInput(key, start, span.end, span.score)
+                for key, start, span in zip(keys, starts, merged, strict=True)
             ],
             operators={
                 key: OperatorConfig("replace", {"new_value": value})
@@ -162,19 +208,30 @@ class RedactionEngine:
         Placeholders ("[EMAIL]") and pseudonyms ("Engineer A") are not leaks.
         """
         markers = [m.span() for m in MARKERS.finditer(text)]
+        found = self._scans.get_or_make(
+            (digest(text), roster, frozenset(), False),
+            lambda: self._scan(text, self._index(roster), self._allow, full=False),
+        )
         return [
             span
-            for span in self._scan(text, RosterIndex(roster), self._allow)
+            for span in found
             if span.entity_type in LEAK_TYPES
             and not any(start <= span.start and span.end <= end for start, end in markers)
         ]
 
-    def _scan(self, text: str, index: RosterIndex, allow: AllowList) -> list[Span]:
+    def _nlp(self, text: str, *, full: bool) -> NlpArtifacts:
+        engine = self._full_nlp if full else self._tokens_only
+        return self._artifacts.get_or_make(
+            (digest(text), full), lambda: engine.process_text(text, "en")
+        )
+
+    def _scan(self, text: str, index: RosterIndex, allow: AllowList, *, full: bool) -> list[Span]:
         results = self._analyzer.analyze(
             text=text,
             language="en",
             ad_hoc_recognizers=[RosterRecognizer(index)],
             score_threshold=self.score_threshold,
+            nlp_artifacts=self._nlp(text, full=full),
         )
         spans: list[Span] = []
         for result in results:
@@ -193,4 +250,22 @@ class RedactionEngine:
         products = {
             s.text for s in spans if s.entity_type in GUESSED and used_as_product(text, s.text)
         }
-        return merge_overlaps(text, [s for s in spans if s.text not in products])
+        kept = [s for s in spans if s.text not in products]
+        return whole_names(text, [*kept, *name_echoes(text, kept, allow)])
+
+
+_WORD_BEFORE = re.compile(r"([^\W\d_]+)[ \u00a0]+$")
+
+
+def _swallow_label(text: str, span: Span, value: str) -> int:
+    """Where the replacement starts: before the span's own label word if the text has one.
+
+    "our customer Globex" becomes "our Customer A", not "our customer Customer A".
+    """
+    label = label_of(value)
+    if label is None:
+        return span.start
+    before = _WORD_BEFORE.search(text, max(0, span.start - 40), span.start)
+    if before and fold(before.group(1)) == fold(label):
+        return before.start(1)
+    return span.start

@@ -12,6 +12,8 @@ from typing import Final
 ROSTER_PERSON: Final = "ROSTER_PERSON"
 ROSTER_TEAM: Final = "ROSTER_TEAM"
 CUSTOMER: Final = "CUSTOMER"
+# A chat mention ("@kofi"): a person, on the roster or not.
+CHAT_HANDLE: Final = "CHAT_HANDLE"
 
 # From the redaction policy (policies/redaction.yaml).
 SECRET: Final = "SECRET"  # noqa: S105 - an entity type, not a password
@@ -41,6 +43,7 @@ LEAK_TYPES: Final = frozenset(
         ROSTER_PERSON,
         ROSTER_TEAM,
         CUSTOMER,
+        CHAT_HANDLE,
         SECRET,
         INTERNAL_HOST,
         EMAIL_ADDRESS,
@@ -59,6 +62,7 @@ PRIORITY: Final = (
     CUSTOMER,
     ROSTER_TEAM,
     INTERNAL_HOST,
+    CHAT_HANDLE,
     CREDIT_CARD,
     IBAN_CODE,
     US_SSN,

@@ -9,10 +9,12 @@ are left, or they are not contiguous, only the longest run of them is kept.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 from govsvc.redaction.allow import AllowList, bare
+from govsvc.redaction.entities import PERSON
 from govsvc.redaction.spans import Span, span_at
-from govsvc.redaction.words import looks_like_name_token
+from govsvc.redaction.words import is_distinctive, looks_like_name_token
 
 _TOKEN = re.compile(r"\S+")
 _NEXT_WORD = re.compile(r"\s+(\S+)")
@@ -117,3 +119,26 @@ def used_as_product(text: str, guess: str) -> bool:
         if after and after.group(1).lower().split("-")[0] in _PRODUCT_NOUNS:
             return True
     return False
+
+
+_NAME_WORD = re.compile(r"[^\W\d_]+(?:['\u2019-][^\W\d_]+)*")
+
+
+def name_echoes(text: str, spans: Iterable[Span], allow: AllowList) -> list[Span]:
+    """Later mentions of a word of a guessed name ("Mitterrand-Dupont then verified").
+
+    The model often finds a full name once and misses the surname written alone further on;
+    the pseudonyms already give both the same "Person A".
+    """
+    words = {
+        word
+        for span in spans
+        if span.entity_type == PERSON and " " in span.text
+        for word in _NAME_WORD.findall(span.text)
+        if is_distinctive(word) and _is_name_word(word, allow)
+    }
+    found: list[Span] = []
+    for word in words:
+        for match in re.finditer(rf"(?<![\w@.-]){re.escape(word)}(?![\w-]|@)", text):
+            found.append(span_at(text, match.start(), match.end(), PERSON, 0.5, "name-echo"))
+    return found

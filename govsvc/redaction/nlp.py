@@ -14,6 +14,7 @@ from typing import Final
 import spacy
 from presidio_analyzer.nlp_engine import NerModelConfiguration, SpacyNlpEngine
 from spacy.language import Language
+from spacy.tokens import Doc
 
 DEFAULT_MODEL: Final = "en_core_web_sm"
 
@@ -58,3 +59,18 @@ class InstalledSpacyEngine(SpacyNlpEngine):
 
     def load(self) -> None:
         """Already loaded in the constructor; never download."""
+
+
+@Language.component("govsvc_lower_lemma")
+def _lower_lemma(doc: Doc) -> Doc:
+    # Context words are compared with lemmas; without a tagger, the lower-case form stands in.
+    for token in doc:
+        token.lemma_ = token.lower_
+    return doc
+
+
+def tokenizer_pipeline() -> Language:
+    """English tokens only, lemmas as lower case: for scans that need no model."""
+    nlp = spacy.blank("en")
+    nlp.add_pipe("govsvc_lower_lemma")
+    return nlp

@@ -15,6 +15,7 @@ from typing import Final
 from govsvc.redaction.allow import bare
 from govsvc.redaction.entities import (
     ACCOUNT_ID,
+    CHAT_HANDLE,
     CREDIT_CARD,
     CUSTOMER,
     EMAIL_ADDRESS,
@@ -56,6 +57,12 @@ PSEUDONYM_LABELS: Final = ("Engineer", "Person", "Customer")
 MARKERS: Final = re.compile(
     r"\[[A-Z][A-Z_]*\]|\b(?:" + "|".join(PSEUDONYM_LABELS) + r") [A-Z]{1,3}\b"
 )
+
+
+def label_of(replacement: str) -> str | None:
+    """The label word of a pseudonym ("Customer" of "Customer A"), None for a placeholder."""
+    label = replacement.split(" ", 1)[0]
+    return label if label in PSEUDONYM_LABELS and " " in replacement else None
 
 
 def placeholder(entity_type: str) -> str:
@@ -103,7 +110,7 @@ class Pseudonyms:
     def _person(self, span: Span) -> str:
         if found := self._index.identify(span.text, "person"):
             return self._name("Engineer", self._pick("person", found))
-        name = fold(bare(span.text))
+        name = fold(bare(span.text)).lstrip("@")
         if span.entity_type == ROSTER_PERSON:
             return self._name("Engineer", ("unlisted", name))
         # A guessed name seen before in full is the same person when written by a part of it
@@ -114,7 +121,7 @@ class Pseudonyms:
         return self._name("Person", key)
 
     def replacement(self, span: Span) -> str:
-        if span.entity_type in (ROSTER_PERSON, PERSON):
+        if span.entity_type in (ROSTER_PERSON, PERSON, CHAT_HANDLE):
             return self._person(span)
         if span.entity_type == CUSTOMER:
             found = self._index.identify(span.text, "customer")

@@ -5,7 +5,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from govsvc.redaction.entities import GUESSED, SECRET, rank
+from govsvc.redaction.entities import (
+    CHAT_HANDLE,
+    CUSTOMER,
+    GUESSED,
+    PERSON,
+    ROSTER_PERSON,
+    SECRET,
+    rank,
+)
 
 
 @dataclass(frozen=True)
@@ -67,3 +75,66 @@ def merge_overlaps(text: str, spans: Iterable[Span]) -> list[Span]:
         if span is not None:
             group, group_end = [span], span.end
     return merged
+
+
+# Types that name someone or something by its words: a hyphenated word is named whole.
+_NAMING = frozenset({PERSON, ROSTER_PERSON, CHAT_HANDLE, CUSTOMER})
+_JOINERS = "-'\u2019"
+
+
+def _word_start(text: str, start: int) -> int:
+    while start >= 2 and text[start - 1] in _JOINERS and text[start - 2].isalpha():
+        start -= 1
+        while start > 0 and text[start - 1].isalpha():
+            start -= 1
+    return start
+
+
+def _word_end(text: str, end: int) -> int:
+    while end + 1 < len(text) and text[end] in "-" and text[end + 1].isalpha():
+        end += 1
+        while end < len(text) and text[end].isalpha():
+            end += 1
+    return end
+
+
+def whole_names(text: str, spans: Iterable[Span]) -> list[Span]:
+    """Spans over names widened to whole hyphenated words, and next-door name spans joined.
+
+    A model or a roster that finds "Luc Picard" in "Jean-Luc Picard", or "Anne-Marie" and
+    "Dubois" side by side, would otherwise leave "Jean-" or a second pseudonym next to the
+    first ("Engineer A Engineer A").
+    """
+    widened = [
+        span_at(
+            text,
+            _word_start(text, s.start),
+            _word_end(text, s.end),
+            s.entity_type,
+            s.score,
+            s.recognizer,
+        )
+        if s.entity_type in _NAMING
+        else s
+        for s in spans
+    ]
+    merged = merge_overlaps(text, widened)
+    joined: list[Span] = []
+    for span in merged:
+        previous = joined[-1] if joined else None
+        if (
+            previous is not None
+            and previous.entity_type in _PEOPLE
+            and span.entity_type in _PEOPLE
+            and text[previous.end : span.start] in (" ", "-", "\u00a0")
+        ):
+            best = max((previous, span), key=_strength)
+            joined[-1] = span_at(
+                text, previous.start, span.end, best.entity_type, best.score, best.recognizer
+            )
+        else:
+            joined.append(span)
+    return joined
+
+
+_PEOPLE = frozenset({PERSON, ROSTER_PERSON})

@@ -666,7 +666,10 @@ def test_dev_accepts_the_placeholder_and_prod_a_real_secret() -> None:
     # when
     dev = Settings()
     prod = Settings(
-        env="prod", secret_key=secrets.token_urlsafe(32), master_key=secrets.token_urlsafe(32)
+        env="prod",
+        secret_key=secrets.token_urlsafe(32),
+        master_key=secrets.token_urlsafe(32),
+        public_url="https://status.example.com",
     )
     # then
     assert dev.is_dev
