@@ -23,6 +23,7 @@ from govsvc.comms.status_page import StatusPage
 from govsvc.compliance.http import PackEndpoints
 from govsvc.evidence.http import EvidenceEndpoints
 from govsvc.graphql.http import GraphQLEndpoint
+from govsvc.http_boundary import JsonErrorMiddleware, UrlTextGuard
 from govsvc.runtime import Runtime
 from govsvc.settings import Settings
 from govsvc.worker import run_worker
@@ -111,5 +112,8 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> Starlette:
         lifespan=lifespan,
     )
     app.state.runtime = runtime
+    # Outermost first: the request id, then JSON for any failure, then the URL's text check.
+    app.add_middleware(UrlTextGuard)
+    app.add_middleware(JsonErrorMiddleware)
     app.add_middleware(RequestIdMiddleware)
     return app

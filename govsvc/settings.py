@@ -62,6 +62,15 @@ class Settings(BaseSettings):
     graphql_max_page: int = 100
 
     sqlite_busy_timeout_ms: int = 30_000
+    # Connection pool, per process (each `serve` and each `govsvc worker` has its own): at most
+    # pool_size + max_overflow connections. Size it so that every process together stays below
+    # PostgreSQL's max_connections (see the README, "Sizing the connection pool").
+    db_pool_size: int = Field(default=10, ge=1, le=1000)
+    db_max_overflow: int = Field(default=10, ge=0, le=1000)
+    # How long a request waits for a free connection before it is refused (503), seconds.
+    db_pool_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
+    # Connections older than this are replaced (firewalls and proxies drop idle ones), seconds.
+    db_pool_recycle_seconds: int = Field(default=1800, ge=1)
 
     # WORM object store: file:///absolute/path (the dev-only file vault, retention enforced in
     # software only) or s3://bucket (any S3 API with Object Lock: AWS S3, MinIO, Ceph RGW).
