@@ -105,6 +105,10 @@ class Settings(BaseSettings):
     clock_due_soon_hours: int = Field(default=12, ge=0)
     # The spaCy model Presidio uses (an installed package; nothing is downloaded at run time).
     redaction_model: str = "en_core_web_sm"
+    # Idempotency-Key on mutations: how long a key (and the answer kept for it) lives, and
+    # how long a first request may run before a retry takes its key over as abandoned.
+    idempotency_key_ttl_seconds: int = Field(default=24 * 3600, ge=1)
+    idempotency_lease_seconds: int = Field(default=600, ge=1)
     # How often a live subscription looks for news (seconds).
     live_poll_seconds: float = Field(default=1.0, gt=0, le=60)
     # Largest evidence upload accepted (bytes); the body streams, this only bounds abuse.

@@ -19,6 +19,7 @@ from govsvc.auth.authenticate import Authenticator, unauthenticated
 from govsvc.auth.caller import Caller
 from govsvc.errors import Unauthenticated
 from govsvc.graphql.context import Context
+from govsvc.graphql.idempotency import run_once
 from govsvc.graphql.schema import build_schema
 from govsvc.http_boundary import error_response
 from govsvc.runtime import Runtime
@@ -59,7 +60,12 @@ class GraphQLEndpoint(GraphQL[Context, None]):
                 await unauthenticated(error)(scope, receive, send)
                 return
         try:
-            response = await self.run(request)
+            caller = scope["state"].get("caller")
+            response = (
+                await run_once(self.runtime, caller, request, lambda: self.run(request))
+                if caller is not None
+                else await self.run(request)
+            )
         except HTTPException as error:
             # Strawberry says no in plain text; clients of a JSON API get JSON.
             response = error_response(
