@@ -22,6 +22,7 @@ from govsvc.auth.oidc import OidcVerifier
 from govsvc.comms.status_page import StatusPage
 from govsvc.compliance.http import PackEndpoints
 from govsvc.evidence.http import EvidenceEndpoints
+from govsvc.graphql import ide
 from govsvc.graphql.http import GraphQLEndpoint
 from govsvc.http_boundary import JsonErrorMiddleware, UrlTextGuard
 from govsvc.runtime import Runtime
@@ -108,6 +109,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> Starlette:
             Route("/status", status_page.html, methods=["GET"]),
             Route("/status.json", status_page.json, methods=["GET"]),
             Route("/status.atom", status_page.atom, methods=["GET"]),
+            *(ide.asset_routes() if settings.is_dev else []),
         ],
         lifespan=lifespan,
     )

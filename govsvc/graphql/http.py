@@ -18,6 +18,7 @@ from strawberry.types.unset import UNSET
 from govsvc.auth.authenticate import Authenticator, unauthenticated
 from govsvc.auth.caller import Caller
 from govsvc.errors import Unauthenticated
+from govsvc.graphql import ide
 from govsvc.graphql.context import Context
 from govsvc.graphql.idempotency import run_once
 from govsvc.graphql.schema import build_schema
@@ -88,6 +89,10 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         if not isinstance(parsed, dict | list):
             raise HTTPException(400, "expected a JSON object")
         return parsed
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        # Our own page over vendored assets, not strawberry's (which loads them from a CDN).
+        return ide.page()
 
     def _is_ide_page(self, scope: Scope) -> bool:
         # The GraphiQL page itself holds no data; its requests carry the token like any other.
