@@ -69,7 +69,8 @@ async def test_the_page_names_only_our_origin_and_every_asset_is_served(
     assert {tag for tag, _, _ in parser.found} >= {"script", "link"}
     for _, url, _ in parser.found:
         parts = urlsplit(url)
-        assert parts.scheme in ("", "data") and not parts.netloc, url
+        assert parts.scheme in ("", "data"), url
+        assert not parts.netloc, url
     assert not re.search(r"(?i)(https?:)?//[a-z0-9.-]+\.[a-z]{2,}", page.text)
     policy = page.headers["content-security-policy"]
     assert "script-src 'self'" in policy
