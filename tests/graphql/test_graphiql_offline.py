@@ -90,12 +90,19 @@ async def test_the_page_names_only_our_origin_and_every_asset_is_served(
             assert base64.b64encode(hashlib.sha384(asset.content).digest()).decode() == digest
 
 
-async def test_graphiql_is_not_served_outside_dev(http: httpx.AsyncClient) -> None:
+async def test_graphiql_and_its_assets_are_served_in_dev_only(
+    http: httpx.AsyncClient, dev_http: httpx.AsyncClient
+) -> None:
+    # given the same service in test (the `http` fixture) and in dev
+    # when a browser asks each for the IDE and one of its assets
     page = await http.get("/graphql", headers=HTML)
     asset = await http.get("/graphiql/graphiql.min.js")
+    dev_asset = await dev_http.get("/graphiql/graphiql.min.js")
+    # then only dev serves them
     assert page.status_code == 401  # no IDE page: the endpoint asks for a credential
     assert not page.headers["content-type"].startswith("text/html")
     assert asset.status_code == 404
+    assert dev_asset.status_code == 200
 
 
 @pytest.fixture

@@ -73,16 +73,11 @@ async def test_a_retry_with_the_same_key_gets_the_first_answer_and_writes_nothin
     # and nothing more was written: one incident, no new audit event
     assert await _counts(gql) == after_first
     assert after_first[0] == 1
-
-
-async def test_without_a_key_each_request_writes(
-    gql: GraphQL, http: httpx.AsyncClient, admin_token: str
-) -> None:
-    service_id = await _service(gql)
-    for _ in range(2):
-        response = await _post(http, admin_token, None, _create(service_id))
-        assert response.json()["data"]["incidentCreate"]["errors"] == []
-    assert (await _counts(gql))[0] == 2
+    # while the same request without a key (or under a new one) writes again
+    for key in (None, "retry-8b21"):
+        again = await _post(http, admin_token, key, _create(service_id))
+        assert again.json()["data"]["incidentCreate"]["errors"] == []
+    assert (await _counts(gql))[0] == 3
 
 
 async def test_the_same_key_for_another_request_is_refused_and_changes_nothing(
@@ -130,6 +125,12 @@ async def test_a_key_is_the_callers_own(
         for response in (mine, theirs)
     }
     assert len(references) == 2
+    # and each one's retry replays their own answer
+    my_retry = await _post(http, admin_token, "shared-key", _create(service_id, "Admin's"))
+    their_retry = await _post(http, responder, "shared-key", _create(service_id, "Admin's"))
+    assert my_retry.content == mine.content
+    assert their_retry.content == theirs.content
+    assert (await _counts(gql))[0] == 2
 
 
 async def test_concurrent_duplicates_run_once(
@@ -179,7 +180,10 @@ async def test_a_duplicate_while_the_first_is_running_is_a_typed_conflict(
         await asyncio.sleep(1.0)
         assert not first.done()
         # when the client retries while it runs
-        duplicate = await _post(http, admin_token, "slow-1", _create(service_id))
+        # (bounded: a duplicate that ran instead would wait on the same lock)
+        duplicate = await asyncio.wait_for(
+            _post(http, admin_token, "slow-1", _create(service_id)), timeout=10
+        )
         await blocker.rollback()
     answer = await first
     # then the duplicate is refused, the first completes, and one incident exists
