@@ -126,6 +126,13 @@ async def test_an_id_resolves_only_as_it_was_handed_out(
     for spelling in (gid("EvidenceItem:01"), gid("EvidenceItem:\u0661")):
         response = await http.get(f"/evidence/{spelling}/content", headers=auth)
         assert response.status_code == 404, spelling
+    # and an id of another type names no incident, even where two types are accepted
+    mapped = await gql(
+        "mutation($i: ControlMappingDecideInput!) { controlMappingDecide(input: $i) {"
+        " state errors { field code } } }",
+        {"i": {"controlKey": "soc2:CC7.3", "targetId": gid("Person:1"), "confirm": True}},
+    )
+    assert mapped["controlMappingDecide"]["errors"] == [{"field": "targetId", "code": "NOT_FOUND"}]
     # and the id as handed out still works everywhere
     assert await gql(NODE, {"id": incident_id}) == {"node": {"id": incident_id}}
     assert (await http.get(f"/evidence/{evidence['id']}/content", headers=auth)).status_code == 200
