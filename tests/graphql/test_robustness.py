@@ -81,6 +81,12 @@ async def test_ids_and_cursors_beyond_a_column_are_missing_not_internal_errors(
             f"/evidence/{gid(f'EvidenceItem:{number}')}/content", headers=auth
         )
         pack = await http.get(f"/audit-packs/{gid(f'AuditPack:{number}')}/content", headers=auth)
+        upload = await http.post(
+            "/evidence",
+            params={"title": "Log", "kind": "log_export", "incidentId": gid(f"Incident:{number}")},
+            content=b"x",
+            headers={**auth, "Content-Type": "text/plain"},
+        )
         # then each answers as for any id that names nothing
         assert node == {"node": None}
         assert nodes == {"nodes": [None, None]}
@@ -89,7 +95,7 @@ async def test_ids_and_cursors_beyond_a_column_are_missing_not_internal_errors(
         ]
         assert page == {"incidents": {"edges": []}}
         assert audit == {"auditEvents": {"edges": []}}
-        for response in (evidence, pack):
+        for response in (evidence, pack, upload):
             assert response.status_code == 404, response.text
             assert response.json()["errors"][0]["code"] == "NOT_FOUND"
 
