@@ -85,7 +85,10 @@ class GraphQLEndpoint(GraphQL[Context, None]):
             parsed = self.decode_json(data)
         except orjson.JSONDecodeError as error:
             raise HTTPException(400, f"the request body is not valid JSON: {error}") from None
-        # Bodies, variables, extensions and upload maps are all objects (or a batch of them).
+        # Bodies, variables, extensions and upload maps are all objects (or a batch of them);
+        # null stands for "none" (GET's variables=null), anything else would crash strawberry.
+        if parsed is None:
+            return {}
         if not isinstance(parsed, dict | list):
             raise HTTPException(400, "expected a JSON object")
         return parsed

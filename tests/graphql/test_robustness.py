@@ -247,9 +247,20 @@ async def test_nul_in_a_url_is_refused_before_any_route(
             "application/json",
         ),
         (b"1", "application/json"),
+        (b"null", "application/json"),
+        (b'"{ me { actor } }"', "application/json"),
         (b"not json", "application/json"),
     ],
-    ids=["invalid-utf8", "encoded-surrogate", "nested-100k", "nested-variables", "scalar", "junk"],
+    ids=[
+        "invalid-utf8",
+        "encoded-surrogate",
+        "nested-100k",
+        "nested-variables",
+        "number",
+        "null",
+        "string",
+        "junk",
+    ],
 )
 async def test_an_undecodable_body_is_a_json_400(
     http: httpx.AsyncClient, admin_token: str, body: bytes, content_type: str
@@ -278,6 +289,13 @@ async def test_deeply_nested_variables_over_get_are_a_json_400(
     )
     assert response.status_code == 400
     assert response.json()["errors"][0]["extensions"]["code"] == "BAD_REQUEST"
+    # while variables=null still means none
+    fine = await http.get(
+        "/graphql",
+        params={"query": "{ me { actor } }", "variables": "null"},
+        headers={"Authorization": f"Bearer {admin_token}"},
+    )
+    assert fine.json() == {"data": {"me": {"actor": "admin@govsvc.local"}}}
 
 
 def _unreachable(settings: Settings) -> Settings:
