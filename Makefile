@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | sha256sum | cut -c1-12)
 PG_TEST_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/test
 
-.PHONY: setup serve test test-sqlite test-postgres lint schema lock clean browser
+.PHONY: setup serve test test-sqlite test-postgres lint schema lock clean browser graphiql-assets
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -50,6 +50,25 @@ lock:
 	/tmp/govsvc-lock/bin/pip install -q --upgrade pip
 	/tmp/govsvc-lock/bin/pip install -q 'setuptools>=77' wheel -e '.[dev]'
 	/tmp/govsvc-lock/bin/pip freeze --all --exclude-editable | grep -vE "^(-e|#|pip==)" > requirements.lock
+
+# GraphiQL's assets are vendored in govsvc/graphql/static/graphiql (committed, with their
+# licences) so the IDE works offline and loads nothing from a CDN. This re-fetches the pinned
+# npm builds through npm and checks them against SHA384SUMS (the hashes unpkg publishes too).
+GRAPHIQL_DIR := govsvc/graphql/static/graphiql
+GRAPHIQL_TMP := /tmp/govsvc-graphiql
+graphiql-assets:
+	rm -rf $(GRAPHIQL_TMP) && mkdir -p $(GRAPHIQL_TMP)
+	cd $(GRAPHIQL_TMP) && npm pack --silent graphiql@3.8.3 react@18.2.0 react-dom@18.2.0 >/dev/null
+	cd $(GRAPHIQL_TMP) && for p in graphiql-3.8.3 react-18.2.0 react-dom-18.2.0; do \
+		mkdir $$p && tar xzf $$p.tgz -C $$p; done
+	cp $(GRAPHIQL_TMP)/react-18.2.0/package/umd/react.production.min.js \
+		$(GRAPHIQL_TMP)/react-dom-18.2.0/package/umd/react-dom.production.min.js \
+		$(GRAPHIQL_TMP)/graphiql-3.8.3/package/graphiql.min.js \
+		$(GRAPHIQL_TMP)/graphiql-3.8.3/package/graphiql.min.css $(GRAPHIQL_DIR)/
+	cp $(GRAPHIQL_TMP)/react-18.2.0/package/LICENSE $(GRAPHIQL_DIR)/LICENSE.react
+	cp $(GRAPHIQL_TMP)/react-dom-18.2.0/package/LICENSE $(GRAPHIQL_DIR)/LICENSE.react-dom
+	cp $(GRAPHIQL_TMP)/graphiql-3.8.3/package/LICENSE $(GRAPHIQL_DIR)/LICENSE.graphiql
+	cd $(GRAPHIQL_DIR) && sha384sum -c SHA384SUMS
 
 clean:
 	rm -rf $(VENV) var

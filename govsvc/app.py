@@ -22,7 +22,9 @@ from govsvc.auth.oidc import OidcVerifier
 from govsvc.comms.status_page import StatusPage
 from govsvc.compliance.http import PackEndpoints
 from govsvc.evidence.http import EvidenceEndpoints
+from govsvc.graphql import ide
 from govsvc.graphql.http import GraphQLEndpoint
+from govsvc.http_boundary import JsonErrorMiddleware, UrlTextGuard
 from govsvc.runtime import Runtime
 from govsvc.security_headers import SecurityHeadersMiddleware
 from govsvc.settings import Settings
@@ -108,10 +110,15 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> Starlette:
             Route("/status", status_page.html, methods=["GET"]),
             Route("/status.json", status_page.json, methods=["GET"]),
             Route("/status.atom", status_page.atom, methods=["GET"]),
+            *(ide.asset_routes() if settings.is_dev else []),
         ],
         lifespan=lifespan,
     )
     app.state.runtime = runtime
+    # Added innermost first: the request id, security headers (on failures too), JSON for any
+    # failure, then the URL's text check.
+    app.add_middleware(UrlTextGuard)
+    app.add_middleware(JsonErrorMiddleware)
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(RequestIdMiddleware)
     return app

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -84,6 +85,16 @@ def connect_args(schema: str) -> dict[str, Any]:
     return {"server_settings": {"search_path": schema}} if schema else {}
 
 
+@dataclass(frozen=True)
+class PoolSettings:
+    """How many connections one process may hold, and how long it waits for one."""
+
+    size: int = 10
+    max_overflow: int = 10
+    timeout_seconds: float = 30.0
+    recycle_seconds: int = 1800
+
+
 class Database:
     """Owns the engine; hands out transactions. One per application, never module-level."""
 
@@ -93,16 +104,22 @@ class Database:
         *,
         schema: str = "",
         sqlite_busy_timeout_ms: int = 30_000,
+        pool: PoolSettings | None = None,
         echo: bool = False,
     ):
         self.url = url
         self.schema = schema
         self.is_sqlite = url.startswith("sqlite")
-        kwargs: dict[str, Any] = {"echo": echo}
+        pool = pool or PoolSettings()
+        kwargs: dict[str, Any] = {
+            "echo": echo,
+            "pool_size": pool.size,
+            "max_overflow": pool.max_overflow,
+            "pool_timeout": pool.timeout_seconds,
+            "pool_recycle": pool.recycle_seconds,
+        }
         if not self.is_sqlite:
-            kwargs.update(
-                pool_size=20, max_overflow=20, pool_pre_ping=True, connect_args=connect_args(schema)
-            )
+            kwargs.update(pool_pre_ping=True, connect_args=connect_args(schema))
         self.engine = create_async_engine(url, **kwargs)
         if self.is_sqlite:
             _configure_sqlite(self.engine, sqlite_busy_timeout_ms)

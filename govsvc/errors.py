@@ -59,3 +59,7 @@ class Forbidden(Exception):
 
 class Unauthenticated(Exception):
     """No valid credential."""
+
+
+class Unavailable(Exception):
+    """Something the service needs (the database) cannot answer now: try again later (503)."""

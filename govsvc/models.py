@@ -7,6 +7,7 @@ from govsvc.comms import models as comms_models
 from govsvc.compliance import models as compliance_models
 from govsvc.db import Base
 from govsvc.evidence import models as evidence_models
+from govsvc.idempotency import models as idempotency_models
 from govsvc.incidents import models as incident_models
 from govsvc.org import models as org_models
 from govsvc.outbox import models as outbox_models
@@ -20,6 +21,7 @@ __all__ = [
     "comms_models",
     "compliance_models",
     "evidence_models",
+    "idempotency_models",
     "incident_models",
     "metadata",
     "org_models",

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from govsvc.db import Database
+from govsvc.db import Database, PoolSettings
 from govsvc.evidence.crypto import master_key_from_secret
 from govsvc.policies import Policies
 from govsvc.settings import Settings
@@ -43,6 +43,12 @@ class Runtime:
                 settings.database_url,
                 schema=settings.database_schema,
                 sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms,
+                pool=PoolSettings(
+                    size=settings.db_pool_size,
+                    max_overflow=settings.db_max_overflow,
+                    timeout_seconds=settings.db_pool_timeout_seconds,
+                    recycle_seconds=settings.db_pool_recycle_seconds,
+                ),
             ),
             policies=Policies.load(settings.policies_dir, settings.controls_dir),
             store=build_store(settings),

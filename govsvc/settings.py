@@ -65,6 +65,15 @@ class Settings(BaseSettings):
     graphql_max_page: int = 100
 
     sqlite_busy_timeout_ms: int = 30_000
+    # Connection pool, per process (each `serve` and each `govsvc worker` has its own): at most
+    # pool_size + max_overflow connections. Size it so that every process together stays below
+    # PostgreSQL's max_connections (see the README, "Sizing the connection pool").
+    db_pool_size: int = Field(default=10, ge=1, le=1000)
+    db_max_overflow: int = Field(default=10, ge=0, le=1000)
+    # How long a request waits for a free connection before it is refused (503), seconds.
+    db_pool_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
+    # Connections older than this are replaced (firewalls and proxies drop idle ones), seconds.
+    db_pool_recycle_seconds: int = Field(default=1800, ge=1)
 
     # WORM object store: file:///absolute/path (the dev-only file vault, retention enforced in
     # software only) or s3://bucket (any S3 API with Object Lock: AWS S3, MinIO, Ceph RGW).
@@ -99,6 +108,10 @@ class Settings(BaseSettings):
     clock_due_soon_hours: int = Field(default=12, ge=0)
     # The spaCy model Presidio uses (an installed package; nothing is downloaded at run time).
     redaction_model: str = "en_core_web_sm"
+    # Idempotency-Key on mutations: how long a key (and the answer kept for it) lives, and
+    # how long a first request may run before a retry takes its key over as abandoned.
+    idempotency_key_ttl_seconds: int = Field(default=24 * 3600, ge=1)
+    idempotency_lease_seconds: int = Field(default=600, ge=1)
     # How often a live subscription looks for news (seconds).
     live_poll_seconds: float = Field(default=1.0, gt=0, le=60)
     # Largest evidence upload accepted (bytes); the body streams, this only bounds abuse.

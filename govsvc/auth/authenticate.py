@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.requests import HTTPConnection
 from starlette.responses import JSONResponse, Response
 
@@ -12,8 +13,9 @@ from govsvc.auth.tokens import looks_like_api_token, principal_for_token
 from govsvc.authz.loading import load_access
 from govsvc.authz.policy import AccessPolicy
 from govsvc.db import Database
-from govsvc.errors import Unauthenticated
+from govsvc.errors import Unauthenticated, Unavailable
 from govsvc.org.models import Principal, PrincipalKind
+from govsvc.text_input import is_storable
 
 
 class Authenticator:
@@ -31,6 +33,13 @@ class Authenticator:
 
     async def authenticate(self, authorization: str | None, *, request_id: str | None) -> Caller:
         credential = _bearer(authorization)
+        try:
+            return await self._caller(credential, request_id)
+        except (SQLAlchemyError, OSError) as error:
+            # Not the client's fault and not a bug here: say so (503), and let them retry.
+            raise Unavailable("the credential cannot be checked just now") from error
+
+    async def _caller(self, credential: str, request_id: str | None) -> Caller:
         async with self.db.read() as session:
             principal: Principal | None
             if looks_like_api_token(credential):
@@ -38,7 +47,8 @@ class Authenticator:
             else:
                 email = await self.oidc.email_of(credential)
                 principal = None
-                if email is not None:
+                # A claim holding text no database stores names nobody (and must not reach SQL).
+                if email is not None and is_storable(email):
                     principal = (
                         await session.execute(
                             select(Principal).where(

@@ -26,7 +26,7 @@ from govsvc.compliance.clocks import TriggerKind as TriggerKindEnum
 from govsvc.evidence.schema import EvidenceItem
 from govsvc.graphql.context import Info
 from govsvc.graphql.errors import UserError
-from govsvc.graphql.relay import decode_filter, decode_id, global_id
+from govsvc.graphql.relay import decode_filter, decode_id, global_id, split_global_id
 from govsvc.graphql.resolvers import mutate, read, read_or
 from govsvc.incidents.graphql_types import Incident
 
@@ -545,14 +545,11 @@ class AuditPackCreatePayload:
 
 
 def _target(value: str) -> tuple[str, int]:
-    from strawberry import relay
-
-    try:
-        type_name, _ = relay.from_base64(value)
-    except (ValueError, TypeError):
-        type_name = ""
-    kind = {"Incident": "incident", "EvidenceItem": "evidence"}.get(type_name, "incident")
-    return kind, decode_id(value, type_name or "Incident", field="targetId")
+    kinds = {"Incident": "incident", "EvidenceItem": "evidence"}
+    split = split_global_id(value)
+    # Anything but an incident or an evidence item is refused as a missing incident.
+    type_name = split[0] if split is not None and split[0] in kinds else "Incident"
+    return kinds[type_name], decode_id(value, type_name, field="targetId")
 
 
 async def _after_regulatory(info: Info, incident_pk: int) -> RegulatoryPayload:

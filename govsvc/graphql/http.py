@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
+from cross_web import HTTPException
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
@@ -16,11 +18,15 @@ from strawberry.types.unset import UNSET
 from govsvc.auth.authenticate import Authenticator, unauthenticated
 from govsvc.auth.caller import Caller
 from govsvc.errors import Unauthenticated
+from govsvc.graphql import ide
 from govsvc.graphql.context import Context
+from govsvc.graphql.idempotency import run_once
 from govsvc.graphql.schema import build_schema
+from govsvc.http_boundary import error_response
 from govsvc.runtime import Runtime
 
 GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
+_HTTP_CODES = {400: "BAD_REQUEST", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}
 
 
 class GraphQLEndpoint(GraphQL[Context, None]):
@@ -45,14 +51,51 @@ class GraphQLEndpoint(GraphQL[Context, None]):
                 ] = await self.authenticator.authenticate_request(HTTPConnection(scope))
             except Unauthenticated:
                 scope.setdefault("state", {})["caller"] = None
-        elif scope["type"] == "http" and not self._is_ide_page(scope):
+            await super().__call__(scope, receive, send)
+            return
+        request = Request(scope, receive)
+        if not self._is_ide_page(scope):
             try:
-                caller = await self.authenticator.authenticate_request(Request(scope))
+                scope["state"]["caller"] = await self.authenticator.authenticate_request(request)
             except Unauthenticated as error:
                 await unauthenticated(error)(scope, receive, send)
                 return
-            scope["state"]["caller"] = caller
-        await super().__call__(scope, receive, send)
+        try:
+            caller = scope["state"].get("caller")
+            response = (
+                await run_once(self.runtime, caller, request, lambda: self.run(request))
+                if caller is not None
+                else await self.run(request)
+            )
+        except HTTPException as error:
+            # Strawberry says no in plain text; clients of a JSON API get JSON.
+            response = error_response(
+                error.status_code, error.reason, _HTTP_CODES.get(error.status_code, "BAD_REQUEST")
+            )
+        await response(scope, receive, send)
+
+    def decode_json(self, data: str | bytes) -> object:
+        # orjson refuses invalid UTF-8, unpaired surrogates and nesting beyond 1024 levels as
+        # a JSONDecodeError (a 400 below), where the standard library would raise
+        # UnicodeDecodeError or RecursionError (a 500) or hand surrogates on to the database.
+        return orjson.loads(data)
+
+    def parse_json(self, data: str | bytes) -> Any:
+        try:
+            parsed = self.decode_json(data)
+        except orjson.JSONDecodeError as error:
+            raise HTTPException(400, f"the request body is not valid JSON: {error}") from None
+        # Bodies, variables, extensions and upload maps are all objects (or a batch of them);
+        # null stands for "none" (GET's variables=null), anything else would crash strawberry.
+        if parsed is None:
+            return {}
+        if not isinstance(parsed, dict | list):
+            raise HTTPException(400, "expected a JSON object")
+        return parsed
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        # Our own page over vendored assets, not strawberry's (which loads them from a CDN).
+        return ide.page()
 
     def _is_ide_page(self, scope: Scope) -> bool:
         # The GraphiQL page itself holds no data; its requests carry the token like any other.

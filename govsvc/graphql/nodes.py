@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import binascii
 from typing import Any
 
 import strawberry
@@ -13,6 +12,7 @@ from govsvc.audit.schema import AuditEvent
 from govsvc.authz.schema import Grant
 from govsvc.evidence.schema import EvidenceItem, LegalHold
 from govsvc.graphql.context import Info
+from govsvc.graphql.relay import split_global_id
 from govsvc.incidents.schema import ClassificationDispute, Incident, TimelineEntry
 from govsvc.org.customer_schema import Customer
 from govsvc.org.schema import BusinessUnit, Person, Service, Team
@@ -40,12 +40,9 @@ MAX_NODES = 100
 
 
 def _split(global_id: str) -> tuple[Any, str] | None:
-    try:
-        type_name, pk = relay.from_base64(global_id)
-    except (ValueError, TypeError, binascii.Error):
-        return None
-    node_type = NODE_TYPES.get(type_name)
-    return (node_type, pk) if node_type is not None else None
+    split = split_global_id(global_id)
+    node_type = NODE_TYPES.get(split[0]) if split is not None else None
+    return (node_type, str(split[1])) if node_type is not None and split is not None else None
 
 
 async def _resolve(info: Info, ids: list[str]) -> list[relay.Node | None]:

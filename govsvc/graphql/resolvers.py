@@ -12,6 +12,7 @@ from govsvc.auth.caller import Caller
 from govsvc.errors import Forbidden, NotFound, ServiceError
 from govsvc.graphql.context import BatchFn, Info
 from govsvc.graphql.errors import forbidden, user_errors
+from govsvc.graphql.relay import INT64_MAX, parse_key
 
 T = TypeVar("T")
 M = TypeVar("M")
@@ -73,12 +74,9 @@ async def load_nodes(
     to_node: Callable[[Any], T],
 ) -> list[T | None]:
     """Relay node lookup through the per-request loader; unreadable ids come back as null."""
-    keys: list[int | None] = []
-    for node_id in node_ids:
-        try:
-            keys.append(int(node_id))
-        except ValueError:
-            keys.append(None)
+    # `node`/`nodes` have checked each key against its type's column already; this only
+    # refuses anything not written canonically.
+    keys = [parse_key(node_id, max_key=INT64_MAX) for node_id in node_ids]
     valid = [k for k in keys if k is not None]
     found = await info.context.loader(fn).load_many(valid)
     by_key = dict(zip(valid, found, strict=True))

@@ -27,6 +27,7 @@ from govsvc.evidence.schema import EvidenceMutation, EvidenceQuery
 from govsvc.graphql.errors import MaskUnexpectedErrors
 from govsvc.graphql.nodes import NodeQuery
 from govsvc.graphql.scalars import DATETIME
+from govsvc.graphql.text_guard import RefuseUnstorableText
 from govsvc.incidents.schema import IncidentMutation, IncidentQuery
 from govsvc.org.schema import OrgMutation, OrgQuery
 from govsvc.outbox.schema import OutboxMutation, OutboxQuery
@@ -90,7 +91,10 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
 @cache
 def _schema(limits: Limits) -> strawberry.Schema:
     # Factories, not instances: strawberry builds fresh extensions for every request.
-    extensions: list[Callable[[], SchemaExtension] | type[SchemaExtension]] = [MaskUnexpectedErrors]
+    extensions: list[Callable[[], SchemaExtension] | type[SchemaExtension]] = [
+        MaskUnexpectedErrors,
+        RefuseUnstorableText,
+    ]
     if limits.max_depth:
         extensions.append(lambda: QueryDepthLimiter(max_depth=limits.max_depth))
     if limits.max_aliases:
