@@ -214,6 +214,19 @@ async def _record(
     reason: str,
 ) -> EvidenceItem:
     async with runtime.db.write() as session:
+        intent = (
+            await session.execute(
+                select(StorageIntent).where(StorageIntent.storage_key == key).with_for_update()
+            )
+        ).scalar_one()
+        if intent.failed_at is not None:
+            # Recovery took this upload for dead and may have removed what it stored.
+            raise Invalid(
+                "the upload took longer than the upload grace period and was abandoned; "
+                "send it again",
+                field="body",
+                code=ErrorCode.CONFLICT,
+            )
         item = EvidenceItem(
             title=title,
             kind=new.kind.value,
@@ -247,9 +260,6 @@ async def _record(
             )
             for i in placement.incident_ids
         )
-        intent = (
-            await session.execute(select(StorageIntent).where(StorageIntent.storage_key == key))
-        ).scalar_one()
         intent.completed_at = utcnow()
         await record(
             session,

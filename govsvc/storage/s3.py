@@ -592,6 +592,42 @@ class S3ObjectLockStore:
                 "VersionIdMarker": page["NextVersionIdMarker"],
             }
 
+    async def discard_incomplete(self, key: str) -> list[str]:
+        check_key(key)
+        return await self._abort_uploads(key, lambda upload: upload["Key"] == key)
+
+    async def discard_stale(self, older_than: datetime) -> list[str]:
+        return await self._abort_uploads("", lambda upload: upload["Initiated"] < older_than)
+
+    async def _abort_uploads(
+        self, prefix: str, chosen: Callable[[dict[str, Any]], bool]
+    ) -> list[str]:
+        """Abort the unfinished multipart uploads under `prefix` that `chosen` picks. (Spooled
+        bodies need nothing: they are anonymous temporary files, gone with their process.)"""
+        found: list[dict[str, Any]] = []
+        marker: dict[str, str] = {}
+        while True:
+            page = await self._call(
+                "list_multipart_uploads", Bucket=self.bucket, Prefix=prefix, **marker
+            )
+            found += [u for u in page.get("Uploads", []) if chosen(u)]
+            if not page.get("IsTruncated"):
+                break
+            marker = {
+                "KeyMarker": page["NextKeyMarker"],
+                "UploadIdMarker": page["NextUploadIdMarker"],
+            }
+        removed: list[str] = []
+        for upload in found:
+            await self._call(
+                "abort_multipart_upload",
+                Bucket=self.bucket,
+                Key=upload["Key"],
+                UploadId=upload["UploadId"],
+            )
+            removed.append(f"multipart upload {upload['UploadId']} of {upload['Key']!r}")
+        return removed
+
     async def delete_version(self, key: str, version_id: str) -> None:
         current = await self.head(key, version_id)
         refuse_locked(current)
