@@ -185,9 +185,7 @@ async def test_two_worker_processes_share_the_jobs(settings: Settings, tmp_path:
         assert await _count(runtime, AuditEvent, AuditEvent.action == "retention.sweep") == 1
         await _assert_heads_and_checkpoints_written_once(runtime)
         for _stdout, stderr in outputs:
-            problems = [
-                line for line in stderr.splitlines() if "failed" in line or "Error" in line
-            ]
+            problems = [line for line in stderr.splitlines() if "failed" in line or "Error" in line]
             assert not problems, stderr
     finally:
         await runtime.db.dispose()
