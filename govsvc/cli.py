@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import getpass
+import logging
 import re
 import sys
 from collections.abc import Awaitable, Callable
@@ -120,10 +121,16 @@ def serve(host: str | None, port: int | None) -> None:
                 problems.append(f"evidence storage: {error}")
             if problems:
                 return problems, None
-            # Uploads a previous process was writing when it died: fail them, clean up.
-            await recovery.reconcile_uploads(
-                runtime, Caller.system(runtime.policies.access, "system:serve")
-            )
+            # Uploads a previous process was writing when it died: fail them, clean up. A
+            # failure here must not keep the service down: the worker's job tries again.
+            try:
+                await recovery.reconcile_uploads(
+                    runtime, Caller.system(runtime.policies.access, "system:serve")
+                )
+            except Exception:
+                logging.getLogger("govsvc").exception(
+                    "recovering interrupted uploads at start-up failed; the worker retries"
+                )
             return problems, await bootstrap_admin(runtime)
         finally:
             # These connections belong to this short-lived event loop, not uvicorn's.

@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 
 from govsvc.audit import checkpoints, tree_heads
 from govsvc.audit.models import AuditCheckpoint, AuditEvent, SignedTreeHead
@@ -68,7 +68,7 @@ async def _expired_item(runtime: Runtime) -> None:
     await asyncio.sleep(2.5)
 
 
-async def _count(runtime: Runtime, model: type, *where: object) -> int:
+async def _count(runtime: Runtime, model: type, *where: ColumnElement[bool]) -> int:
     async with runtime.db.read() as session:
         return int(
             (await session.execute(select(func.count()).select_from(model).where(*where))).scalar()
