@@ -58,7 +58,7 @@ async def reconcile_uploads(
         done: list[Abandoned] = []
         while claimed := await _claim(runtime, before=now - grace, grace=grace):
             for intent_id, key in claimed:
-                done.append(await _clean_up(runtime, caller, intent_id, key))
+                done.append(await clean_up(runtime, caller, intent_id, key))
         # Leftovers of puts older than the grace whose intent was never open (or is gone).
         for stray in await runtime.store.discard_stale(now - grace):
             log.warning("removed a stale upload leftover: %s", stray)
@@ -94,7 +94,8 @@ async def _claim(runtime: Runtime, *, before: datetime, grace: timedelta) -> lis
         return [(intent.id, intent.storage_key) for intent in intents]
 
 
-async def _clean_up(runtime: Runtime, caller: Caller, intent_id: int, key: str) -> Abandoned:
+async def clean_up(runtime: Runtime, caller: Caller, intent_id: int, key: str) -> Abandoned:
+    """Remove what a failed intent's upload left that may go; audit what stays and why."""
     outcome = Abandoned(intent_id, key)
     store = runtime.store
     try:

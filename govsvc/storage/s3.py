@@ -387,7 +387,11 @@ class S3ObjectLockStore:
         # Shielded: a cancelled upload must still be aborted, or its parts linger (and bill).
         try:
             await asyncio.shield(abort())
-        except (ClientError, BotoCoreError):
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "NoSuchUpload":
+                return  # aborted already (upload recovery took it for dead)
+            log.exception("could not abort multipart upload %s of %r", upload_id, key)
+        except BotoCoreError:
             log.exception("could not abort multipart upload %s of %r", upload_id, key)
 
     def _version_of(self, result: dict[str, Any]) -> str:

@@ -30,6 +30,7 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy import func, select
 
+from govsvc.app import create_app
 from govsvc.audit.models import AuditEvent
 from govsvc.auth.caller import Caller
 from govsvc.evidence.models import EvidenceItem, StorageIntent
@@ -382,3 +383,70 @@ async def test_the_worker_deletes_an_abandoned_object_once_its_retention_has_pas
     events = await _abandoned_events(runtime)
     assert events[key]["deleted_versions"] == [version]
     assert events[key]["retained_versions"] == []
+
+
+@pytest.mark.parametrize("size", ["large", "small"])
+async def test_an_upload_outliving_the_grace_period_is_refused_and_nothing_is_left_unrecorded(
+    place: Place, store_runtime: Runtime, admin_token: str, size: str
+) -> None:
+    # given an upload that stalls (a slow client) for longer than the grace period
+    runtime = store_runtime
+    unit = await org_service.create_business_unit(
+        runtime.db, Caller.system(runtime.policies.access, "system:test"), code="ops", name="Ops"
+    )
+    data = os.urandom(STALLED_TOTAL if size == "large" else 1000)
+    cut = STALLED_AFTER[place.kind] if size == "large" else 500
+    go_on = asyncio.Event()
+    transport = httpx.ASGITransport(app=create_app(place.settings, runtime))
+    async with httpx.AsyncClient(transport=transport, base_url="http://govsvc.test") as client:
+        upload = asyncio.create_task(
+            client.post(
+                "/evidence",
+                params={
+                    "title": "Slow",
+                    "kind": "log_export",
+                    "businessUnitId": global_id("BusinessUnit", unit.id),
+                    "sha256": hashlib.sha256(data).hexdigest(),
+                },
+                headers={"Authorization": f"Bearer {admin_token}"},
+                content=_body(data[:cut], data[cut:], go_on),
+            )
+        )
+
+        async def started() -> bool:
+            if size == "large":
+                return place.leftovers_of_a_stalled_upload()
+            return bool(await _open_intents(runtime))
+
+        await _wait_for(started, "the upload to start")
+        await asyncio.sleep(1.5)
+        # when the worker recovers uploads meanwhile, and then the rest of the body comes
+        ran = await asyncio.to_thread(
+            subprocess.run,
+            [str(GOVSVC), "worker", "--once"],
+            env=place.env(),
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert ran.returncode == 0, ran.stderr
+        go_on.set()
+        response = await upload
+    # then the upload is refused, nothing is recorded as evidence, and the intent stays failed
+    assert response.status_code == 409, response.text
+    assert response.json()["errors"][0]["code"] == "CONFLICT"
+    async with runtime.db.read() as session:
+        items = (await session.execute(select(func.count()).select_from(EvidenceItem))).scalar()
+        [intent] = (await session.execute(select(StorageIntent))).scalars()
+    assert items == 0
+    assert intent.failed_at is not None
+    assert "abandoned" in (intent.failure or "")
+    # and what storage still holds is on record (a version stored after recovery had looked)
+    assert place.temp_files() == [] if place.kind == "file" else place.multipart_uploads() == []
+    recorded = {
+        (key, kept["version"])
+        for key, event in (await _abandoned_events(runtime)).items()
+        for kept in event["retained_versions"]
+    }
+    assert set(await runtime.store.versions("evidence/")) == recorded
