@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import getpass
+import logging
 import re
 import sys
 from collections.abc import Awaitable, Callable
@@ -20,6 +21,7 @@ from govsvc.auth import tokens
 from govsvc.auth.caller import Caller
 from govsvc.authz import service as authz_service
 from govsvc.errors import Forbidden, ServiceError
+from govsvc.evidence import recovery
 from govsvc.org import service as org_service
 from govsvc.org.models import BusinessUnit, PrincipalKind
 from govsvc.retention import disposition
@@ -117,7 +119,19 @@ def serve(host: str | None, port: int | None) -> None:
                 await runtime.store.check()
             except StorageError as error:
                 problems.append(f"evidence storage: {error}")
-            return problems, (None if problems else await bootstrap_admin(runtime))
+            if problems:
+                return problems, None
+            # Uploads a previous process was writing when it died: fail them, clean up. A
+            # failure here must not keep the service down: the worker's job tries again.
+            try:
+                await recovery.reconcile_uploads(
+                    runtime, Caller.system(runtime.policies.access, "system:serve")
+                )
+            except Exception:
+                logging.getLogger("govsvc").exception(
+                    "recovering interrupted uploads at start-up failed; the worker retries"
+                )
+            return problems, await bootstrap_admin(runtime)
         finally:
             # These connections belong to this short-lived event loop, not uvicorn's.
             await runtime.db.dispose()
@@ -283,13 +297,13 @@ def audit_verify() -> None:
 
 @audit.command("checkpoint")
 def audit_checkpoint() -> None:
-    """Write the chain's head to WORM storage now."""
+    """Write the chain's head to WORM storage now (unless it is there already)."""
 
     async def work(runtime: Runtime) -> str:
         checkpoint = await checkpoints.write_checkpoint(runtime)
         if checkpoint is None:
             return "audit chain is empty; nothing to checkpoint"
-        return f"checkpoint of event {checkpoint.seq} written to {checkpoint.storage_key}"
+        return f"checkpoint of event {checkpoint.seq} is in WORM storage: {checkpoint.storage_key}"
 
     click.echo(_run(work))
 
@@ -325,7 +339,8 @@ def retention_sweep(dry_run: bool) -> None:
 @main.command()
 @click.option("--once", is_flag=True, help="Run every job once and exit.")
 def worker(once: bool) -> None:
-    """Run background jobs: disposition sweeps and audit checkpoints."""
+    """Run background jobs (sweeps, tree heads, checkpoints, deliveries, upload recovery); each
+    job runs in one worker at a time, so any number of workers may run."""
     from govsvc.worker import run_worker
 
     _run(lambda runtime: run_worker(runtime, once=once))

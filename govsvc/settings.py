@@ -79,6 +79,14 @@ class Settings(BaseSettings):
     # software only) or s3://bucket (any S3 API with Object Lock: AWS S3, MinIO, Ceph RGW).
     storage_url: str = (REPO_ROOT / "var" / "vault").as_uri()
     storage_lock_mode: LockMode = LockMode.COMPLIANCE
+    # Where the S3 backend spools an upload sent without its sha256 (the digest must be known
+    # before the multipart upload starts). Spooled bodies are anonymous temporary files that the
+    # OS removes with the process, even one that is killed; the default is the system temp dir.
+    # (The file vault spools under <vault>/tmp/, named by key, where recovery finds them.)
+    storage_spool_dir: Path | None = None
+    # An upload still unfinished this long after it began is taken for dead (its process
+    # stopped): recovery fails it and removes what it left. Longer than any real upload lasts.
+    evidence_upload_grace_seconds: int = Field(default=6 * 3600, ge=1)
     # S3 only. An empty endpoint means AWS; no keys means boto3's own credential chain.
     s3_endpoint_url: str = ""
     s3_region: str = Field(default="us-east-1", pattern=r"^[A-Za-z0-9_-]{1,64}$")

@@ -1,7 +1,10 @@
-"""Background work: disposition sweeps and audit checkpoints, on their intervals.
+"""Background work: disposition sweeps, audit tree heads and checkpoints, outbox deliveries and
+the recovery of interrupted uploads, each on its interval.
 
-Runs inside `govsvc serve` on the embedded default, or as `govsvc worker` processes; sweeps
-serialize on a database lock, so several workers are safe."""
+Runs inside `govsvc serve` on the embedded default, or as `govsvc worker` processes. Each job
+runs only while its worker holds the job's leader lock (govsvc.leader) for the whole run; a
+worker that finds the lock taken skips that job until its next tick, so several workers never
+repeat each other's work. To add a job, add one `Job(...)` line to `jobs()`."""
 
 from __future__ import annotations
 
@@ -10,9 +13,12 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
+from govsvc import leader
 from govsvc.audit import checkpoints, tree_heads
 from govsvc.auth.caller import Caller
+from govsvc.evidence import recovery
 from govsvc.outbox import deliver as outbox_delivery
 from govsvc.retention import disposition
 from govsvc.runtime import Runtime
@@ -20,44 +26,61 @@ from govsvc.runtime import Runtime
 log = logging.getLogger("govsvc.worker")
 
 
+@dataclass(frozen=True)
+class Job:
+    name: str  # also names its leader lock
+    interval_seconds: float
+    run: Callable[[], Awaitable[object]]
+    # False only for work that already splits itself between workers (outbox claims are taken
+    # with FOR UPDATE SKIP LOCKED), where one leader would only slow delivery down.
+    exclusive: bool = True
+
+
+def jobs(runtime: Runtime) -> list[Job]:
+    caller = Caller.system(runtime.policies.access, "system:worker")
+    settings = runtime.settings
+    return [
+        Job(recovery.JOB, settings.worker_sweep_interval_seconds,
+            lambda: recovery.reconcile_uploads(runtime, caller)),
+        Job(disposition.JOB, settings.worker_sweep_interval_seconds,
+            lambda: disposition.sweep(runtime, caller)),
+        Job(tree_heads.JOB, settings.worker_checkpoint_interval_seconds,
+            lambda: tree_heads.sign_head(runtime)),
+        Job(checkpoints.JOB, settings.worker_checkpoint_interval_seconds,
+            lambda: checkpoints.write_checkpoint(runtime)),
+        Job("outbox delivery", settings.worker_outbox_interval_seconds,
+            lambda: outbox_delivery.deliver_due(runtime), exclusive=False),
+    ]  # fmt: skip
+
+
+async def run_job(runtime: Runtime, job: Job) -> bool:
+    """Run `job` once if this worker can lead it; False when another worker is running it."""
+    if not job.exclusive:
+        await job.run()
+        return True
+    async with leader.lead(runtime.db, job.name) as leading:
+        if not leading:
+            log.debug("%s: another worker is running it; skipped", job.name)
+            return False
+        await job.run()
+        return True
+
+
 async def run_worker(
     runtime: Runtime, *, once: bool = False, stop: asyncio.Event | None = None
 ) -> None:
     """Run each job when it is due; with `once`, run them all one time and return."""
-    caller = Caller.system(runtime.policies.access, "system:worker")
-    settings = runtime.settings
-    jobs: list[tuple[str, int, Callable[[], Awaitable[object]]]] = [
-        (
-            "disposition sweep",
-            settings.worker_sweep_interval_seconds,
-            lambda: disposition.sweep(runtime, caller),
-        ),
-        (
-            "audit tree head",
-            settings.worker_checkpoint_interval_seconds,
-            lambda: tree_heads.sign_head(runtime),
-        ),
-        (
-            "audit checkpoint",
-            settings.worker_checkpoint_interval_seconds,
-            lambda: checkpoints.write_checkpoint(runtime),
-        ),
-        (
-            "outbox delivery",
-            settings.worker_outbox_interval_seconds,
-            lambda: outbox_delivery.deliver_due(runtime),
-        ),
-    ]
-    due = [0.0 for _ in jobs]
+    todo = jobs(runtime)
+    due = [0.0 for _ in todo]
     stop = stop or asyncio.Event()
     while not stop.is_set():
-        for n, (name, interval, job) in enumerate(jobs):
+        for n, job in enumerate(todo):
             if time.monotonic() >= due[n]:
                 try:
-                    await job()
+                    await run_job(runtime, job)
                 except Exception:  # one failed run must not stop the worker; it retries
-                    log.exception("%s failed; retrying in %s s", name, interval)
-                due[n] = time.monotonic() + interval
+                    log.exception("%s failed; retrying in %s s", job.name, job.interval_seconds)
+                due[n] = time.monotonic() + job.interval_seconds
         if once:
             return
         with contextlib.suppress(TimeoutError):

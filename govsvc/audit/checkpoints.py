@@ -10,6 +10,7 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from govsvc import leader
 from govsvc.audit.chain import canonical_json, format_time
 from govsvc.audit.models import AuditCheckpoint, AuditEvent
 from govsvc.db import utcnow
@@ -17,6 +18,7 @@ from govsvc.runtime import Runtime
 from govsvc.storage import StorageError
 
 PREFIX = "audit-checkpoints/"
+JOB = "audit checkpoint"
 
 
 async def _one(data: bytes) -> AsyncIterator[bytes]:
@@ -24,16 +26,31 @@ async def _one(data: bytes) -> AsyncIterator[bytes]:
 
 
 async def write_checkpoint(runtime: Runtime) -> AuditCheckpoint | None:
-    """Write the current head (seq, hash) to WORM storage; None while the chain is empty."""
+    """Write the current head (seq, hash) to WORM storage, unless it is already there (the
+    chain has not moved: that checkpoint is returned); None while the chain is empty."""
+    async with leader.lead(runtime.db, JOB, wait=True):
+        return await _write_checkpoint(runtime)
+
+
+async def _write_checkpoint(runtime: Runtime) -> AuditCheckpoint | None:
     async with runtime.db.read() as session:
         head = (
             await session.execute(
                 select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)
             )
         ).first()
-    if head is None:
-        return None
-    seq, digest = head
+        if head is None:
+            return None
+        seq, digest = head
+        written = (
+            await session.execute(
+                select(AuditCheckpoint)
+                .where(AuditCheckpoint.seq == seq, AuditCheckpoint.hash == digest)
+                .limit(1)
+            )
+        ).scalar_one_or_none()
+    if written is not None:
+        return written
     at = utcnow()
     body = canonical_json(
         {"format": "govsvc.audit-checkpoint/1", "seq": seq, "hash": digest, "at": format_time(at)}

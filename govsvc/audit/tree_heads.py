@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from govsvc import leader
 from govsvc.audit import merkle, signing
 from govsvc.audit.models import AuditEvent, SignedTreeHead
 from govsvc.db import utcnow
@@ -22,6 +23,7 @@ from govsvc.runtime import Runtime
 from govsvc.settings import Settings
 
 PREFIX = "audit-tree-heads/"
+JOB = "audit tree head"
 
 
 def signing_key(settings: Settings) -> Ed25519PrivateKey:
@@ -76,7 +78,16 @@ async def covering(runtime: Runtime, tree_size: int) -> SignedTreeHead:
 
 
 async def sign_head(runtime: Runtime) -> SignedTreeHead:
-    """Sign a head over the whole chain as it is now and write it to WORM storage."""
+    """Sign a head over the whole chain as it is now and write it to WORM storage; the head
+    already signed when the chain has not moved since.
+
+    Under the job's leader lock: two signers would store the same head twice (a locked version
+    with no row) and one of them would then fail on the row."""
+    async with leader.lead(runtime.db, JOB, wait=True):
+        return await _sign_head(runtime)
+
+
+async def _sign_head(runtime: Runtime) -> SignedTreeHead:
     async with runtime.db.read() as session:
         hashes = await chain_hashes(session)
         existing = (

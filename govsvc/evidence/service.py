@@ -21,7 +21,7 @@ from govsvc.authz.loading import load_unit_tree
 from govsvc.authz.sensitivity import Sensitivity
 from govsvc.db import utcnow
 from govsvc.errors import ErrorCode, Invalid, NotFound
-from govsvc.evidence import crypto
+from govsvc.evidence import crypto, recovery
 from govsvc.evidence.access import evidence_for
 from govsvc.evidence.models import (
     EvidenceItem,
@@ -165,35 +165,66 @@ async def collect(
             code=ErrorCode.CONFLICT,
         ) from None
     except BaseException as error:
-        await _intent_failed(runtime, key, f"{type(error).__name__}: {error}")
+        abandoned = await _intent_failed(runtime, key, f"{type(error).__name__}: {error}")
+        if abandoned and isinstance(error, Exception):
+            # Recovery took it for dead and removed its temp file or multipart upload under it.
+            raise _abandoned() from None
         raise
     sha256 = hashing.sha256 if hashing else stored.sha256
     size = hashing.size if hashing else stored.size
-    return await _record(
-        runtime,
-        caller,
-        new,
-        placement,
-        stored,
-        key=key,
-        title=title,
-        frameworks=frameworks,
-        collected=collected,
-        sha256=sha256,
-        size=size,
-        wrapped=crypto.wrap(runtime.master_key, data_key) if data_key else None,
-        rule=decision.rule_id,
-        reason=decision.reason,
+    try:
+        return await _record(
+            runtime,
+            caller,
+            new,
+            placement,
+            stored,
+            key=key,
+            title=title,
+            frameworks=frameworks,
+            collected=collected,
+            sha256=sha256,
+            size=size,
+            wrapped=crypto.wrap(runtime.master_key, data_key) if data_key else None,
+            rule=decision.rule_id,
+            reason=decision.reason,
+        )
+    except _Abandoned as late:
+        # Stored after recovery had looked: delete what may go, record what stays locked.
+        await recovery.clean_up(runtime, caller, late.intent_id, key)
+        raise _abandoned() from None
+
+
+class _Abandoned(Exception):
+    """Recovery failed the upload's intent while the upload was still running."""
+
+    def __init__(self, intent_id: int):
+        super().__init__(f"storage intent {intent_id} was abandoned")
+        self.intent_id = intent_id
+
+
+def _abandoned() -> Invalid:
+    return Invalid(
+        "the upload took longer than the upload grace period "
+        "(GOVSVC_EVIDENCE_UPLOAD_GRACE_SECONDS) and was abandoned; send it again",
+        field="body",
+        code=ErrorCode.CONFLICT,
     )
 
 
-async def _intent_failed(runtime: Runtime, key: str, failure: str) -> None:
+async def _intent_failed(runtime: Runtime, key: str, failure: str) -> bool:
+    """Record the failure; True when recovery had already failed the intent (kept as it is)."""
     async with runtime.db.write() as session:
         intent = (
-            await session.execute(select(StorageIntent).where(StorageIntent.storage_key == key))
+            await session.execute(
+                select(StorageIntent).where(StorageIntent.storage_key == key).with_for_update()
+            )
         ).scalar_one()
+        if intent.failed_at is not None:
+            return True
         intent.failed_at = utcnow()
         intent.failure = failure[:2000]
+        return False
 
 
 async def _record(
@@ -214,6 +245,13 @@ async def _record(
     reason: str,
 ) -> EvidenceItem:
     async with runtime.db.write() as session:
+        intent = (
+            await session.execute(
+                select(StorageIntent).where(StorageIntent.storage_key == key).with_for_update()
+            )
+        ).scalar_one()
+        if intent.failed_at is not None:
+            raise _Abandoned(intent.id)
         item = EvidenceItem(
             title=title,
             kind=new.kind.value,
@@ -247,9 +285,6 @@ async def _record(
             )
             for i in placement.incident_ids
         )
-        intent = (
-            await session.execute(select(StorageIntent).where(StorageIntent.storage_key == key))
-        ).scalar_one()
         intent.completed_at = utcnow()
         await record(
             session,

@@ -1,16 +1,18 @@
 """Disposition: delete what is past its retention and under no hold, and keep a record of it.
 
 Runs in the worker, or on demand (`govsvc retention sweep [--dry-run]`). One sweep at a time:
-PostgreSQL takes an advisory lock; SQLite serializes writers anyway."""
+the whole sweep, from listing to the last record, holds the sweep's leader lock (govsvc.leader).
+A sweep that finds nothing due writes nothing: no run row, no audit event."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from govsvc import leader
 from govsvc.audit.log import record
 from govsvc.auth.caller import Caller
 from govsvc.db import utcnow
@@ -25,7 +27,7 @@ from govsvc.retention.holds import items_in_scope
 from govsvc.runtime import Runtime
 from govsvc.storage import ObjectLocked, StorageError
 
-SWEEP_LOCK_KEY = 0x6F7653_0D15
+JOB = "retention sweep"
 
 
 @dataclass(frozen=True)
@@ -39,7 +41,7 @@ class Candidate:
 
 @dataclass(frozen=True)
 class SweepResult:
-    run_id: int | None  # None for a dry run
+    run_id: int | None  # None for a dry run, or when nothing was due (no run is recorded)
     disposed: list[Candidate]
     skipped: list[tuple[Candidate, str]]  # and why
 
@@ -78,13 +80,19 @@ async def sweep(
     runtime: Runtime, caller: Caller, *, dry_run: bool = False, now: datetime | None = None
 ) -> SweepResult:
     """Dispose of every expired, unheld item; a dry run lists exactly what would go."""
-    now = now or utcnow()
+    if dry_run:
+        async with runtime.db.read() as session:
+            return SweepResult(None, await _candidates(session, now or utcnow()), [])
+    async with leader.lead(runtime.db, JOB, wait=True):
+        return await _sweep(runtime, caller, now or utcnow())
+
+
+async def _sweep(runtime: Runtime, caller: Caller, now: datetime) -> SweepResult:
     async with runtime.db.read() as session:
         candidates = await _candidates(session, now)
-    if dry_run:
-        return SweepResult(None, candidates, [])
+    if not candidates:
+        return SweepResult(None, [], [])
     async with runtime.db.write() as session:
-        await _lock_sweep(session)
         run = DispositionRun(run_by=caller.actor)
         session.add(run)
         await session.flush()
@@ -114,11 +122,6 @@ async def sweep(
             },
         )
     return SweepResult(run_id, disposed, skipped)
-
-
-async def _lock_sweep(session: AsyncSession) -> None:
-    if session.get_bind().dialect.name == "postgresql":
-        await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SWEEP_LOCK_KEY})
 
 
 async def _dispose_one(

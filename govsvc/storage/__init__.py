@@ -65,6 +65,7 @@ def build_store(settings: Settings) -> WormStore:
             secret_access_key=settings.s3_secret_access_key.get_secret_value() or None,
             path_style=settings.s3_path_style,
             mode=settings.storage_lock_mode,
+            spool_dir=settings.storage_spool_dir,
         )
     raise StorageMisconfigured(
         f"GOVSVC_STORAGE_URL={settings.storage_url!r}: use file:///absolute/path or s3://bucket"

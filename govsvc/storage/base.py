@@ -160,6 +160,17 @@ class WormStore(Protocol):
         the store holds can be read without trusting the database's list of it."""
         ...
 
+    async def discard_incomplete(self, key: str) -> list[str]:
+        """Remove what an interrupted put of `key` left behind (a spooled temp file, an
+        unfinished multipart upload); never a stored version. Says what was removed. Only for
+        a put known to be dead: a live one would fail."""
+        ...
+
+    async def discard_stale(self, older_than: datetime) -> list[str]:
+        """Remove leftovers of any put started before `older_than`, whatever its key (a put
+        killed before its intent could even be read back). Says what was removed."""
+        ...
+
 
 # -- rules shared by the backends ---------------------------------------------------------------
 

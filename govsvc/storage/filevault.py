@@ -5,7 +5,8 @@ Layout under the root:
 
     objects/<sha[:2]>/<sha>                    the bytes, read-only (0o444), shared by every key
     meta/<sha[:2]>/<sha>/<sha256(key)>.json    one sidecar per key+version: key, lock, type, size
-    tmp/                                       uploads in progress (same file system: atomic rename)
+    tmp/put-<sha256(key)[:32]>-*               uploads in progress (same file system: atomic
+                                               rename); named by key so a dead one is found
     .lock                                      flock serialising changes across processes
 
 The version id is the SHA-256 of the bytes. Putting the same bytes under the same key again
@@ -119,6 +120,10 @@ class FileVault:
     def _sidecar(self, key: str, sha256: str) -> Path:
         return self._meta / sha256[:2] / sha256 / f"{_key_name(key)}.json"
 
+    @staticmethod
+    def _spool_prefix(key: str) -> str:
+        return f"put-{_key_name(key)[:32]}"
+
     def _ensure_layout(self) -> None:
         for directory in (self._objects, self._meta, self._tmp):
             directory.mkdir(parents=True, exist_ok=True)
@@ -201,7 +206,9 @@ class FileVault:
         until = normalize_retain_until(retain_until)
         expected = check_sha256(expected_sha256)
         await asyncio.to_thread(self._ensure_layout)
-        fd, name = await asyncio.to_thread(tempfile.mkstemp, dir=self._tmp, prefix="put-")
+        fd, name = await asyncio.to_thread(
+            tempfile.mkstemp, dir=self._tmp, prefix=f"{self._spool_prefix(key)}-"
+        )
         tmp = Path(name)
         total = hashlib.sha256()
         size = 0
@@ -342,6 +349,32 @@ class FileVault:
             return sorted(found)
 
         return await self._under_lock(scan)
+
+    async def discard_incomplete(self, key: str) -> list[str]:
+        check_key(key)
+        prefix = f"{self._spool_prefix(key)}-"
+        return await asyncio.to_thread(self._unlink_spooled, lambda p: p.name.startswith(prefix))
+
+    async def discard_stale(self, older_than: datetime) -> list[str]:
+        cutoff = older_than.timestamp()
+        return await asyncio.to_thread(
+            self._unlink_spooled,
+            lambda p: p.name.startswith("put-") and p.stat().st_mtime < cutoff,
+        )
+
+    def _unlink_spooled(self, chosen: Callable[[Path], bool]) -> list[str]:
+        removed: list[str] = []
+        if not self._tmp.exists():
+            return removed
+        for path in self._tmp.iterdir():
+            try:
+                if path.is_file() and chosen(path):
+                    size = path.stat().st_size
+                    path.unlink()
+                    removed.append(f"temp file {path} ({size} bytes)")
+            except FileNotFoundError:
+                continue  # removed meanwhile
+        return removed
 
     async def delete_version(self, key: str, version_id: str) -> None:
         check_key(key)

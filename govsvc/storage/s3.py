@@ -387,7 +387,11 @@ class S3ObjectLockStore:
         # Shielded: a cancelled upload must still be aborted, or its parts linger (and bill).
         try:
             await asyncio.shield(abort())
-        except (ClientError, BotoCoreError):
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "NoSuchUpload":
+                return  # aborted already (upload recovery took it for dead)
+            log.exception("could not abort multipart upload %s of %r", upload_id, key)
+        except BotoCoreError:
             log.exception("could not abort multipart upload %s of %r", upload_id, key)
 
     def _version_of(self, result: dict[str, Any]) -> str:
@@ -591,6 +595,42 @@ class S3ObjectLockStore:
                 "KeyMarker": page["NextKeyMarker"],
                 "VersionIdMarker": page["NextVersionIdMarker"],
             }
+
+    async def discard_incomplete(self, key: str) -> list[str]:
+        check_key(key)
+        return await self._abort_uploads(key, lambda upload: upload["Key"] == key)
+
+    async def discard_stale(self, older_than: datetime) -> list[str]:
+        return await self._abort_uploads("", lambda upload: upload["Initiated"] < older_than)
+
+    async def _abort_uploads(
+        self, prefix: str, chosen: Callable[[dict[str, Any]], bool]
+    ) -> list[str]:
+        """Abort the unfinished multipart uploads under `prefix` that `chosen` picks. (Spooled
+        bodies need nothing: they are anonymous temporary files, gone with their process.)"""
+        found: list[dict[str, Any]] = []
+        marker: dict[str, str] = {}
+        while True:
+            page = await self._call(
+                "list_multipart_uploads", Bucket=self.bucket, Prefix=prefix, **marker
+            )
+            found += [u for u in page.get("Uploads", []) if chosen(u)]
+            if not page.get("IsTruncated"):
+                break
+            marker = {
+                "KeyMarker": page["NextKeyMarker"],
+                "UploadIdMarker": page["NextUploadIdMarker"],
+            }
+        removed: list[str] = []
+        for upload in found:
+            await self._call(
+                "abort_multipart_upload",
+                Bucket=self.bucket,
+                Key=upload["Key"],
+                UploadId=upload["UploadId"],
+            )
+            removed.append(f"multipart upload {upload['UploadId']} of {upload['Key']!r}")
+        return removed
 
     async def delete_version(self, key: str, version_id: str) -> None:
         current = await self.head(key, version_id)
