@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 
 from govsvc.audit import checkpoints, tree_heads
 from govsvc.auth.caller import Caller
+from govsvc.compliance import pack_jobs
 from govsvc.outbox import deliver as outbox_delivery
 from govsvc.retention import disposition
 from govsvc.runtime import Runtime
@@ -41,6 +42,11 @@ async def run_worker(
             "audit checkpoint",
             settings.worker_checkpoint_interval_seconds,
             lambda: checkpoints.write_checkpoint(runtime),
+        ),
+        (
+            "audit pack build",
+            settings.worker_pack_interval_seconds,
+            lambda: pack_jobs.build_next(runtime),
         ),
         (
             "outbox delivery",
