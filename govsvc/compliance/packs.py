@@ -272,10 +272,12 @@ async def assemble(
 
 
 def key_fingerprint(key: Ed25519PrivateKey) -> str:
-    """SHA-256 of the raw public key, in colon-separated pairs (its first 16 digits are the
-    key id)."""
-    raw = key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    digest = hashlib.sha256(raw).hexdigest()
+    """SHA-256 of the public key as DER (what `openssl pkey -pubin -outform DER | sha256sum`
+    prints for the published PEM), in colon-separated pairs."""
+    der = key.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    digest = hashlib.sha256(der).hexdigest()
     return ":".join(digest[i : i + 2] for i in range(0, len(digest), 2))
 
 

@@ -61,7 +61,16 @@ def _summary(controls: list[dict[str, Any]]) -> list[tuple[str, str, int]]:
 
 
 _ENV = Environment(autoescape=select_autoescape(default=True, default_for_string=True))
-_ENV.filters["when"] = lambda t: (t or "").replace("T", " ").replace("Z", " UTC")
+
+
+def _when(timestamp: str | None) -> str:
+    """An RFC 3339 time as people read it: to the second, in UTC (the JSON keeps it exact)."""
+    if not timestamp:
+        return ""
+    return timestamp[:19].replace("T", " ") + " UTC"
+
+
+_ENV.filters["when"] = _when
 _ENV.globals["display_status"] = display_status
 _ENV.globals["labels"] = STATUS_LABELS
 
@@ -121,8 +130,8 @@ _HTML = _ENV.from_string(
  {% else %}All {{ ctx.controls_in_catalog }} controls of the catalog{% endif %}</dd>
 <dt>Prepared by</dt><dd>{{ ctx.prepared_by }}, with govsvc</dd>
 <dt>As of</dt><dd class="asof">{{ ctx.as_of|when }}</dd>
-<dt>Signing key</dt><dd>Ed25519, key id {{ ctx.key_id }}<br>SHA-256 fingerprint
- <span class="hash">{{ ctx.key_fingerprint }}</span></dd>
+<dt>Signing key</dt><dd>Ed25519, key id {{ ctx.key_id }}<br>SHA-256 fingerprint of the
+ public key (DER) <span class="hash">{{ ctx.key_fingerprint }}</span></dd>
 <dt>Incidents in scope</dt><dd>{{ c.incidents|length }}</dd>
 </dl>
 {% if ctx.excluded %}<p class="note">Some material was left out of this pack; see
@@ -181,8 +190,9 @@ _HTML = _ENV.from_string(
 to govsvc, its database or the network:</p>
 <ol>
 <li>Obtain your organisation's published audit signing key (a PEM file) through a channel you
- trust, and check that its SHA-256 fingerprint is
- <span class="hash">{{ ctx.key_fingerprint }}</span>.</li>
+ trust, and check that its SHA-256 fingerprint
+ (<code>openssl pkey -pubin -in KEY.pem -outform DER | sha256sum</code>) is
+ <span class="hash">{{ ctx.key_fingerprint }}</span> (without the colons).</li>
 <li>Run <code>govsvc pack verify PACK.zip --trusted-key KEY.pem</code>. It checks the Ed25519
  signature of <code>manifest.json</code>, the SHA-256 and size of every file the manifest lists,
  that no file was added or removed, the hash of every audit event in

@@ -307,9 +307,7 @@ async def pack_file(
     await _decide(gql, "soc2:CC7.3", incident_id)
     await _evidence(http, admin_token, incident_id, "log_export", b"auth.log\n")
     await _note(gql, incident_id, "Rotated credentials")
-    pack = await _pack(
-        gql, runtime, {"periodStart": _ago(days=30), "periodEnd": _ago(hours=-1)}
-    )
+    pack = await _pack(gql, runtime, {"periodStart": _ago(days=30), "periodEnd": _ago(hours=-1)})
     response = await http.get(
         pack["downloadPath"], headers={"Authorization": f"Bearer {admin_token}"}
     )
