@@ -39,7 +39,8 @@ async def build(gql: GraphQL, runtime: Runtime, **fields: Any) -> dict[str, Any]
     assert payload["errors"] == [], payload
     queued = payload["auditPack"]
     assert queued["state"] == "QUEUED", queued
-    assert queued["sha256"] is None and queued["downloadPath"] is None
+    assert queued["sha256"] is None
+    assert queued["downloadPath"] is None
     await run_worker(runtime, once=True)
     built = await read(gql, queued["id"])
     assert built is not None
