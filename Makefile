@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | sha256sum | cut -c1-12)
 PG_TEST_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/test
 
-.PHONY: setup serve test test-sqlite test-postgres lint schema lock clean browser graphiql-assets
+.PHONY: setup serve test test-sqlite test-postgres lint schema lock clean browser graphiql-assets pdf-libs
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -17,7 +17,7 @@ $(STAMP): requirements.lock pyproject.toml
 
 setup: $(STAMP)
 
-serve: setup
+serve: setup pdf-libs
 	mkdir -p var
 	$(BIN)/govsvc migrate
 	$(BIN)/govsvc serve
@@ -26,7 +26,7 @@ lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
-test: lint browser test-sqlite test-postgres
+test: lint browser pdf-libs test-sqlite test-postgres
 
 # The status page is checked in a real headless browser: Debian's Chromium, driven by Playwright
 # (which is told where it is, so it downloads no browser of its own).
@@ -34,6 +34,13 @@ browser:
 	@command -v chromium >/dev/null || { \
 		echo "installing Debian's chromium for the status-page browser test"; \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null; }
+
+# Audit pack reports are printed to PDF by WeasyPrint, which needs Debian's Pango (and a font).
+pdf-libs:
+	@ldconfig -p | grep -q 'libpangoft2-1.0.so.0' && fc-list | grep -qi dejavu || { \
+		echo "installing Pango and DejaVu fonts for the audit pack PDF"; \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q libpango-1.0-0 libpangoft2-1.0-0 \
+			fonts-dejavu-core >/dev/null; }
 
 test-sqlite: setup
 	GOVSVC_TEST_DATABASE_URL=sqlite $(BIN)/pytest -q

@@ -351,29 +351,50 @@ def pack() -> None:
     """Audit packs."""
 
 
+# `pack verify` exit codes (documented in the README): a script that only checks for 0 never
+# mistakes a pack signed by whoever made it for one signed by the organisation's key.
+PACK_VERIFIED = 0
+PACK_FAILED = 1
+PACK_AUTHENTICITY_UNCHECKED = 3
+
+
 @pack.command("verify")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option(
     "--trusted-key",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     default=None,
-    help="PEM public key your organisation published (recommended).",
+    help="PEM public key your organisation published. Without it the pack is only checked "
+    "against the key it carries itself, and the command exits with 3.",
 )
 def pack_verify(path: Path, trusted_key: Path | None) -> None:
-    """Verify an audit pack offline: file hashes, signatures, events and inclusion proofs."""
+    """Verify an audit pack offline: file hashes, signatures, events and inclusion proofs.
+
+    Exit codes: 0 verified and signed by the trusted key; 1 verification failed; 3 intact and
+    self-consistent, but authenticity NOT checked (no --trusted-key given)."""
     from govsvc.compliance.pack_verify import verify_pack
 
     report = verify_pack(path, trusted_key_pem=trusted_key.read_text() if trusted_key else None)
-    if report.ok:
+    if not report.ok:
+        click.echo(f"pack FAILED verification ({len(report.problems)} problem(s)):")
+        for problem in report.problems:
+            click.echo(f"  {problem}")
+        sys.exit(PACK_FAILED)
+    click.echo(
+        f"pack verified: {report.checked_files} files, {report.checked_events} audit "
+        f"events with inclusion proofs, signed by key {report.key_id}"
+    )
+    if trusted_key is None:
+        # Anyone can build a self-consistent pack with a key of their own: say so loudly.
         click.echo(
-            f"pack verified: {report.checked_files} files, {report.checked_events} audit "
-            f"events with inclusion proofs, signed by key {report.key_id}"
+            "WARNING: AUTHENTICITY NOT CHECKED. The pack was verified only against the public "
+            "key it carries itself (key id "
+            f"{report.key_id}), so anyone could have made it. Verify again with "
+            "--trusted-key <your organisation's published key.pem>.",
+            err=True,
         )
-        return
-    click.echo(f"pack FAILED verification ({len(report.problems)} problem(s)):")
-    for problem in report.problems:
-        click.echo(f"  {problem}")
-    sys.exit(1)
+        sys.exit(PACK_AUTHENTICITY_UNCHECKED)
+    sys.exit(PACK_VERIFIED)
 
 
 @main.group()

@@ -112,6 +112,13 @@ class Settings(BaseSettings):
     outbox_backoff_cap_seconds: float = Field(default=600.0, gt=0)
     # Attempts before a delivery is dead-lettered (an administrator may requeue it).
     outbox_max_attempts: int = Field(default=8, ge=1, le=100)
+    # Audit packs are built by the worker: it looks for queued ones every interval. A pack
+    # whose builder has not reported progress for `pack_build_lease_seconds` (a crashed
+    # worker) is taken over by the next worker.
+    worker_pack_interval_seconds: int = Field(default=2, ge=1)
+    pack_build_lease_seconds: int = Field(default=600, ge=30)
+    # The organisation an audit pack's cover names (default: the top-level business units).
+    organisation_name: str = Field(default="", max_length=200)
     # A regulator's clock is "due soon" this long before its deadline.
     clock_due_soon_hours: int = Field(default=12, ge=0)
     # The spaCy model Presidio uses (an installed package; nothing is downloaded at run time).

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from govsvc import leader
 from govsvc.audit import checkpoints, tree_heads
 from govsvc.auth.caller import Caller
+from govsvc.compliance import pack_jobs
 from govsvc.evidence import recovery
 from govsvc.outbox import deliver as outbox_delivery
 from govsvc.retention import disposition
@@ -48,6 +49,9 @@ def jobs(runtime: Runtime) -> list[Job]:
             lambda: tree_heads.sign_head(runtime)),
         Job(checkpoints.JOB, settings.worker_checkpoint_interval_seconds,
             lambda: checkpoints.write_checkpoint(runtime)),
+        # Packs are claimed one at a time with a claim token: workers may build several at once.
+        Job("audit pack build", settings.worker_pack_interval_seconds,
+            lambda: pack_jobs.build_next(runtime), exclusive=False),
         Job("outbox delivery", settings.worker_outbox_interval_seconds,
             lambda: outbox_delivery.deliver_due(runtime), exclusive=False),
     ]  # fmt: skip

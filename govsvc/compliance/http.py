@@ -1,17 +1,20 @@
-"""GET /audit-packs/{id}/content: an audit pack's bytes, authorized, audited, verified."""
+"""GET /audit-packs/{id}/content: an audit pack's bytes, authorized, audited, verified.
+
+Who may read a pack is decided in pack_access (the same rule as GraphQL): a pack you may not
+read is a 404 exactly like a pack that does not exist."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-from sqlalchemy import select
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from govsvc.audit.log import record
 from govsvc.auth.authenticate import Authenticator, unauthenticated
-from govsvc.compliance.models import AuditPack
-from govsvc.errors import Forbidden, NotFound, ServiceError, Unauthenticated
+from govsvc.compliance import pack_access
+from govsvc.compliance.models import AuditPackState
+from govsvc.errors import Conflict, Forbidden, ServiceError, Unauthenticated
 from govsvc.evidence.streams import verified
 from govsvc.graphql.relay import decode_id
 from govsvc.http_errors import forbidden, refused
@@ -31,33 +34,34 @@ class PackEndpoints:
         try:
             pack_id = decode_id(request.path_params["id"], "AuditPack", field="id")
             async with self.runtime.db.write() as session:
-                pack = (
-                    await session.execute(select(AuditPack).where(AuditPack.id == pack_id))
-                ).scalar_one_or_none()
-                if pack is None or not caller.access.allows("read", "audit_pack"):
-                    raise NotFound("no such audit pack", field="id")
+                pack = await pack_access.pack_for(session, caller, pack_id)
+                key, version, digest = pack.storage_key, pack.storage_version, pack.sha256
+                if pack.state != AuditPackState.READY.value or not (key and version and digest):
+                    raise Conflict(
+                        f"the audit pack is {pack.state} ({pack.progress:.0%}); it can be "
+                        "downloaded once ready",
+                        field="id",
+                    )
                 await record(
                     session,
                     caller,
                     "audit_pack.download",
                     resource_type="audit_pack",
                     resource_id=pack.id,
-                    payload={"sha256": pack.sha256},
+                    payload={"sha256": digest},
                 )
         except ServiceError as error:
             return refused(error)
         except Forbidden as error:
             return forbidden(error)
-        chunks: AsyncIterator[bytes] = verified(
-            self.runtime.store.get(pack.storage_key, pack.storage_version), pack.sha256
-        )
+        chunks: AsyncIterator[bytes] = verified(self.runtime.store.get(key, version), digest)
         return StreamingResponse(
             chunks,
             media_type="application/zip",
             headers={
                 "Content-Length": str(pack.size),
                 "Content-Disposition": f'attachment; filename="audit-pack-{pack.id}.zip"',
-                "X-Pack-SHA256": pack.sha256,
+                "X-Pack-SHA256": digest,
                 "Cache-Control": "no-store",
             },
         )

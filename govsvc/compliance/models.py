@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import BigInteger, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Float, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from govsvc.db import Base, UTCDateTime, utcnow
@@ -81,8 +81,16 @@ class RegulatoryNotification(Base):
     audit_seq: Mapped[int | None] = mapped_column(BigInteger)  # the audit event recording it
 
 
+class AuditPackState(StrEnum):
+    QUEUED = "queued"
+    BUILDING = "building"
+    READY = "ready"
+    FAILED = "failed"
+
+
 class AuditPack(Base):
-    """An assembled audit pack: its inputs, its bytes' hash, where the bytes are kept."""
+    """An audit pack: asked for, then built by the worker; its inputs, its progress, what it
+    covers (for who may read it), its bytes' hash and where the bytes are kept once ready."""
 
     __tablename__ = "audit_pack"
 
@@ -91,10 +99,22 @@ class AuditPack(Base):
     period_start: Mapped[datetime] = mapped_column(UTCDateTime)
     period_end: Mapped[datetime] = mapped_column(UTCDateTime)
     request: Mapped[str] = mapped_column(Text)  # canonical JSON of the inputs
-    sha256: Mapped[str] = mapped_column(String(64))
-    size: Mapped[int] = mapped_column(BigInteger)
-    storage_key: Mapped[str] = mapped_column(String(300))
-    storage_version: Mapped[str] = mapped_column(String(200))
-    excluded: Mapped[str] = mapped_column(Text)  # JSON: what was left out and why
+    state: Mapped[str] = mapped_column(String(16), default=AuditPackState.QUEUED.value, index=True)
+    progress: Mapped[float] = mapped_column(Float, default=0.0)  # 0..1
+    error: Mapped[str | None] = mapped_column(Text)  # why it failed
+    # JSON list of what the pack holds, as {"type", "unit", "sensitivity"} (audit events name
+    # their unit by code); who may read the pack is decided from it. NULL until built.
+    covers: Mapped[str | None] = mapped_column(Text)
+    requested_by_id: Mapped[int | None] = mapped_column()  # the principal it is built for
+    # The worker building it: a fresh token per claim fences off a worker that lost its claim;
+    # claimed_at is its heartbeat, moved on with each progress report.
+    claim_token: Mapped[str | None] = mapped_column(String(32))
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    size: Mapped[int | None] = mapped_column(BigInteger)
+    storage_key: Mapped[str | None] = mapped_column(String(300))
+    storage_version: Mapped[str | None] = mapped_column(String(200))
+    excluded: Mapped[str] = mapped_column(Text, default="[]")  # JSON: what was left out and why
     created_by: Mapped[str] = mapped_column(String(320))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -5,32 +5,37 @@ events in range with inclusion proofs against a signed tree head. Verifiable off
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import json
 import os
-import tempfile
+import re
 import uuid
 import zipfile
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import or_, select
 
 from govsvc.audit import proofs, signing, tree_heads
 from govsvc.audit.chain import format_time
-from govsvc.audit.log import record
 from govsvc.audit.models import AuditEvent
 from govsvc.audit.service import readable_events
 from govsvc.auth.caller import Caller
-from govsvc.compliance import coverage, rendering
-from govsvc.compliance.models import AuditPack
+from govsvc.compliance import coverage, pack_access, rendering
+from govsvc.compliance import report as report_doc
+from govsvc.compliance.report import ReportContext
 from govsvc.db import utcnow
 from govsvc.errors import Invalid
 from govsvc.evidence.models import EvidenceItem, EvidenceState
 from govsvc.evidence.streams import verified
 from govsvc.incidents import export
+from govsvc.org.models import BusinessUnit
 from govsvc.runtime import Runtime
 
 FORMAT = "govsvc.audit-pack/1"
@@ -75,22 +80,25 @@ class _Writer:
         return info
 
     def add(self, name: str, data: bytes) -> None:
-        import hashlib
-
         self.archive.writestr(self._info(name), data, compresslevel=6)
         self.files.append(
             {"path": name, "sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
         )
 
-    async def add_stream(self, name: str, chunks: AsyncIterator[bytes]) -> None:
-        import hashlib
-
+    async def add_stream(
+        self,
+        name: str,
+        chunks: AsyncIterator[bytes],
+        moved: Callable[[int], Awaitable[None]],
+    ) -> None:
         digest, size = hashlib.sha256(), 0
         with self.archive.open(self._info(name), mode="w", force_zip64=True) as out:
             async for chunk in chunks:
-                out.write(chunk)
+                # Compressing is CPU work: off the event loop, a chunk at a time.
+                await asyncio.to_thread(out.write, chunk)
                 digest.update(chunk)
                 size += len(chunk)
+                await moved(len(chunk))
         self.files.append({"path": name, "sha256": digest.hexdigest(), "size": size})
 
 
@@ -99,17 +107,58 @@ def _slug(text: str) -> str:
     return keep.strip("-")[:60] or "item"
 
 
-async def assemble(
-    runtime: Runtime, caller: Caller, request: PackRequest, target: Path
-) -> dict[str, Any]:
-    """Write the pack to `target`; return its manifest."""
+Progress = Callable[[float], Awaitable[None]]
+
+
+async def _no_progress(_: float) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class Built:
+    manifest: dict[str, Any]
+    covers: str  # what the pack holds, for who may read it (pack_access)
+
+
+def validate(runtime: Runtime, caller: Caller, request: PackRequest) -> None:
+    """Refuse a request that cannot be built, before anything is queued."""
     if request.period_end <= request.period_start:
         raise Invalid("the period must end after it starts", field="periodEnd")
-    if request.framework not in runtime.policies.catalog.frameworks:
-        known = ", ".join(sorted(runtime.policies.catalog.frameworks))
+    if request.period_start > utcnow():
+        raise Invalid("the period has not started yet: nothing can be in it", field="periodStart")
+    catalog = runtime.policies.catalog
+    if request.framework not in catalog.frameworks:
+        known = ", ".join(sorted(catalog.frameworks))
         raise Invalid(f"unknown framework {request.framework!r}; known: {known}", field="framework")
+    known_keys = {c.key for c in catalog.controls(request.framework)}
+    unknown = sorted(set(request.control_keys) - known_keys)
+    if unknown:
+        raise Invalid(
+            f"not controls of {request.framework}: {', '.join(unknown)}", field="controlKeys"
+        )
     caller.access.require("create", "audit_pack")
-    as_of = format_time(request.period_end)
+
+
+def _as_of(request: PackRequest, events: Sequence[AuditEvent]) -> str:
+    """The moment the pack speaks for. A period that has ended: its end. One still running: the
+    last recorded change in scope (every change is audited), so the pack never claims a time
+    in the future and the same data still gives the same bytes."""
+    if request.period_end <= utcnow():
+        return format_time(request.period_end)
+    latest = max((e.at for e in events), default=request.period_start)
+    return format_time(max(latest, request.period_start))
+
+
+async def assemble(
+    runtime: Runtime,
+    caller: Caller,
+    request: PackRequest,
+    target: Path,
+    *,
+    progress: Progress = _no_progress,
+) -> Built:
+    """Write the pack to `target`; return its manifest and what it covers."""
+    validate(runtime, caller, request)
     async with runtime.db.read() as session:
         report = await coverage.compute(
             runtime,
@@ -121,16 +170,19 @@ async def assemble(
             control_keys=request.control_keys,
             unit_ids=request.unit_ids,
         )
-        records = {
-            i.reference: await export.incident_record(session, i, as_of=as_of)
-            for i in report.incidents
-        }
         evidence = sorted(
             {e.id: e for c in report.controls for e in c.evidence}.values(), key=lambda e: e.id
         )
         events = await _events(
             session, caller, request, [i.id for i in report.incidents], [e.id for e in evidence]
         )
+        as_of = _as_of(request, events)
+        records = {
+            i.reference: await export.incident_record(session, i, as_of=as_of)
+            for i in report.incidents
+        }
+        context_bits = await _context_bits(session, runtime, request)
+    await progress(0.05)
     head_row = await tree_heads.covering(runtime, max((e.seq for e in events), default=1))
     head = tree_heads.head_of(head_row)
     async with runtime.db.read() as session:
@@ -143,25 +195,53 @@ async def assemble(
         for e in evidence
         if e.state != EvidenceState.ACTIVE.value
     ]
+    paths = _paths([e for e in evidence if e.state == EvidenceState.ACTIVE.value])
     coverage_json = rendering.coverage_json(report)
+    context = ReportContext(
+        organisation=context_bits["organisation"],
+        framework_name=runtime.policies.catalog.frameworks[request.framework].name,
+        framework_version=runtime.policies.catalog.frameworks[request.framework].version,
+        prepared_by=caller.actor,
+        as_of=as_of,
+        key_id=signing.key_id(key),
+        key_fingerprint=key_fingerprint(key),
+        units=context_bits["units"],
+        controls_selected=[c["id"] for c in coverage_json["controls"]]
+        if request.control_keys
+        else [],
+        controls_in_catalog=len(runtime.policies.catalog.controls(request.framework)),
+        excluded=excluded,
+        evidence_paths=paths,
+    )
+    html = report_doc.html_report(coverage_json, records, context)
+    pdf = await asyncio.to_thread(report_doc.pdf_report, html, as_of=as_of)
+    await progress(0.15)
+    total = sum(e.size for e in evidence if e.id in paths) or 1
+    done = 0
+
+    async def moved(n: int) -> None:
+        nonlocal done
+        done += n
+        await progress(0.15 + 0.8 * done / total)
+
     with zipfile.ZipFile(target, "w") as archive:
         writer = _Writer(archive)
         writer.add("README.txt", rendering.readme(request.as_json()).encode())
         writer.add("coverage.json", _canonical(coverage_json))
-        writer.add("report.html", rendering.html_report(coverage_json, records).encode())
-        writer.add("report.pdf", rendering.pdf_report(coverage_json, as_of))
+        writer.add("report.html", html.encode())
+        writer.add("report.pdf", pdf)
         writer.add(
-            "oscal/assessment-results.json",
+            rendering.OSCAL_PATH,
             rendering.oscal_assessment_results(
-                coverage_json, request.as_json(), evidence_paths=_paths(evidence)
+                coverage_json, request.as_json(), evidence_paths=paths, as_of=as_of
             ),
         )
         for reference, incident_record in sorted(records.items()):
             writer.add(f"incidents/{reference}.json", _canonical(incident_record))
-        writer.add("evidence/index.json", _canonical(_evidence_index(report, evidence)))
+        writer.add("evidence/index.json", _canonical(_evidence_index(report, evidence, paths)))
         for item in evidence:
-            if item.state == EvidenceState.ACTIVE.value:
-                await writer.add_stream(_paths([item])[item.id], _bytes_of(runtime, item))
+            if item.id in paths:
+                await writer.add_stream(paths[item.id], _bytes_of(runtime, item), moved)
         writer.add(
             "audit/events.jsonl",
             b"".join(json.dumps(_event_json(e), sort_keys=True).encode() + b"\n" for e in events),
@@ -183,15 +263,90 @@ async def assemble(
         archive.writestr(
             writer._info("manifest.sig"), key.sign(manifest_bytes).hex().encode() + b"\n"
         )
-    return manifest
+    covers = pack_access.covers_json(
+        incidents=[(i.business_unit_id, i.sensitivity) for i in report.incidents],
+        evidence=[(e.business_unit_id, e.sensitivity) for e in evidence],
+        event_units=[e.business_unit for e in events],
+    )
+    return Built(manifest, covers)
+
+
+def key_fingerprint(key: Ed25519PrivateKey) -> str:
+    """SHA-256 of the public key as DER (what `openssl pkey -pubin -outform DER | sha256sum`
+    prints for the published PEM), in colon-separated pairs."""
+    der = key.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    digest = hashlib.sha256(der).hexdigest()
+    return ":".join(digest[i : i + 2] for i in range(0, len(digest), 2))
+
+
+async def _context_bits(session: Any, runtime: Runtime, request: PackRequest) -> dict[str, Any]:
+    """Names for the cover: the organisation and the business units asked for."""
+    units = {
+        u.id: u
+        for u in (await session.execute(select(BusinessUnit))).scalars()
+        if u.id in request.unit_ids or u.parent_id is None
+    }
+    organisation = runtime.settings.organisation_name or ", ".join(
+        sorted(u.name for u in units.values() if u.parent_id is None)
+    )
+    return {
+        "organisation": organisation or "(organisation not named: set GOVSVC_ORGANISATION_NAME)",
+        "units": sorted(
+            f"{units[i].name} ({units[i].code})" for i in request.unit_ids if i in units
+        ),
+    }
+
+
+# Extensions for the content types evidence usually has, so files open with the right tool;
+# fixed here rather than read from the machine's mime.types, which differs between machines.
+_EXTENSIONS = {
+    "application/gzip": ".gz",
+    "application/json": ".json",
+    "application/pdf": ".pdf",
+    "application/x-ndjson": ".jsonl",
+    "application/xml": ".xml",
+    "application/zip": ".zip",
+    "image/gif": ".gif",
+    "image/jpeg": ".jpg",
+    "image/png": ".png",
+    "image/svg+xml": ".svg",
+    "image/webp": ".webp",
+    "text/csv": ".csv",
+    "text/html": ".html",
+    "text/markdown": ".md",
+    "text/plain": ".txt",
+    "text/xml": ".xml",
+}
+_TITLE_EXTENSION = re.compile(r"\.[A-Za-z0-9]{1,8}$")
+
+
+def _extension(item: EvidenceItem) -> str:
+    kind = item.content_type.split(";")[0].strip().lower()
+    if kind in _EXTENSIONS:
+        return _EXTENSIONS[kind]
+    title = _TITLE_EXTENSION.search(item.title.strip())
+    if title:  # an untyped upload named like a file ("auth.log"): keep its extension
+        return title.group(0).lower()
+    return ".bin"
 
 
 def _paths(items: Sequence[EvidenceItem]) -> dict[int, str]:
-    return {e.id: f"evidence/{e.id:06d}-{_slug(e.title)}" for e in items}
+    """Where each item's bytes go in the pack: id, title, and an extension that opens it."""
+    paths = {}
+    for e in items:
+        ext = _extension(e)
+        stem = _slug(e.title)
+        if stem.lower().endswith(ext):
+            stem = stem[: -len(ext)] or "item"
+        paths[e.id] = f"evidence/{e.id:06d}-{stem}{ext}"
+    return paths
 
 
-def _evidence_index(report: coverage.Coverage, evidence: Sequence[EvidenceItem]) -> dict[str, Any]:
-    paths = _paths(evidence)
+def _evidence_index(
+    report: coverage.Coverage, evidence: Sequence[EvidenceItem], paths: dict[int, str]
+) -> dict[str, Any]:
     return {
         "items": [
             {
@@ -204,7 +359,8 @@ def _evidence_index(report: coverage.Coverage, evidence: Sequence[EvidenceItem])
                 "collected_by": e.collected_by,
                 "retention_rule": e.retention_rule,
                 "state": e.state,
-                "path": paths[e.id],
+                "content_type": e.content_type,
+                "path": paths.get(e.id),
             }
             for e in evidence
         ],
@@ -267,57 +423,31 @@ def _event_json(event: AuditEvent) -> dict[str, Any]:
 
 async def _file_chunks(path: Path) -> AsyncIterator[bytes]:
     with path.open("rb") as file:
-        while chunk := file.read(CHUNK):
+        while chunk := await asyncio.to_thread(file.read, CHUNK):
             yield chunk
 
 
-async def create(runtime: Runtime, caller: Caller, request: PackRequest) -> AuditPack:
-    """Assemble a pack, keep it in WORM storage, and record (and audit) its creation."""
-    import hashlib
+async def file_sha256(path: Path) -> str:
+    """The file's SHA-256, read a chunk at a time (a pack may be far larger than memory)."""
+    digest = hashlib.sha256()
+    async for chunk in _file_chunks(path):
+        digest.update(chunk)
+    return digest.hexdigest()
 
-    with tempfile.TemporaryDirectory(prefix="govsvc-pack-") as tmp:
-        path = Path(tmp) / "pack.zip"
-        manifest = await assemble(runtime, caller, request, path)
-        digest = hashlib.sha256(path.read_bytes()).hexdigest()
-        size = os.path.getsize(path)
-        key = f"audit-packs/{uuid.uuid4()}.zip"
-        retain = runtime.policies.retention.decide(
-            kind="system_generated", frameworks=[request.framework], start=utcnow()
-        )
-        stored = await runtime.store.put(
-            key,
-            _file_chunks(path),
-            retain_until=retain.retain_until,
-            content_type="application/zip",
-            expected_sha256=digest,
-        )
-    async with runtime.db.write() as session:
-        pack = AuditPack(
-            framework=request.framework,
-            period_start=request.period_start,
-            period_end=request.period_end,
-            request=json.dumps(request.as_json(), sort_keys=True),
-            sha256=digest,
-            size=size,
-            storage_key=key,
-            storage_version=stored.version_id,
-            excluded=json.dumps(manifest["excluded"]),
-            created_by=caller.actor,
-        )
-        session.add(pack)
-        await session.flush()
-        await record(
-            session,
-            caller,
-            "audit_pack.create",
-            resource_type="audit_pack",
-            resource_id=pack.id,
-            payload={
-                **request.as_json(),
-                "sha256": digest,
-                "size": size,
-                "excluded": manifest["excluded"],
-                "tree_size": manifest["tree_head"]["tree_size"],
-            },
-        )
-        return pack
+
+async def keep(runtime: Runtime, framework: str, path: Path) -> tuple[str, int, str, str]:
+    """Put a built pack into WORM storage: (sha256, size, storage key, version id)."""
+    digest = await file_sha256(path)
+    size = os.path.getsize(path)
+    key = f"audit-packs/{uuid.uuid4()}.zip"
+    retain = runtime.policies.retention.decide(
+        kind="system_generated", frameworks=[framework], start=utcnow()
+    )
+    stored = await runtime.store.put(
+        key,
+        _file_chunks(path),
+        retain_until=retain.retain_until,
+        content_type="application/zip",
+        expected_sha256=digest,
+    )
+    return digest, size, key, stored.version_id

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Annotated, Any, Self
 
 import strawberry
+from strawberry import relay
 from strawberry.scalars import JSON
 
 from govsvc.compliance import coverage as coverage_service
@@ -14,6 +16,8 @@ from govsvc.compliance import (
     facts,
     mapping,
     notifications,
+    pack_access,
+    pack_jobs,
     packs,
     preview,
     regulatory,
@@ -27,7 +31,7 @@ from govsvc.evidence.schema import EvidenceItem
 from govsvc.graphql.context import Info
 from govsvc.graphql.errors import UserError
 from govsvc.graphql.relay import decode_filter, decode_id, global_id, split_global_id
-from govsvc.graphql.resolvers import mutate, read, read_or
+from govsvc.graphql.resolvers import load_nodes, mutate, read, read_or
 from govsvc.incidents.graphql_types import Incident
 
 ClockState = strawberry.enum(
@@ -238,37 +242,59 @@ class RegulatorTimeline:
     html: str = strawberry.field(description="The export for people.")
 
 
-@strawberry.type
-class AuditPack:
-    id: strawberry.ID
+AuditPackState = strawberry.enum(compliance_models.AuditPackState, name="AuditPackState")
+
+
+@strawberry.type(
+    description="An audit pack: queued, built by the worker, then ready to download (or "
+    "failed, with the reason). Visible only to those who could read everything in it."
+)
+class AuditPack(relay.Node):
+    id: relay.NodeID[int]
     framework: str
     period_start: datetime
     period_end: datetime
-    sha256: str
-    size: int
+    control_keys: list[str] = strawberry.field(description="Empty: the whole catalog.")
+    state: AuditPackState  # type: ignore[valid-type]
+    progress: float = strawberry.field(description="0 to 1; 1 when ready.")
+    error: str | None = strawberry.field(description="Why it failed.")
+    sha256: str | None = strawberry.field(description="Of the zip; set when ready.")
+    size: int | None
     excluded: list[str] = strawberry.field(
         description="What the pack leaves out: the kinds of things the creator's access may "
         "have kept out (never how many or which), and evidence whose bytes are gone."
     )
     created_by: str
     created_at: datetime
-    download_path: str
+    finished_at: datetime | None
+    download_path: str | None = strawberry.field(description="GET it (with your token) when ready.")
 
     @classmethod
     def from_model(cls, p: compliance_models.AuditPack) -> Self:
-        pid = global_id("AuditPack", p.id)
+        ready = p.state == compliance_models.AuditPackState.READY.value
         return cls(
-            id=strawberry.ID(pid),
+            id=p.id,
             framework=p.framework,
             period_start=p.period_start,
             period_end=p.period_end,
+            control_keys=list(json.loads(p.request).get("controls", [])),
+            state=compliance_models.AuditPackState(p.state),
+            progress=p.progress,
+            error=p.error,
             sha256=p.sha256,
             size=p.size,
             excluded=json.loads(p.excluded),
             created_by=p.created_by,
             created_at=p.created_at,
-            download_path=f"/audit-packs/{pid}/content",
+            finished_at=p.finished_at,
+            download_path=f"/audit-packs/{global_id('AuditPack', p.id)}/content" if ready else None,
         )
+
+    @classmethod
+    async def resolve_nodes(
+        cls, *, info: Info, node_ids: Iterable[str], required: bool = False
+    ) -> list[Any]:
+        return await load_nodes(info, node_ids, pack_access.packs_by_id, cls.from_model)
 
 
 @strawberry.type
@@ -363,6 +389,19 @@ class ComplianceQuery:
                 for c in report.controls
             ],
         )
+
+    @strawberry.field(
+        description="An audit pack and how far its build has got; null if missing "
+        "or not yours to read."
+    )
+    async def audit_pack(self, info: Info, id: strawberry.ID) -> AuditPack | None:
+        async def run(session: Any, caller: Any) -> compliance_models.AuditPack:
+            return await pack_access.pack_for(
+                session, caller, decode_id(id, "AuditPack", field="id")
+            )
+
+        found = await read_or(info, run, missing=None)
+        return AuditPack.from_model(found) if found is not None else None
 
     @strawberry.field(description="Regulator clocks across incidents, soonest due first.")
     async def notification_clocks(
@@ -675,7 +714,10 @@ class ComplianceMutation:
             error_type=RegulatoryError,
         )
 
-    @strawberry.mutation(description="Assemble an audit pack (kept in WORM storage, audited).")
+    @strawberry.mutation(
+        description="Ask for an audit pack: it is queued at once and built by the worker; "
+        "follow it with `auditPack(id) { state progress }` (kept in WORM storage, audited)."
+    )
     async def audit_pack_create(
         self, info: Info, input: AuditPackCreateInput
     ) -> AuditPackCreatePayload:
@@ -694,7 +736,7 @@ class ComplianceMutation:
                     for u in input.business_unit_ids
                 ),
             )
-            return await packs.create(rt, caller, request)
+            return await pack_jobs.request(rt, caller, request)
 
         return await mutate(
             run,

@@ -10,6 +10,7 @@ from strawberry import relay
 
 from govsvc.audit.schema import AuditEvent
 from govsvc.authz.schema import Grant
+from govsvc.compliance.schema import AuditPack
 from govsvc.evidence.schema import EvidenceItem, LegalHold
 from govsvc.graphql.context import Info
 from govsvc.graphql.relay import split_global_id
@@ -22,6 +23,7 @@ NODE_TYPES: dict[str, Any] = {
     cls.__name__: cls
     for cls in (
         AuditEvent,
+        AuditPack,
         BusinessUnit,
         ClassificationDispute,
         Customer,
