@@ -12,11 +12,11 @@ from strawberry.scalars import JSON
 
 from govsvc.authz.sensitivity import Sensitivity as SensitivityEnum
 from govsvc.comms import models, postmortems, redact, roles, templates, updates
-from govsvc.errors import NotFound, ServiceError
+from govsvc.errors import NotFound
 from govsvc.graphql.context import Info
 from govsvc.graphql.errors import UserError
 from govsvc.graphql.relay import decode_id, decode_optional, global_id
-from govsvc.graphql.resolvers import bad_input, mutate, read, read_or
+from govsvc.graphql.resolvers import mutate, read, read_or
 from govsvc.incidents.classification import Severity as SeverityEnum
 from govsvc.incidents.common import incident_for
 from govsvc.incidents.graphql_types import Sensitivity, Severity
@@ -181,13 +181,14 @@ class CommsQuery:
         found = await read(info, lambda s, c: templates.list_templates(s))
         return [MessageTemplate.from_model(t) for t in found]
 
-    @strawberry.field(description="Render a template body with sample data (and your values).")
-    def template_preview(self, body: str, variables: JSON | None = None) -> str:
-        values = {**templates.SAMPLE, **(variables if isinstance(variables, dict) else {})}
-        try:
-            return templates.render(body, values)
-        except ServiceError as error:
-            raise bad_input(error) from None
+    @strawberry.field(
+        description="Render a template body with sample data (and your values); "
+        "for those who may write templates."
+    )
+    async def template_preview(self, info: Info, body: str, variables: JSON | None = None) -> str:
+        values = variables if isinstance(variables, dict) else None
+        caller = info.context.caller
+        return await read(info, lambda _s, _c: templates.preview(caller, body=body, values=values))
 
     @strawberry.field(
         description="An incident's post-mortem (reading a restricted one is audited)."

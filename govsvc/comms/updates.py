@@ -114,7 +114,7 @@ async def _body(session: AsyncSession, incident: Incident, draft: Draft) -> tupl
         "next_update": draft.next_update_due.isoformat() if draft.next_update_due else "",
         **(draft.variables or {}),
     }
-    return templates.render(template.body, values), f"{template.name}@{template.version}"
+    return await templates.render(template.body, values), f"{template.name}@{template.version}"
 
 
 async def draft_update(runtime: Runtime, caller: Caller, draft: Draft) -> StatusUpdate:

@@ -3,10 +3,13 @@ calls store nothing, audiences are read per role, templates render under limits.
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 from slack_sdk.models.blocks import Block
 
@@ -83,3 +86,92 @@ async def test_an_internal_update_publishes_with_a_slack_endpoint_and_slack_gets
     for block in blocks:
         block.validate_json()
     assert "Rolling back" in body["blocks"][1]["text"]["text"]
+
+
+# --- item 7: templates under limits -----------------------------------------------------
+
+PREVIEW = "query($b: String!, $v: JSON) { templatePreview(body: $b, variables: $v) }"
+BOMBS = [
+    pytest.param("{{ 'x' * 1000000000 }}", id="string multiplication"),
+    pytest.param("{{ [0] * 1000000000 }}", id="list multiplication"),
+    pytest.param("{{ 9 ** 999999999 }}", id="power"),
+    pytest.param("{% for i in range(1000000000) %}{% endfor %}", id="huge range"),
+    pytest.param(
+        "{% for a in range(1000) %}{% for b in range(1000) %}{% for c in range(1000) %}"
+        "{% endfor %}{% endfor %}{% endfor %}",
+        id="nested loops",
+    ),
+    pytest.param(
+        "{% macro f(n) %}{{ f(n) }}{{ f(n) }}{% endmacro %}{{ f(1) }}", id="macro recursion"
+    ),
+    pytest.param(
+        "{% set ns = namespace(s='xxxxxxxx') %}{% for i in range(64) %}"
+        "{% set ns.s = ns.s ~ ns.s %}{% endfor %}",
+        id="doubling concatenation",
+    ),
+    pytest.param("{{ '%0999999999d' % 1 }}", id="format width"),
+    pytest.param("{{ (range(1000)|list)|join('x' * 10000) }}", id="join separator"),
+]
+
+
+@pytest.mark.parametrize("body", BOMBS)
+async def test_a_template_bomb_is_a_prompt_typed_error_and_the_server_keeps_answering(
+    live_server: str, admin_token: str, body: str
+) -> None:
+    # given a real server and a template writer (the administrator)
+    headers = {"Authorization": f"Bearer {admin_token}"}
+    async with httpx.AsyncClient(base_url=f"http://{live_server}", headers=headers) as http:
+        started = time.monotonic()
+        # when the bomb is previewed while someone else asks something
+        bomb, other = await asyncio.gather(
+            http.post("/graphql", json={"query": PREVIEW, "variables": {"b": body}}, timeout=30),
+            http.post("/graphql", json={"query": "{ __typename }"}, timeout=30),
+        )
+        elapsed = time.monotonic() - started
+    # then the bomb is refused with a typed error, quickly, and the other request was answered
+    assert other.json() == {"data": {"__typename": "Query"}}
+    (error,) = bomb.json()["errors"]
+    assert error["extensions"]["code"] == "TEMPLATE_LIMIT", error
+    assert error["extensions"]["field"] == "body"
+    assert elapsed < 5
+
+
+async def test_a_status_update_from_a_template_renders_under_the_same_limits(
+    gql: GraphQL,
+) -> None:
+    # given a template that is harmless with sample data but repeats a variable
+    created = await gql(
+        "mutation($i: TemplateCreateInput!) { templateCreate(input: $i) {"
+        f" template {{ version }} {ERRORS} }} }}",
+        {"i": {"name": "stretchy", "audience": "INTERNAL", "body": "{{ note ~ note ~ note }}"}},
+    )
+    assert created["templateCreate"]["errors"] == []
+    _, incident_id = await _setup(gql)
+    # when a status update renders it with a long value
+    update = await _draft(
+        gql,
+        incidentId=incident_id,
+        audience="INTERNAL",
+        template="stretchy",
+        variables={"note": "n" * 10_000},
+    )
+    # then it is a typed refusal, and nothing was stored
+    assert update["update"] is None
+    assert [e["code"] for e in update["errors"]] == ["TEMPLATE_LIMIT"]
+    listed = await gql(
+        "query($id: ID!) { statusUpdates(incidentId: $id) { id } }", {"id": incident_id}
+    )
+    assert listed["statusUpdates"] == []
+
+
+async def test_previewing_a_template_needs_the_template_writing_right(gql: GraphQL) -> None:
+    # given a comms lead (who writes updates, not templates)
+    unit_id = await helpers.unit(gql, "payments")
+    _, token = await helpers.person_with_token(gql, "cl@example.com", "comms_lead", unit_id)
+    # when they preview, then it is refused as forbidden
+    errors = await gql.as_(token).errors(PREVIEW, {"b": "Hello {{ incident.reference }}"})
+    assert [e["extensions"]["code"] for e in errors] == ["FORBIDDEN"]
+    # while the administrator (who writes templates) may
+    assert await gql(PREVIEW, {"b": "Hello {{ incident.reference }}"}) == {
+        "templatePreview": "Hello INC-42"
+    }
