@@ -18,7 +18,6 @@ from govsvc.graphql.errors import UserError
 from govsvc.graphql.relay import decode_id, decode_optional, global_id
 from govsvc.graphql.resolvers import mutate, read, read_or
 from govsvc.incidents.classification import Severity as SeverityEnum
-from govsvc.incidents.common import incident_for
 from govsvc.incidents.graphql_types import Sensitivity, Severity
 
 Audience = strawberry.enum(models.Audience, name="Audience")
@@ -161,18 +160,19 @@ class CommsQuery:
     ) -> StatusUpdate | None:
         async def run(session: Any, caller: Any) -> models.StatusUpdate | None:
             pk = decode_id(incident_id, "Incident", field="incidentId")
-            await incident_for(session, caller, pk, "read")
-            return await updates.current(session, pk, models.Audience(audience))
+            return await updates.current_for(session, caller, pk, models.Audience(audience))
 
         found = await read_or(info, run, missing=None)
         return StatusUpdate.from_model(found) if found else None
 
-    @strawberry.field(description="Every update of an incident, drafts and rejections included.")
+    @strawberry.field(
+        description="Every update of an incident you may read: per audience as your roles "
+        "allow, drafts and rejections only for those who may write or approve them."
+    )
     async def status_updates(self, info: Info, incident_id: strawberry.ID) -> list[StatusUpdate]:
         async def run(session: Any, caller: Any) -> list[models.StatusUpdate]:
             pk = decode_id(incident_id, "Incident", field="incidentId")
-            await incident_for(session, caller, pk, "read")
-            return (await updates.updates_for(session, [pk])).get(pk, [])
+            return await updates.list_for(session, caller, pk)
 
         return [StatusUpdate.from_model(u) for u in await read_or(info, run, missing=[])]
 

@@ -19,7 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from govsvc import validation
 from govsvc.audit.log import record
 from govsvc.auth.caller import Caller
-from govsvc.comms import redact, roles, templates
+from govsvc.authz.sensitivity import Sensitivity
+from govsvc.comms import audiences, redact, roles, templates
 from govsvc.comms.models import (
     Audience,
     EtaConfidence,
@@ -45,6 +46,9 @@ _CHANNELS: dict[Audience, set[str]] = {
     Audience.INTERNAL: {"slack", "teams", "generic"},
     Audience.EXECUTIVE: {"slack", "teams"},
 }
+
+
+_RESTRICTED_AUDIENCES = frozenset({Audience.EXECUTIVE, Audience.REGULATOR})
 
 
 @dataclass(frozen=True)
@@ -77,6 +81,31 @@ async def current(
             .limit(1)
         )
     ).scalar_one_or_none()
+
+
+async def current_for(
+    session: AsyncSession, caller: Caller, incident_id: int, audience: Audience
+) -> StatusUpdate | None:
+    """The current status for an audience, if the caller may read that audience's updates."""
+    await incident_for(session, caller, incident_id, "read")
+    return (
+        await session.execute(
+            audiences.select_readable(caller)
+            .where(
+                StatusUpdate.incident_id == incident_id,
+                StatusUpdate.audience == audience.value,
+                StatusUpdate.state == UpdateState.PUBLISHED.value,
+            )
+            .order_by(StatusUpdate.number.desc())
+            .limit(1)
+        )
+    ).scalar_one_or_none()
+
+
+async def list_for(session: AsyncSession, caller: Caller, incident_id: int) -> list[StatusUpdate]:
+    """Every update of one incident the caller may read (NOT_FOUND for an unreadable incident)."""
+    await incident_for(session, caller, incident_id, "read")
+    return (await updates_for(session, caller, [incident_id])).get(incident_id, [])
 
 
 def _check_eta(runtime: Runtime, draft: Draft) -> None:
@@ -123,6 +152,7 @@ async def draft_update(runtime: Runtime, caller: Caller, draft: Draft) -> Status
     status = validation.text(draft.status, field="status", max_length=32)
     async with runtime.db.write() as session:
         incident = await incident_for(session, caller, draft.incident_id, "update")
+        audiences.require_write(caller, draft.audience, incident)
         body, template = await _body(session, incident, draft)
         number = (
             (
@@ -249,7 +279,8 @@ async def decide(
 async def withdraw(runtime: Runtime, caller: Caller, *, update_id: int) -> StatusUpdate:
     """Withdraw a draft; it stays on record."""
     async with runtime.db.write() as session:
-        update, _ = await _draft_for(session, caller, update_id, "update")
+        update, incident = await _draft_for(session, caller, update_id, "update")
+        audiences.require_write(caller, Audience(update.audience), incident)
         update.state = UpdateState.WITHDRAWN.value
         await record(
             session,
@@ -272,6 +303,9 @@ async def _draft_for(
         incident = await incident_for(session, caller, update.incident_id, action)
     except NotFound:
         raise NotFound("no such status update", field="updateId") from None
+    if not audiences.may_read(caller, update, incident):
+        # Another audience's update, or a draft the caller may neither write nor approve.
+        raise NotFound("no such status update", field="updateId")
     if update.state != UpdateState.DRAFT.value:
         raise Invalid(
             f"the update is {update.state}, not a draft",
@@ -323,6 +357,9 @@ async def publish(runtime: Runtime, caller: Caller, *, update_id: int) -> Status
             kind=EvidenceKind.DOCUMENT,
             content_type="text/plain; charset=utf-8",
             incident_id=incident.id,
+            # The frozen text is read as evidence too: the narrower audiences' text goes in as
+            # restricted, so evidence readers below that do not read it there either.
+            sensitivity=Sensitivity.RESTRICTED if audience in _RESTRICTED_AUDIENCES else None,
             source_system="govsvc",
         ),
         _one(update.body.encode()),
@@ -441,11 +478,12 @@ async def _tell_commander(
 
 
 async def updates_for(
-    session: AsyncSession, incident_ids: Sequence[int]
+    session: AsyncSession, caller: Caller, incident_ids: Sequence[int]
 ) -> dict[int, list[StatusUpdate]]:
+    """The updates of these incidents the caller may read, by incident (a loader's batch)."""
     grouped: dict[int, list[StatusUpdate]] = {}
     rows = await session.execute(
-        select(StatusUpdate)
+        audiences.select_readable(caller)
         .where(StatusUpdate.incident_id.in_(list(incident_ids)))
         .order_by(StatusUpdate.id)
     )
