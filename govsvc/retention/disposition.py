@@ -1,7 +1,8 @@
 """Disposition: delete what is past its retention and under no hold, and keep a record of it.
 
 Runs in the worker, or on demand (`govsvc retention sweep [--dry-run]`). One sweep at a time:
-PostgreSQL takes an advisory lock; SQLite serializes writers anyway."""
+PostgreSQL takes an advisory lock; SQLite serializes writers anyway. Its writes are durable:
+each records a deletion in the store that no rollback of the caller could undo."""
 
 from __future__ import annotations
 
@@ -83,7 +84,7 @@ async def sweep(
         candidates = await _candidates(session, now)
     if dry_run:
         return SweepResult(None, candidates, [])
-    async with runtime.db.write() as session:
+    async with runtime.db.write(durable=True) as session:
         await _lock_sweep(session)
         run = DispositionRun(run_by=caller.actor)
         session.add(run)
@@ -97,7 +98,7 @@ async def sweep(
             disposed.append(candidate)
         else:
             skipped.append((candidate, reason))
-    async with runtime.db.write() as session:
+    async with runtime.db.write(durable=True) as session:
         finished = await session.get(DispositionRun, run_id)
         assert finished is not None  # noqa: S101 - created above
         finished.finished_at = utcnow()
@@ -125,7 +126,7 @@ async def _dispose_one(
     runtime: Runtime, caller: Caller, candidate: Candidate, *, run_id: int, now: datetime
 ) -> str | None:
     """Delete one item's bytes, then record it; the reason it stays, or None when it went."""
-    async with runtime.db.write() as session:
+    async with runtime.db.write(durable=True) as session:
         item = await session.get(EvidenceItem, candidate.evidence_id, with_for_update=True)
         # Re-check under the lock: a hold or an extension may have come in since listing.
         if (

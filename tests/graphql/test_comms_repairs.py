@@ -175,3 +175,78 @@ async def test_previewing_a_template_needs_the_template_writing_right(gql: Graph
     assert await gql(PREVIEW, {"b": "Hello {{ incident.reference }}"}) == {
         "templatePreview": "Hello INC-42"
     }
+
+
+# --- item 27: a refused call stores nothing ---------------------------------------------
+
+AUDIT = (
+    "query($f: AuditEventFilter) { auditEvents(filter: $f) { edges { node { action actor } } } }"
+)
+
+
+async def _assign(gql: GraphQL, incident_id: str, role: str, person_id: str) -> None:
+    done = await gql(
+        "mutation($i: IncidentRoleAssignInput!) { incidentRoleAssign(input: $i)"
+        f" {{ role {ERRORS} }} }}",
+        {"i": {"incidentId": incident_id, "role": role, "personId": person_id}},
+    )
+    assert done["incidentRoleAssign"]["errors"] == [], done
+
+
+async def test_an_approval_refused_for_want_of_a_comms_lead_is_not_stored_and_can_be_given_again(
+    gql: GraphQL,
+) -> None:
+    # given a SEV1 public draft, approved by legal, and a comms lead not yet assigned
+    unit_id, incident_id = await _setup(gql, impact={"unavailable": True, "durationMinutes": 45})
+    body = "Card payments are failing. We are investigating."
+    draft = await _draft(gql, incidentId=incident_id, audience="PUBLIC", body=body)
+    update_id = draft["update"]["id"]
+    _, lawyer = await helpers.person_with_token(gql, "legal@example.com", "legal", unit_id)
+    comms_id, comms = await helpers.person_with_token(
+        gql, "comms@example.com", "comms_lead", unit_id
+    )
+    approve = {"updateId": update_id, "role": "comms_lead", "approve": True}
+    await gql.as_(lawyer)(DECIDE, {"i": {**approve, "role": "legal"}})
+    # when the comms lead approves before being assigned
+    held = await gql.as_(comms)(DECIDE, {"i": approve})
+    # then the call is refused, and their approval was not stored
+    assert [e["code"] for e in held["statusUpdateDecide"]["errors"]] == ["COMMS_LEAD_REQUIRED"]
+    audit = await gql(AUDIT, {"f": {"actor": "comms@example.com"}})
+    assert [e["node"]["action"] for e in audit["auditEvents"]["edges"]] == [
+        "incident.comms_lead_missing"
+    ]
+    # (only that the commander has been told, which is the point of the refusal)
+    # when they are assigned and approve again, then the draft goes out
+    await _assign(gql, incident_id, "COMMS_LEAD", comms_id)
+    done = await gql.as_(comms)(DECIDE, {"i": approve})
+    assert done["statusUpdateDecide"]["errors"] == []
+    assert done["statusUpdateDecide"]["update"]["state"] == "PUBLISHED"
+
+
+async def test_a_stale_update_is_refused_without_leaving_anything_behind(gql: GraphQL) -> None:
+    # given two published internal updates
+    _, incident_id = await _setup(gql)
+    first = await _draft(gql, incidentId=incident_id, audience="INTERNAL", body="one")
+    await _draft(
+        gql,
+        incidentId=incident_id,
+        audience="INTERNAL",
+        body="two",
+        supersedesId=first["update"]["id"],
+    )
+    # when someone writes against the first
+    stale = await _draft(
+        gql,
+        incidentId=incident_id,
+        audience="INTERNAL",
+        body="three",
+        supersedesId=first["update"]["id"],
+    )
+    # then it is refused, and neither the update nor any trace of it was stored
+    assert [e["code"] for e in stale["errors"]] == ["CONFLICT"]
+    listed = await gql(
+        "query($id: ID!) { statusUpdates(incidentId: $id) { body } }", {"id": incident_id}
+    )
+    assert [u["body"] for u in listed["statusUpdates"]] == ["one", "two"]
+    drafted = await gql(AUDIT, {"f": {"action": "status_update.draft"}})
+    assert len(drafted["auditEvents"]["edges"]) == 2
