@@ -165,9 +165,15 @@ async def draft_update(runtime: Runtime, caller: Caller, draft: Draft) -> Status
             draft.audience, Severity(incident.severity)
         )
         number = await _next_number(session, incident.id, draft.audience)
-        held = (
-            await _held(runtime, session, incident, draft.audience, body) if publish_now else None
-        )
+        if publish_now:
+            held = await _held(runtime, session, incident, draft.audience, body)
+        elif draft.audience in runtime.policies.comms.redacted_audiences:
+            # Refused now rather than after its approvals: approving a text that can never go
+            # out would only strand it.
+            leaks = await redact.leaks(runtime, session, incident, body)
+            held = _Held(False, leaks) if leaks else None
+        else:
+            held = None
     if held is not None:
         await _refuse(runtime, caller, incident, draft.audience, number, held, key=None)
     # Bytes before rows: the frozen copy is stored before the one transaction that records

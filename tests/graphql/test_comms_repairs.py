@@ -250,3 +250,23 @@ async def test_a_stale_update_is_refused_without_leaving_anything_behind(gql: Gr
     assert [u["body"] for u in listed["statusUpdates"]] == ["one", "two"]
     drafted = await gql(AUDIT, {"f": {"action": "status_update.draft"}})
     assert len(drafted["auditEvents"]["edges"]) == 2
+
+
+async def test_a_public_draft_that_could_never_go_out_is_refused_before_its_approvals(
+    gql: GraphQL,
+) -> None:
+    # given a SEV1 outage, whose public updates need approvals
+    _, incident_id = await _setup(gql, impact={"unavailable": True, "durationMinutes": 45})
+    # when a public draft names a person's e-mail address
+    refused = await _draft(
+        gql,
+        incidentId=incident_id,
+        audience="PUBLIC",
+        body="Contact maria.garcia@example.com for the refund of failed payments.",
+    )
+    # then it is refused at once (not after two approvals), and nothing is stored
+    assert [e["code"] for e in refused["errors"]] == ["REDACTION_REQUIRED"]
+    listed = await gql(
+        "query($id: ID!) { statusUpdates(incidentId: $id) { id } }", {"id": incident_id}
+    )
+    assert listed["statusUpdates"] == []
