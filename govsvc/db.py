@@ -217,8 +217,9 @@ class Database:
         it. `durable` writes always commit on their own (records of acts outside the database)."""
         unit = None if durable else self._unit()
         if unit is None:
-            if durable and self.is_sqlite and (joined := self._unit()) and joined.session:
-                # SQLite has one writer: this would wait for the unit's own lock until timeout.
+            if durable and (joined := self._unit()) and joined.session:
+                # It would wait on the unit's own locks (SQLite's one writer, the audit chain's
+                # advisory lock on PostgreSQL) and never get them: durable writes come first.
                 raise RuntimeError(
                     "a durable write after the unit of work has written; do it first"
                 )
