@@ -3,13 +3,24 @@
 Writes on SQLite start with BEGIN IMMEDIATE so a read-then-write (the audit chain head) can never
 interleave with another writer; reads start a plain deferred transaction and never block writers
 (WAL). On PostgreSQL both are ordinary transactions; serialization points take advisory locks.
+
+A use case may be made of several steps, each in its own `write()` block (approve, then publish).
+Run inside `unit_of_work()` (every GraphQL mutation is), all of them join one transaction that
+commits when the whole call succeeds and is rolled back entirely when anything refuses: a refused
+call stores nothing. Only what records an act outside the database that cannot be undone (an
+object put in WORM storage) is written with `write(durable=True)`, and commits on its own; what
+must follow a commit or a refusal (release a hold in the store, tell the commander) is queued
+with `after_commit` / `after_rollback`.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -80,6 +91,90 @@ def _configure_sqlite(engine: AsyncEngine, busy_timeout_ms: int) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
+log = logging.getLogger("govsvc.db")
+Hook = Callable[[], Awaitable[None]]
+
+
+@dataclass
+class _Unit:
+    """One use case's transaction, opened by its first write."""
+
+    task: asyncio.Task[Any] | None
+    db: Database | None = None
+    session: AsyncSession | None = None
+    on_commit: list[Hook] = field(default_factory=list)
+    on_rollback: list[Hook] = field(default_factory=list)
+
+
+_UNIT: ContextVar[_Unit | None] = ContextVar("govsvc_unit_of_work", default=None)
+
+
+def _current_unit() -> _Unit | None:
+    unit = _UNIT.get()
+    # Tasks started inside a use case inherit its context, but not its transaction: a session
+    # serves one task at a time.
+    if unit is None or unit.task is not asyncio.current_task():
+        return None
+    return unit
+
+
+@asynccontextmanager
+async def unit_of_work() -> AsyncIterator[None]:
+    """Run a whole use case as one transaction: committed when the block ends, rolled back
+    entirely on any exception (a refusal included). Nested units join the outer one."""
+    if _current_unit() is not None:
+        yield
+        return
+    unit = _Unit(asyncio.current_task())
+    token = _UNIT.set(unit)
+    try:
+        try:
+            yield
+        except BaseException:
+            if unit.session is not None:
+                await unit.session.rollback()
+            raise
+        else:
+            if unit.session is not None:
+                await unit.session.commit()
+        finally:
+            if unit.session is not None:
+                await unit.session.close()
+    except BaseException:
+        _UNIT.reset(token)
+        await _run(unit.on_rollback, "after rollback")
+        raise
+    _UNIT.reset(token)
+    await _run(unit.on_commit, "after commit")
+
+
+async def _run(hooks: list[Hook], when: str) -> None:
+    for hook in hooks:
+        try:
+            await hook()
+        except Exception:  # the call's own outcome is what its caller must hear
+            log.exception("a hook run %s failed", when)
+
+
+async def after_commit(hook: Hook) -> None:
+    """Run `hook` once the use case's changes are committed (now, outside a unit of work)."""
+    unit = _current_unit()
+    if unit is None:
+        await hook()
+    else:
+        unit.on_commit.append(hook)
+
+
+async def after_rollback(hook: Hook) -> None:
+    """Run `hook` if the use case is refused, after its changes are rolled back (now, outside a
+    unit of work): for what must be said even though nothing was done."""
+    unit = _current_unit()
+    if unit is None:
+        await hook()
+    else:
+        unit.on_rollback.append(hook)
+
+
 def connect_args(schema: str) -> dict[str, Any]:
     """asyncpg arguments that put a PostgreSQL session in `schema` (when one is set)."""
     return {"server_settings": {"search_path": schema}} if schema else {}
@@ -131,16 +226,46 @@ class Database:
         )
 
     @asynccontextmanager
-    async def write(self) -> AsyncIterator[AsyncSession]:
-        """A write transaction: committed when the block ends, rolled back on any exception."""
-        async with self._writer() as session, session.begin():
-            yield session
+    async def write(self, *, durable: bool = False) -> AsyncIterator[AsyncSession]:
+        """A write transaction: committed when the block ends, rolled back on any exception.
+
+        Inside a unit of work the block joins the unit's transaction instead, and commits with
+        it. `durable` writes always commit on their own (records of acts outside the database)."""
+        unit = None if durable else self._unit()
+        if unit is None:
+            if durable and (joined := self._unit()) and joined.session:
+                # It would wait on the unit's own locks (SQLite's one writer, the audit chain's
+                # advisory lock on PostgreSQL) and never get them: durable writes come first.
+                raise RuntimeError(
+                    "a durable write after the unit of work has written; do it first"
+                )
+            async with self._writer() as session, session.begin():
+                yield session
+            return
+        if unit.session is None:
+            unit.session = self._writer()
+        yield unit.session
+        await unit.session.flush()
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
-        """A read transaction, ended (rolled back) on close; loaded objects stay readable."""
+        """A read transaction, ended (rolled back) on close; loaded objects stay readable.
+
+        Inside a unit of work that has written, reads see its writes (its own session)."""
+        unit = self._unit()
+        if unit is not None and unit.session is not None:
+            yield unit.session
+            return
         async with self._reader() as session:
             yield session
+
+    def _unit(self) -> _Unit | None:
+        unit = _current_unit()
+        if unit is None:
+            return None
+        if unit.db is None:
+            unit.db = self
+        return unit if unit.db is self else None
 
     async def dispose(self) -> None:
         await self.engine.dispose()

@@ -28,12 +28,13 @@ class Policies:
     def load(cls, directory: Path, controls: Path) -> Policies:
         """Load every policy file; a broken one stops start-up with its name and location."""
         taxonomy = load_taxonomy(directory / "taxonomy.yaml")
+        access = AccessPolicy(directory)
         return cls(
-            access=AccessPolicy(directory),
+            access=access,
             classification=load_policy_book(directory / "classification.yaml"),
             taxonomy=taxonomy,
             retention=load_retention_rules(directory / "retention.yaml"),
             catalog=load_catalog(controls, taxonomy_tags=taxonomy.tags),
             regimes=load_regimes(directory / "regimes.yaml"),
-            comms=load_comms_rules(directory / "comms.yaml"),
+            comms=load_comms_rules(directory / "comms.yaml", access),
         )

@@ -1,6 +1,10 @@
 """Live updates for internal portals: a GraphQL subscription (graphql-transport-ws) on an
 incident's status, timeline and published updates. It polls the database, so any number of
-stateless instances serve it correctly."""
+stateless instances serve it correctly.
+
+Before each poll the subscription checks its credential again (revoked or expired tokens,
+deactivated people) and its right to read the incident (removed grants); when either is gone
+it closes the socket with 4403, as graphql-transport-ws closes a socket it refuses."""
 
 from __future__ import annotations
 
@@ -8,18 +12,20 @@ import asyncio
 from collections.abc import AsyncGenerator
 
 import strawberry
-from sqlalchemy import func, select
 
-from govsvc.comms import models
+from govsvc.auth.caller import Caller
+from govsvc.comms import events
 from govsvc.comms.schema import StatusUpdate
-from govsvc.errors import ServiceError
+from govsvc.errors import NotFound, ServiceError, Unauthenticated
 from govsvc.graphql.context import Info
 from govsvc.graphql.relay import decode_id
 from govsvc.graphql.resolvers import bad_input
-from govsvc.incidents.common import incident_for
 from govsvc.incidents.graphql_types import IncidentStatus, TimelineEntry
 from govsvc.incidents.models import IncidentStatus as IncidentStatusEnum
-from govsvc.incidents.models import TimelineEntry as TimelineEntryModel
+
+FORBIDDEN = 4403
+# How long a closed socket's subscription waits for the connection to wind it down.
+_CLOSE_GRACE_SECONDS = 30.0
 
 
 @strawberry.type(description="Something that happened on an incident.")
@@ -30,11 +36,32 @@ class IncidentEvent:
     status_update: StatusUpdate | None = None
 
 
+async def _still_allowed(info: Info) -> Caller | None:
+    """The caller as their credential stands now, or None when it no longer stands."""
+    context = info.context
+    if context.reauthenticate is None:  # not a socket: nothing outlives its request
+        return context.caller
+    try:
+        return await context.reauthenticate(context.credential)
+    except Unauthenticated:
+        return None
+
+
+async def _close_forbidden(info: Info) -> None:
+    socket = info.context.socket
+    if socket is not None:
+        await socket.close(code=FORBIDDEN, reason="Forbidden")
+        # The connection cancels this subscription as it shuts down; wait for that rather
+        # than ending the operation on a socket that is already closed.
+        await asyncio.sleep(_CLOSE_GRACE_SECONDS)
+
+
 @strawberry.type
 class Subscription:
     @strawberry.subscription(
-        description="An incident's new timeline entries, published "
-        "updates and status changes, as they happen."
+        description="An incident's new timeline entries, published updates you may read, and "
+        "status changes, as they happen. Closed with 4403 once your credential or your right "
+        "to read the incident is gone."
     )
     async def incident_events(
         self, info: Info, incident_id: strawberry.ID
@@ -43,70 +70,33 @@ class Subscription:
         try:
             pk = decode_id(incident_id, "Incident", field="incidentId")
             async with runtime.db.read() as session:
-                incident = await incident_for(session, caller, pk, "read")
-                last_entry = (
-                    await session.execute(
-                        select(func.max(TimelineEntryModel.id)).where(
-                            TimelineEntryModel.incident_id == pk
-                        )
-                    )
-                ).scalar() or 0
-                last_update = (
-                    await session.execute(
-                        select(func.max(models.StatusUpdate.id)).where(
-                            models.StatusUpdate.incident_id == pk
-                        )
-                    )
-                ).scalar() or 0
+                cursor = await events.start(session, caller, pk)
         except ServiceError as error:
             raise bad_input(error) from None
-        status = incident.status
         while True:
             await asyncio.sleep(runtime.settings.live_poll_seconds)
-            async with runtime.db.read() as session:
-                incident = await incident_for(session, caller, pk, "read")
-                entries = (
-                    (
-                        await session.execute(
-                            select(TimelineEntryModel)
-                            .where(
-                                TimelineEntryModel.incident_id == pk,
-                                TimelineEntryModel.id > last_entry,
-                            )
-                            .order_by(TimelineEntryModel.id)
-                        )
-                    )
-                    .scalars()
-                    .all()
-                )
-                published = (
-                    (
-                        await session.execute(
-                            select(models.StatusUpdate)
-                            .where(
-                                models.StatusUpdate.incident_id == pk,
-                                models.StatusUpdate.id > last_update,
-                                models.StatusUpdate.state == models.UpdateState.PUBLISHED.value,
-                            )
-                            .order_by(models.StatusUpdate.id)
-                        )
-                    )
-                    .scalars()
-                    .all()
-                )
-            current = IncidentStatusEnum(incident.status)
-            for entry in entries:
-                last_entry = entry.id
+            current_caller = await _still_allowed(info)
+            try:
+                if current_caller is None:
+                    raise NotFound("credential no longer valid")
+                async with runtime.db.read() as session:
+                    news = await events.poll(session, current_caller, cursor)
+            except NotFound:
+                await _close_forbidden(info)
+                return
+            current = IncidentStatusEnum(news.incident.status)
+            for entry in news.entries:
+                cursor.last_entry = entry.id
                 yield IncidentEvent(
                     kind="timeline", status=current, timeline_entry=TimelineEntry.from_model(entry)
                 )
-            for update in published:
-                last_update = update.id
+            for update in news.published:
+                cursor.last_update = update.id
                 yield IncidentEvent(
                     kind="status_update",
                     status=current,
                     status_update=StatusUpdate.from_model(update),
                 )
-            if incident.status != status:
-                status = incident.status
+            if news.incident.status != cursor.status:
+                cursor.status = news.incident.status
                 yield IncidentEvent(kind="status", status=current)

@@ -8,6 +8,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
+from govsvc.authz.policy import ANY_UNIT, AccessPolicy
 from govsvc.comms.models import Audience
 from govsvc.incidents.classification import Severity
 from govsvc.policy_files import PolicyFileError, load_yaml_model
@@ -54,5 +55,21 @@ class CommsRules(BaseModel):
         return audience in rule.audiences and severity in rule.severities
 
 
-def load_comms_rules(path: Path) -> CommsRules:
-    return load_yaml_model(path, CommsRules, error=CommsRulesError)
+def load_comms_rules(path: Path, access: AccessPolicy | None = None) -> CommsRules:
+    """Load the rules; with the access policy, also check that every approver may read the
+    drafts they approve (policy.csv decides reading, this file decides approving)."""
+    rules = load_yaml_model(path, CommsRules, error=CommsRulesError)
+    if access is not None:
+        problems = [
+            f"approvals: {role} approves {audience.value} drafts, but policy.csv does not let "
+            f"it read them (p, {role}, *, status_update.{audience.value}, read_draft, restricted)"
+            for rule in rules.approvals
+            for audience in rule.audiences
+            for role in rule.roles
+            if not access.allows(
+                role, ANY_UNIT, f"status_update.{audience.value}", "read_draft", "restricted"
+            )
+        ]
+        if problems:
+            raise CommsRulesError(path, problems)
+    return rules

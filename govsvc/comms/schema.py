@@ -12,13 +12,12 @@ from strawberry.scalars import JSON
 
 from govsvc.authz.sensitivity import Sensitivity as SensitivityEnum
 from govsvc.comms import models, postmortems, redact, roles, templates, updates
-from govsvc.errors import NotFound, ServiceError
+from govsvc.errors import NotFound
 from govsvc.graphql.context import Info
 from govsvc.graphql.errors import UserError
 from govsvc.graphql.relay import decode_id, decode_optional, global_id
-from govsvc.graphql.resolvers import bad_input, mutate, read, read_or
+from govsvc.graphql.resolvers import mutate, read, read_or
 from govsvc.incidents.classification import Severity as SeverityEnum
-from govsvc.incidents.common import incident_for
 from govsvc.incidents.graphql_types import Sensitivity, Severity
 
 Audience = strawberry.enum(models.Audience, name="Audience")
@@ -173,18 +172,19 @@ class CommsQuery:
     ) -> StatusUpdate | None:
         async def run(session: Any, caller: Any) -> models.StatusUpdate | None:
             pk = decode_id(incident_id, "Incident", field="incidentId")
-            await incident_for(session, caller, pk, "read")
-            return await updates.current(session, pk, models.Audience(audience))
+            return await updates.current_for(session, caller, pk, models.Audience(audience))
 
         found = await read_or(info, run, missing=None)
         return StatusUpdate.from_model(found) if found else None
 
-    @strawberry.field(description="Every update of an incident, drafts and rejections included.")
+    @strawberry.field(
+        description="Every update of an incident you may read: per audience as your roles "
+        "allow, drafts and rejections only for those who may write or approve them."
+    )
     async def status_updates(self, info: Info, incident_id: strawberry.ID) -> list[StatusUpdate]:
         async def run(session: Any, caller: Any) -> list[models.StatusUpdate]:
             pk = decode_id(incident_id, "Incident", field="incidentId")
-            await incident_for(session, caller, pk, "read")
-            return (await updates.updates_for(session, [pk])).get(pk, [])
+            return await updates.list_for(session, caller, pk)
 
         return [StatusUpdate.from_model(u) for u in await read_or(info, run, missing=[])]
 
@@ -193,13 +193,14 @@ class CommsQuery:
         found = await read(info, lambda s, c: templates.list_templates(s))
         return [MessageTemplate.from_model(t) for t in found]
 
-    @strawberry.field(description="Render a template body with sample data (and your values).")
-    def template_preview(self, body: str, variables: JSON | None = None) -> str:
-        values = {**templates.SAMPLE, **(variables if isinstance(variables, dict) else {})}
-        try:
-            return templates.render(body, values)
-        except ServiceError as error:
-            raise bad_input(error) from None
+    @strawberry.field(
+        description="Render a template body with sample data (and your values); "
+        "for those who may write templates."
+    )
+    async def template_preview(self, info: Info, body: str, variables: JSON | None = None) -> str:
+        values = variables if isinstance(variables, dict) else None
+        caller = info.context.caller
+        return await read(info, lambda _s, _c: templates.preview(caller, body=body, values=values))
 
     @strawberry.field(
         description="An incident's post-mortem (reading a restricted one is audited)."

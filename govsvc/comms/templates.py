@@ -3,13 +3,13 @@ required), versioned as rows, audited, previewed with sample data."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateSyntaxError, UndefinedError, meta
+from jinja2 import TemplateError, TemplateSyntaxError, UndefinedError, meta
 from jinja2.exceptions import SecurityError
-from jinja2.sandbox import SandboxedEnvironment
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -17,6 +17,7 @@ from govsvc import validation
 from govsvc.audit.log import record
 from govsvc.auth.caller import Caller
 from govsvc.comms.models import Audience, Template
+from govsvc.comms.sandbox import ENVIRONMENT, Limits, TemplateLimitExceeded, render_limited
 from govsvc.errors import ErrorCode, Invalid, NotFound
 from govsvc.incidents.classification import Severity
 from govsvc.runtime import Runtime
@@ -34,32 +35,46 @@ SAMPLE: dict[str, Any] = {
     "next_update": "2026-11-27T10:00Z",
     "impact": "Some customers cannot pay by card.",
 }
-_ENV = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, trim_blocks=True)
+LIMITS = Limits()
 
 
 def variables(body: str) -> list[str]:
     """The top-level variables a template uses; all of them are required."""
     try:
-        return sorted(meta.find_undeclared_variables(_ENV.parse(body)))
+        return sorted(meta.find_undeclared_variables(ENVIRONMENT.parse(body)))
     except TemplateSyntaxError as error:
         raise Invalid(
             f"template syntax error on line {error.lineno}: {error.message}", field="body"
         ) from None
 
 
-def render(body: str, values: Mapping[str, Any]) -> str:
-    """Render in the sandbox; a missing variable or a forbidden operation is a typed error."""
+async def render(body: str, values: Mapping[str, Any], limits: Limits = LIMITS) -> str:
+    """Render in the limited sandbox, in a worker thread so the event loop keeps serving;
+    a missing variable, a forbidden operation or a limit reached is a typed error."""
     missing = [v for v in variables(body) if v not in values]
     if missing:
         raise Invalid(f"the template needs {', '.join(missing)}", field="variables")
     try:
-        return _ENV.from_string(body).render(**values).strip()
+        return (await asyncio.to_thread(render_limited, body, values, limits)).strip()
+    except TemplateLimitExceeded as error:
+        raise Invalid(
+            f"the template exceeds a limit: {error}", field="body", code=ErrorCode.TEMPLATE_LIMIT
+        ) from None
+    except RecursionError:
+        raise Invalid(
+            "the template exceeds a limit: it recurses too deeply",
+            field="body",
+            code=ErrorCode.TEMPLATE_LIMIT,
+        ) from None
     except SecurityError as error:
         raise Invalid(f"the template tried something not allowed: {error}", field="body") from None
     except UndefinedError as error:
         raise Invalid(
             f"the template refers to something undefined: {error.message}", field="variables"
         ) from None
+    except (TemplateError, TypeError, ValueError, ArithmeticError, LookupError) as error:
+        # Whatever else a template does wrong with its values is the writer's input, not ours.
+        raise Invalid(f"the template failed: {error}", field="body") from None
 
 
 async def create(
@@ -75,9 +90,9 @@ async def create(
     name = validation.code(name, field="name")
     body = validation.text(body, field="body", max_length=20_000)
     needed = variables(body)
-    render(body, {**SAMPLE, **{v: f"<{v}>" for v in needed if v not in SAMPLE}})
+    caller.access.require_everywhere("manage", "template")
+    await render(body, {**SAMPLE, **{v: f"<{v}>" for v in needed if v not in SAMPLE}})
     async with runtime.db.write() as session:
-        caller.access.require_everywhere("manage", "template")
         latest = (
             await session.execute(select(func.max(Template.version)).where(Template.name == name))
         ).scalar() or 0
@@ -107,6 +122,13 @@ async def create(
             },
         )
         return template
+
+
+async def preview(caller: Caller, *, body: str, values: Mapping[str, Any] | None) -> str:
+    """Render a template body with sample data (and the caller's values): for template writers."""
+    caller.access.require_everywhere("manage", "template")
+    body = validation.text(body, field="body", max_length=20_000)
+    return await render(body, {**SAMPLE, **(values or {})})
 
 
 async def latest(session: AsyncSession, name: str) -> Template:

@@ -11,7 +11,7 @@ import hashlib
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NoReturn
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,7 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from govsvc import validation
 from govsvc.audit.log import record
 from govsvc.auth.caller import Caller
-from govsvc.comms import redact, roles, templates
+from govsvc.authz.sensitivity import Sensitivity
+from govsvc.comms import audiences, redact, roles, templates
 from govsvc.comms.models import (
     Audience,
     EtaConfidence,
@@ -28,10 +29,10 @@ from govsvc.comms.models import (
     UpdateDecision,
     UpdateState,
 )
-from govsvc.db import utcnow
+from govsvc.db import after_rollback, utcnow
 from govsvc.errors import ErrorCode, Invalid, NotFound
 from govsvc.evidence import service as evidence_service
-from govsvc.evidence.models import EvidenceKind
+from govsvc.evidence.models import EvidenceItem, EvidenceKind
 from govsvc.incidents.classification import Severity
 from govsvc.incidents.common import incident_for, timeline_note, unit_code
 from govsvc.incidents.models import Incident
@@ -45,6 +46,9 @@ _CHANNELS: dict[Audience, set[str]] = {
     Audience.INTERNAL: {"slack", "teams", "generic"},
     Audience.EXECUTIVE: {"slack", "teams"},
 }
+
+
+_RESTRICTED_AUDIENCES = frozenset({Audience.EXECUTIVE, Audience.REGULATOR})
 
 
 @dataclass(frozen=True)
@@ -77,6 +81,31 @@ async def current(
             .limit(1)
         )
     ).scalar_one_or_none()
+
+
+async def current_for(
+    session: AsyncSession, caller: Caller, incident_id: int, audience: Audience
+) -> StatusUpdate | None:
+    """The current status for an audience, if the caller may read that audience's updates."""
+    await incident_for(session, caller, incident_id, "read")
+    return (
+        await session.execute(
+            audiences.select_readable(caller)
+            .where(
+                StatusUpdate.incident_id == incident_id,
+                StatusUpdate.audience == audience.value,
+                StatusUpdate.state == UpdateState.PUBLISHED.value,
+            )
+            .order_by(StatusUpdate.number.desc())
+            .limit(1)
+        )
+    ).scalar_one_or_none()
+
+
+async def list_for(session: AsyncSession, caller: Caller, incident_id: int) -> list[StatusUpdate]:
+    """Every update of one incident the caller may read (NOT_FOUND for an unreadable incident)."""
+    await incident_for(session, caller, incident_id, "read")
+    return (await updates_for(session, caller, [incident_id])).get(incident_id, [])
 
 
 def _check_eta(runtime: Runtime, draft: Draft) -> None:
@@ -114,31 +143,52 @@ async def _body(session: AsyncSession, incident: Incident, draft: Draft) -> tupl
         "next_update": draft.next_update_due.isoformat() if draft.next_update_due else "",
         **(draft.variables or {}),
     }
-    return templates.render(template.body, values), f"{template.name}@{template.version}"
+    return await templates.render(template.body, values), f"{template.name}@{template.version}"
 
 
 async def draft_update(runtime: Runtime, caller: Caller, draft: Draft) -> StatusUpdate:
-    """Write an update; it publishes at once unless its rules want approval first."""
+    """Write an update; it publishes at once unless its rules want approval first. A refused
+    update (stale, held for a comms lead, personal data left in public text) is not stored."""
     _check_eta(runtime, draft)
     status = validation.text(draft.status, field="status", max_length=32)
+    async with runtime.db.read() as session:
+        incident = await incident_for(session, caller, draft.incident_id, "read")
+        caller.access.require(
+            "update",
+            "incident",
+            unit_id=incident.business_unit_id,
+            sensitivity=Sensitivity(incident.sensitivity),
+        )
+        audiences.require_write(caller, draft.audience, incident)
+        body, template = await _body(session, incident, draft)
+        publish_now = not runtime.policies.comms.approver_roles(
+            draft.audience, Severity(incident.severity)
+        )
+        number = await _next_number(session, incident.id, draft.audience)
+        if publish_now:
+            held = await _held(runtime, session, incident, draft.audience, body)
+        elif draft.audience in runtime.policies.comms.redacted_audiences:
+            # Refused now rather than after its approvals: approving a text that can never go
+            # out would only strand it.
+            leaks = await redact.leaks(runtime, session, incident, body)
+            held = _Held(False, leaks) if leaks else None
+        else:
+            held = None
+    if held is not None:
+        await _refuse(runtime, caller, incident, draft.audience, number, held, key=None)
+    # Bytes before rows: the frozen copy is stored before the one transaction that records
+    # the update and publishes it, so that transaction does everything or nothing.
+    frozen = (
+        await _freeze(runtime, caller, incident, draft.audience, number, body)
+        if publish_now
+        else None
+    )
     async with runtime.db.write() as session:
         incident = await incident_for(session, caller, draft.incident_id, "update")
-        body, template = await _body(session, incident, draft)
-        number = (
-            (
-                await session.execute(
-                    select(func.max(StatusUpdate.number)).where(
-                        StatusUpdate.incident_id == incident.id,
-                        StatusUpdate.audience == draft.audience.value,
-                    )
-                )
-            ).scalar()
-            or 0
-        ) + 1
         update = StatusUpdate(
             incident_id=incident.id,
             audience=draft.audience.value,
-            number=number,
+            number=await _next_number(session, incident.id, draft.audience),
             supersedes_id=draft.supersedes_id,
             state=UpdateState.DRAFT.value,
             status=status,
@@ -162,16 +212,27 @@ async def draft_update(runtime: Runtime, caller: Caller, draft: Draft) -> Status
             payload={
                 "incident": incident.id,
                 "audience": update.audience,
-                "number": number,
+                "number": update.number,
                 "supersedes": update.supersedes_id,
                 "body": body,
                 "template": template,
             },
         )
-        update_id = update.id
-    if not _required_roles(runtime, update, incident):
-        return await publish(runtime, caller, update_id=update_id)
-    return update
+        if frozen is not None:
+            await _publish(session, caller, incident, update, frozen)
+        return update
+
+
+async def _next_number(session: AsyncSession, incident_id: int, audience: Audience) -> int:
+    latest = (
+        await session.execute(
+            select(func.max(StatusUpdate.number)).where(
+                StatusUpdate.incident_id == incident_id,
+                StatusUpdate.audience == audience.value,
+            )
+        )
+    ).scalar()
+    return (latest or 0) + 1
 
 
 def _required_roles(runtime: Runtime, update: StatusUpdate, incident: Incident) -> list[str]:
@@ -183,42 +244,26 @@ def _required_roles(runtime: Runtime, update: StatusUpdate, incident: Incident) 
 async def decide(
     runtime: Runtime, caller: Caller, *, update_id: int, role: str, approve: bool, comment: str = ""
 ) -> StatusUpdate:
-    """Approve or reject a draft in one of the roles its rules name."""
-    async with runtime.db.write() as session:
+    """Approve or reject a draft in one of the roles its rules name; the last approval
+    publishes it. A refused decision (publishing included) is not stored."""
+    async with runtime.db.read() as session:
         # Approvers need not edit the incident; their role on the draft is what counts.
+        update, incident = await _draft_for(session, caller, update_id, "read", lock=False)
+        needed, approved = await _decision_allowed(runtime, session, caller, update, incident, role)
+        complete = approve and set(needed) <= approved | {role}
+        audience = Audience(update.audience)
+        held = await _held(runtime, session, incident, audience, update.body) if complete else None
+    if held is not None:
+        await _refuse(runtime, caller, incident, audience, update.number, held, key=str(update.id))
+    frozen = (
+        await _freeze(runtime, caller, incident, audience, update.number, update.body)
+        if complete
+        else None
+    )
+    async with runtime.db.write() as session:
         update, incident = await _draft_for(session, caller, update_id, "read")
-        needed = _required_roles(runtime, update, incident)
-        if role not in needed:
-            raise Invalid(
-                f"this draft needs approval as {', '.join(needed) or 'nobody'}",
-                field="role",
-                code=ErrorCode.APPROVAL_REQUIRED,
-            )
-        if not caller.access.holds(role, unit_id=incident.business_unit_id):
-            raise Invalid(
-                f"you do not hold the {role} role here",
-                field="role",
-                code=ErrorCode.APPROVAL_REQUIRED,
-            )
-        if caller.principal_id is not None and caller.principal_id == update.author_id:
-            raise Invalid(
-                "the author cannot approve their own update",
-                field="updateId",
-                code=ErrorCode.APPROVAL_REQUIRED,
-            )
-        earlier = list(
-            (
-                await session.execute(
-                    select(UpdateDecision).where(UpdateDecision.update_id == update.id)
-                )
-            ).scalars()
-        )
-        if any(d.principal_id == caller.principal_id for d in earlier):
-            raise Invalid(
-                "each approval must come from a different person",
-                field="updateId",
-                code=ErrorCode.APPROVAL_REQUIRED,
-            )
+        # Again under the lock: someone may have decided meanwhile.
+        await _decision_allowed(runtime, session, caller, update, incident, role)
         session.add(
             UpdateDecision(
                 update_id=update.id,
@@ -239,17 +284,60 @@ async def decide(
             resource_id=update.id,
             payload={"role": role, "comment": comment},
         )
-        approved = {d.role for d in earlier if d.approve} | ({role} if approve else set())
-        complete = approve and set(needed) <= approved
-    if complete:
-        return await publish(runtime, caller, update_id=update_id)
-    return update
+        if frozen is not None:
+            await _publish(session, caller, incident, update, frozen)
+        return update
+
+
+async def _decision_allowed(
+    runtime: Runtime,
+    session: AsyncSession,
+    caller: Caller,
+    update: StatusUpdate,
+    incident: Incident,
+    role: str,
+) -> tuple[list[str], set[str]]:
+    """Refuse a decision the rules do not allow; else the roles needed and those approved."""
+    needed = _required_roles(runtime, update, incident)
+    if role not in needed:
+        raise Invalid(
+            f"this draft needs approval as {', '.join(needed) or 'nobody'}",
+            field="role",
+            code=ErrorCode.APPROVAL_REQUIRED,
+        )
+    if not caller.access.holds(role, unit_id=incident.business_unit_id):
+        raise Invalid(
+            f"you do not hold the {role} role here",
+            field="role",
+            code=ErrorCode.APPROVAL_REQUIRED,
+        )
+    if caller.principal_id is not None and caller.principal_id == update.author_id:
+        raise Invalid(
+            "the author cannot approve their own update",
+            field="updateId",
+            code=ErrorCode.APPROVAL_REQUIRED,
+        )
+    earlier = list(
+        (
+            await session.execute(
+                select(UpdateDecision).where(UpdateDecision.update_id == update.id)
+            )
+        ).scalars()
+    )
+    if any(d.principal_id == caller.principal_id for d in earlier):
+        raise Invalid(
+            "each approval must come from a different person",
+            field="updateId",
+            code=ErrorCode.APPROVAL_REQUIRED,
+        )
+    return needed, {d.role for d in earlier if d.approve}
 
 
 async def withdraw(runtime: Runtime, caller: Caller, *, update_id: int) -> StatusUpdate:
     """Withdraw a draft; it stays on record."""
     async with runtime.db.write() as session:
-        update, _ = await _draft_for(session, caller, update_id, "update")
+        update, incident = await _draft_for(session, caller, update_id, "update")
+        audiences.require_write(caller, Audience(update.audience), incident)
         update.state = UpdateState.WITHDRAWN.value
         await record(
             session,
@@ -263,15 +351,18 @@ async def withdraw(runtime: Runtime, caller: Caller, *, update_id: int) -> Statu
 
 
 async def _draft_for(
-    session: AsyncSession, caller: Caller, update_id: int, action: str
+    session: AsyncSession, caller: Caller, update_id: int, action: str, *, lock: bool = True
 ) -> tuple[StatusUpdate, Incident]:
-    update = await session.get(StatusUpdate, update_id, with_for_update=True)
+    update = await session.get(StatusUpdate, update_id, with_for_update=lock)
     if update is None:
         raise NotFound("no such status update", field="updateId")
     try:
         incident = await incident_for(session, caller, update.incident_id, action)
     except NotFound:
         raise NotFound("no such status update", field="updateId") from None
+    if not audiences.may_read(caller, update, incident):
+        # Another audience's update, or a draft the caller may neither write nor approve.
+        raise NotFound("no such status update", field="updateId")
     if update.state != UpdateState.DRAFT.value:
         raise Invalid(
             f"the update is {update.state}, not a draft",
@@ -285,94 +376,124 @@ async def _one(data: bytes) -> AsyncIterator[bytes]:
     yield data
 
 
-async def publish(runtime: Runtime, caller: Caller, *, update_id: int) -> StatusUpdate:
-    """Publish an approved draft: every check again, then freeze, then tell the channels."""
-    # The author (who may update the incident) or the last approver publishes: reading it is
-    # enough here, the right to publish was settled by drafting and approving.
-    async with runtime.db.read() as session:
-        update, incident = await _draft_for(session, caller, update_id, "read")
-        audience = Audience(update.audience)
-        lead_missing = runtime.policies.comms.needs_comms_lead(
-            audience, Severity(incident.severity)
-        ) and not await roles.holders(session, incident.id, IncidentRoleKind.COMMS_LEAD)
-        found = (
-            await redact.leaks(runtime, session, incident, update.body)
-            if audience in runtime.policies.comms.redacted_audiences and not lead_missing
-            else []
-        )
-    # Outside the read transaction: telling the commander writes, and must not wait on it.
+@dataclass(frozen=True)
+class _Held:
+    """Why an update may not go out yet."""
+
+    lead_missing: bool
+    leaks: list[str]
+
+
+async def _held(
+    runtime: Runtime, session: AsyncSession, incident: Incident, audience: Audience, body: str
+) -> _Held | None:
+    """Every check before an update goes out, except staleness (checked as it is written)."""
+    rules = runtime.policies.comms
+    lead_missing = rules.needs_comms_lead(
+        audience, Severity(incident.severity)
+    ) and not await roles.holders(session, incident.id, IncidentRoleKind.COMMS_LEAD)
     if lead_missing:
-        await _tell_commander(runtime, caller, incident, update)
+        return _Held(True, [])
+    if audience in rules.redacted_audiences:
+        found = await redact.leaks(runtime, session, incident, body)
+        if found:
+            return _Held(False, found)
+    return None
+
+
+async def _refuse(
+    runtime: Runtime,
+    caller: Caller,
+    incident: Incident,
+    audience: Audience,
+    number: int,
+    held: _Held,
+    *,
+    key: str | None,
+) -> NoReturn:
+    if held.lead_missing:
+
+        async def tell() -> None:
+            await _tell_commander(runtime, caller, incident, audience, number, key=key)
+
+        # Said even though the call is refused and stores nothing: the commander must act.
+        await after_rollback(tell)
         raise Invalid(
             f"a {incident.severity} incident needs a comms lead assigned before a "
             f"{audience.value} update goes out; the incident commander has been told",
             field="updateId",
             code=ErrorCode.COMMS_LEAD_REQUIRED,
         )
-    if found:
-        raise Invalid(
-            "the text still holds " + ", ".join(found) + "; redact it first",
-            field="body",
-            code=ErrorCode.REDACTION_REQUIRED,
-        )
-    frozen = await evidence_service.collect(
+    raise Invalid(
+        "the text still holds " + ", ".join(held.leaks) + "; redact it first",
+        field="body",
+        code=ErrorCode.REDACTION_REQUIRED,
+    )
+
+
+async def _freeze(
+    runtime: Runtime,
+    caller: Caller,
+    incident: Incident,
+    audience: Audience,
+    number: int,
+    body: str,
+) -> EvidenceItem:
+    """The text as it goes out, stored as evidence (WORM) before it is recorded as published."""
+    return await evidence_service.collect(
         runtime,
         caller.on_behalf("freeze"),
         evidence_service.NewEvidence(
-            title=f"{incident.reference} {audience.value} update #{update.number}",
+            title=f"{incident.reference} {audience.value} update #{number}",
             kind=EvidenceKind.DOCUMENT,
             content_type="text/plain; charset=utf-8",
             incident_id=incident.id,
+            # The frozen text is read as evidence too: the narrower audiences' text goes in as
+            # restricted, so evidence readers below that do not read it there either.
+            sensitivity=Sensitivity.RESTRICTED if audience in _RESTRICTED_AUDIENCES else None,
             source_system="govsvc",
         ),
-        _one(update.body.encode()),
+        _one(body.encode()),
     )
-    async with runtime.db.write() as session:
-        update, incident = await _draft_for(session, caller, update_id, "read")
-        latest = await current(session, incident.id, audience)
-        if (latest.id if latest else None) != update.supersedes_id:
-            update.state = UpdateState.REJECTED.value
-            await record(
-                session,
-                caller,
-                "status_update.stale",
-                resource_type="status_update",
-                resource_id=update.id,
-                payload={
-                    "supersedes": update.supersedes_id,
-                    "current": latest.id if latest else None,
-                },
-            )
-            stale = Invalid(
-                f"stale: the current {audience.value} update is "
-                f"#{latest.number if latest else 0}; write against it",
-                field="supersedesId",
-                code=ErrorCode.CONFLICT,
-            )
-        else:
-            stale = None
-            update.state = UpdateState.PUBLISHED.value
-            update.published_at = utcnow()
-            update.published_sha256 = hashlib.sha256(update.body.encode()).hexdigest()
-            update.evidence_id = frozen.id
-            session.add(
-                timeline_note(
-                    incident, caller, "comms", f"{audience.value} update #{update.number} published"
-                )
-            )
-            await _announce(session, incident, update, audience)
-            await record(
-                session,
-                caller,
-                "status_update.publish",
-                resource_type="status_update",
-                resource_id=update.id,
-                unit=await unit_code(session, incident.business_unit_id),
-                payload={"sha256": update.published_sha256, "evidence": frozen.id},
-            )
-    if stale is not None:
-        raise stale
-    return update
+
+
+async def _publish(
+    session: AsyncSession,
+    caller: Caller,
+    incident: Incident,
+    update: StatusUpdate,
+    frozen: EvidenceItem,
+) -> None:
+    """Make a draft the current truth for its audience, in the caller's transaction; refused
+    (and so nothing stored) when another update was published meanwhile."""
+    audience = Audience(update.audience)
+    latest = await current(session, incident.id, audience)
+    if (latest.id if latest else None) != update.supersedes_id:
+        raise Invalid(
+            f"stale: the current {audience.value} update is "
+            f"#{latest.number if latest else 0}; write against it",
+            field="supersedesId",
+            code=ErrorCode.CONFLICT,
+        )
+    update.state = UpdateState.PUBLISHED.value
+    update.published_at = utcnow()
+    update.published_sha256 = hashlib.sha256(update.body.encode()).hexdigest()
+    update.evidence_id = frozen.id
+    session.add(
+        timeline_note(
+            incident, caller, "comms", f"{audience.value} update #{update.number} published"
+        )
+    )
+    await _announce(session, incident, update, audience)
+    await record(
+        session,
+        caller,
+        "status_update.publish",
+        resource_type="status_update",
+        resource_id=update.id,
+        unit=await unit_code(session, incident.business_unit_id),
+        payload={"sha256": update.published_sha256, "evidence": frozen.id},
+    )
 
 
 async def _announce(
@@ -401,7 +522,13 @@ async def _announce(
 
 
 async def _tell_commander(
-    runtime: Runtime, caller: Caller, incident: Incident, update: StatusUpdate
+    runtime: Runtime,
+    caller: Caller,
+    incident: Incident,
+    audience: Audience,
+    number: int,
+    *,
+    key: str | None,
 ) -> None:
     """Put the missing comms lead on the timeline and in front of the commander's chat."""
     async with runtime.db.write() as session:
@@ -411,19 +538,23 @@ async def _tell_commander(
                 fresh,
                 caller,
                 "comms",
-                f"{update.audience} update #{update.number} is held: assign a comms lead",
+                f"{audience.value} update #{number} is held: assign a comms lead",
             )
         )
         commanders = await roles.holders(session, incident.id, IncidentRoleKind.INCIDENT_COMMANDER)
         await enqueue(
             session,
             event_type="incident.comms_lead_missing",
-            idempotency_key=f"comms-lead-missing-{update.id}",
+            idempotency_key=(
+                f"comms-lead-missing-{key}"
+                if key
+                else f"comms-lead-missing-{incident.id}-{audience.value}-{number}"
+            ),
             kinds={"slack", "teams", "generic"},
             payload={
                 "incident_reference": incident.reference,
                 "title": f"{incident.reference} needs a comms lead",
-                "text": f"A {update.audience} update is waiting; assign a comms lead.",
+                "text": f"A {audience.value} update is waiting; assign a comms lead.",
                 "severity": incident.severity,
                 "status": incident.status,
                 "url": "",
@@ -436,16 +567,17 @@ async def _tell_commander(
             "incident.comms_lead_missing",
             resource_type="incident",
             resource_id=incident.id,
-            payload={"update": update.id},
+            payload={"update": int(key) if key else None, "audience": audience.value},
         )
 
 
 async def updates_for(
-    session: AsyncSession, incident_ids: Sequence[int]
+    session: AsyncSession, caller: Caller, incident_ids: Sequence[int]
 ) -> dict[int, list[StatusUpdate]]:
+    """The updates of these incidents the caller may read, by incident (a loader's batch)."""
     grouped: dict[int, list[StatusUpdate]] = {}
     rows = await session.execute(
-        select(StatusUpdate)
+        audiences.select_readable(caller)
         .where(StatusUpdate.incident_id.in_(list(incident_ids)))
         .order_by(StatusUpdate.id)
     )

@@ -141,7 +141,8 @@ async def collect(
     # Object Lock needs a future date; evidence already past its period leaves at next sweep.
     retain_until = max(decision.retain_until, utcnow() + timedelta(seconds=1))
     key = f"evidence/{uuid.uuid4()}"
-    async with runtime.db.write() as session:
+    # Durable: the object about to be stored outlives any rollback of the use case.
+    async with runtime.db.write(durable=True) as session:
         session.add(StorageIntent(storage_key=key, purpose="evidence", requested_by=caller.actor))
     data_key = crypto.new_data_key() if new.encrypt else None
     # Sealed evidence needs our own hash and size of the plaintext. For the rest the store hashes
@@ -214,7 +215,7 @@ def _abandoned() -> Invalid:
 
 async def _intent_failed(runtime: Runtime, key: str, failure: str) -> bool:
     """Record the failure; True when recovery had already failed the intent (kept as it is)."""
-    async with runtime.db.write() as session:
+    async with runtime.db.write(durable=True) as session:
         intent = (
             await session.execute(
                 select(StorageIntent).where(StorageIntent.storage_key == key).with_for_update()

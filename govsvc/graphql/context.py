@@ -21,6 +21,13 @@ class Context:
     caller: Caller
     # Set by the graphql-transport-ws handshake (connection_init payload).
     connection_params: dict[str, Any] | None = None
+    # A socket's credential, and a way to check it again: a subscription outlives the moment
+    # it was authenticated, so it re-checks before delivering anything (tokens get revoked,
+    # grants removed, people deactivated).
+    credential: str | None = None
+    reauthenticate: Callable[[str | None], Awaitable[Caller]] | None = None
+    # The open socket (websocket requests only), so a subscription can close it.
+    socket: Any = None
     _loaders: dict[Hashable, DataLoader[Any, Any]] = field(default_factory=dict)
 
     @property

@@ -129,21 +129,29 @@ class GraphQLEndpoint(GraphQL[Context, None]):
 
     async def get_context(self, request: Any, response: Any) -> Context:
         caller: Caller | None = request.scope["state"].get("caller")
-        return Context(
+        context = Context(
             runtime=self.runtime, caller=caller or Caller.anonymous(self.runtime.policies.access)
         )
+        if request.scope["type"] == "websocket":
+            context.socket = request
+            context.credential = request.headers.get("authorization") if caller else None
+            context.reauthenticate = self._reauthenticate
+        return context
+
+    async def _reauthenticate(self, credential: str | None) -> Caller:
+        return await self.authenticator.authenticate(credential, request_id=None)
 
     async def on_ws_connect(self, context: Context) -> Any:
         if not context.caller.is_anonymous:
             return UNSET
         params = context.connection_params or {}
         credential = params.get("Authorization") or params.get("authorization")
+        credential = credential if isinstance(credential, str) else None
         try:
-            context.caller = await self.authenticator.authenticate(
-                credential if isinstance(credential, str) else None, request_id=None
-            )
+            context.caller = await self.authenticator.authenticate(credential, request_id=None)
         except Unauthenticated:
             raise ConnectionRejectionError({"message": "invalid or missing credential"}) from None
+        context.credential = credential
         return UNSET
 
 

@@ -9,6 +9,7 @@ from graphql import GraphQLError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from govsvc.auth.caller import Caller
+from govsvc.db import unit_of_work
 from govsvc.errors import Forbidden, NotFound, ServiceError
 from govsvc.graphql.context import BatchFn, Info
 from govsvc.graphql.errors import forbidden, user_errors
@@ -57,9 +58,11 @@ async def mutate(
     refused: Callable[[list[Any]], P],
     error_type: type[Any],
 ) -> P:
-    """Run one use case; expected refusals become payload errors, denial a FORBIDDEN error."""
+    """Run one use case as one unit of work; expected refusals become payload errors, denial a
+    FORBIDDEN error, and any of them (or a failure) rolls back everything the call wrote."""
     try:
-        result = await call()
+        async with unit_of_work():
+            result = await call()
     except ServiceError as error:
         return refused(user_errors(error_type, error))
     except Forbidden as error:

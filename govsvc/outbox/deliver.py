@@ -218,7 +218,11 @@ async def send(runtime: Runtime, client: httpx.AsyncClient, claim: Claim) -> Res
     except sealing.SecretUnreadable as error:
         # Nothing was sent; a restored master key heals it, so it is retried, not buried.
         return Result(Outcome.RETRY, None, f"not sent: {error}", 0)
-    body = formats.render(claim.kind, claim.event)
+    try:
+        body = formats.render(claim.kind, claim.event)
+    except formats.Unsendable as error:
+        # Nothing was sent and a retry would build the same message: dead-letter it, saying why.
+        return Result(Outcome.UNSENDABLE, None, f"not sent: {error}"[:ERROR_EXCERPT], 0)
     headers = {
         "Content-Type": "application/json; charset=utf-8",
         "User-Agent": USER_AGENT,
@@ -312,14 +316,13 @@ async def finish(
             delivery.state = DeliveryState.DELIVERED.value
             delivery.delivered_at = now
             return
-        if result.outcome is Outcome.PERMANENT:
-            await _bury(
-                session,
-                _system(runtime),
-                delivery,
-                now,
-                reason=f"refused with HTTP {result.status_code}",
+        if result.outcome in (Outcome.PERMANENT, Outcome.UNSENDABLE):
+            reason = (
+                result.error or "unsendable"
+                if result.outcome is Outcome.UNSENDABLE
+                else f"refused with HTTP {result.status_code}"
             )
+            await _bury(session, _system(runtime), delivery, now, reason=reason)
             return
         failures = delivery.attempts - delivery.attempt_base
         if failures >= settings.outbox_max_attempts:

@@ -2,10 +2,14 @@
 
 Generic receivers and status pages get the event's own JSON with `event_type`,
 `idempotency_key` and `occurred_at` added. Slack gets an incoming-webhook message (`text` as
-the notification fallback, Block Kit `blocks` for display); Teams gets an Adaptive Card in the
-`attachments` envelope that Teams Workflows webhooks accept. Chat bodies need a payload with
-`title`, `text`, `severity`, `status`, `incident_reference` and `url`; `check` refuses others
-when the event is enqueued, rather than dead-lettering them later.
+the notification fallback, Block Kit `blocks` for display) built and validated with slack_sdk's
+Block Kit models; Teams gets an Adaptive Card in the `attachments` envelope that Teams Workflows
+webhooks accept. Chat bodies need `title`, `text`, `severity`, `status` and
+`incident_reference`; `url` is optional (no button without it).
+
+A payload a chat platform cannot show is not the enqueuing change's problem: the outbox is
+asynchronous, so `render` raises `Unsendable` and the deliverer dead-letters it with the reason.
+Only what is wrong with the event itself (a forged envelope) is refused at enqueue time.
 """
 
 from __future__ import annotations
@@ -16,10 +20,21 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+from slack_sdk.errors import SlackObjectFormationError
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    ButtonElement,
+    HeaderBlock,
+    MarkdownTextObject,
+    PlainTextObject,
+    SectionBlock,
+)
+
 from govsvc.errors import Invalid
 from govsvc.outbox.models import EndpointKind
 
-CHAT_FIELDS = ("title", "text", "severity", "status", "incident_reference", "url")
+CHAT_FIELDS = ("title", "text", "severity", "status", "incident_reference")
 RESERVED_FIELDS = frozenset({"event_type", "idempotency_key", "occurred_at"})
 # Limits of the receiving platforms; longer text is cut rather than refused by them.
 SLACK_HEADER_MAX = 150
@@ -48,23 +63,19 @@ def rfc3339(value: datetime) -> str:
     return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+class Unsendable(Exception):
+    """This event cannot be shown by this kind of endpoint; retrying would not help."""
+
+
 def check(kind: EndpointKind, payload: dict[str, Any]) -> None:
-    """Refuse a payload this kind of endpoint could never be sent."""
+    """Refuse an event no endpoint could be sent (it would forge the envelope)."""
     reserved = RESERVED_FIELDS & payload.keys()
     if reserved:
         raise Invalid(f"payload may not set {', '.join(sorted(reserved))}", field="payload")
-    if kind in (EndpointKind.SLACK, EndpointKind.TEAMS):
-        missing = [f for f in CHAT_FIELDS if not isinstance(payload.get(f), str) or not payload[f]]
-        if missing:
-            raise Invalid(
-                f"a {kind.value} message needs text fields {', '.join(missing)}", field="payload"
-            )
-        if urlsplit(payload["url"]).scheme not in ("http", "https"):
-            raise Invalid("url must be an http(s) link to the incident", field="payload")
 
 
 def render(kind: EndpointKind, event: Event) -> bytes:
-    """The exact bytes to POST (and sign)."""
+    """The exact bytes to POST (and sign); `Unsendable` when this kind cannot show the event."""
     body: dict[str, Any]
     if kind is EndpointKind.SLACK:
         body = slack(event)
@@ -80,6 +91,16 @@ def render(kind: EndpointKind, event: Event) -> bytes:
     return canonical_json(body).encode()
 
 
+def _chat_fields(kind: EndpointKind, payload: dict[str, Any]) -> dict[str, str]:
+    missing = [f for f in CHAT_FIELDS if not isinstance(payload.get(f), str) or not payload[f]]
+    if missing:
+        raise Unsendable(f"a {kind.value} message needs text fields {', '.join(missing)}")
+    url = payload.get("url") or ""
+    if not isinstance(url, str) or (url and urlsplit(url).scheme not in ("http", "https")):
+        raise Unsendable("url must be an http(s) link to the incident")
+    return {**{f: payload[f] for f in CHAT_FIELDS}, "url": url}
+
+
 def _cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
@@ -90,52 +111,41 @@ def _slack_escape(text: str) -> str:
 
 
 def slack(event: Event) -> dict[str, Any]:
-    p = event.payload
+    p = _chat_fields(EndpointKind.SLACK, event.payload)
     summary = f"[{p['severity']}] {p['title']} — {p['status']} ({p['incident_reference']})"
 
-    def field(label: str, value: str) -> dict[str, str]:
-        return {
-            "type": "mrkdwn",
-            "text": _cut(f"*{label}*\n{_slack_escape(value)}", SLACK_FIELD_MAX),
-        }
+    def field(label: str, value: str) -> MarkdownTextObject:
+        return MarkdownTextObject(text=_cut(f"*{label}*\n{_slack_escape(value)}", SLACK_FIELD_MAX))
 
-    return {
-        "text": _cut(_slack_escape(summary), SLACK_TEXT_MAX),
-        "blocks": [
-            {
-                "type": "header",
-                "text": {"type": "plain_text", "text": _cut(p["title"], SLACK_HEADER_MAX)},
-            },
-            {
-                "type": "section",
-                "text": {"type": "mrkdwn", "text": _cut(_slack_escape(p["text"]), SLACK_TEXT_MAX)},
-            },
-            {
-                "type": "section",
-                "fields": [
-                    field("Severity", p["severity"]),
-                    field("Status", p["status"]),
-                    field("Incident", p["incident_reference"]),
-                    field("Updated", rfc3339(event.occurred_at)),
-                ],
-            },
-            {
-                "type": "actions",
-                "elements": [
-                    {
-                        "type": "button",
-                        "text": {"type": "plain_text", "text": "View incident"},
-                        "url": p["url"],
-                    }
-                ],
-            },
-        ],
-    }
+    blocks: list[Block] = [
+        HeaderBlock(text=PlainTextObject(text=_cut(p["title"], SLACK_HEADER_MAX))),
+        SectionBlock(text=MarkdownTextObject(text=_cut(_slack_escape(p["text"]), SLACK_TEXT_MAX))),
+        SectionBlock(
+            fields=[
+                field("Severity", p["severity"]),
+                field("Status", p["status"]),
+                field("Incident", p["incident_reference"]),
+                field("Updated", rfc3339(event.occurred_at)),
+            ]
+        ),
+    ]
+    if p["url"]:
+        blocks.append(
+            ActionsBlock(
+                elements=[ButtonElement(text=PlainTextObject(text="View incident"), url=p["url"])]
+            )
+        )
+    try:
+        # to_dict validates each block against Slack's rules (lengths, counts, required parts).
+        rendered = [block.to_dict() for block in blocks]
+    except SlackObjectFormationError as error:
+        raise Unsendable(f"Slack would refuse this message: {error}") from None
+    return {"text": _cut(_slack_escape(summary), SLACK_TEXT_MAX), "blocks": rendered}
 
 
 def teams(event: Event) -> dict[str, Any]:
-    p = event.payload
-    card = {
+    p = _chat_fields(EndpointKind.TEAMS, event.payload)
+    card: dict[str, Any] = {
         "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
         "type": "AdaptiveCard",
         "version": "1.4",
@@ -158,8 +168,9 @@ def teams(event: Event) -> dict[str, Any]:
                 ],
             },
         ],
-        "actions": [{"type": "Action.OpenUrl", "title": "View incident", "url": p["url"]}],
     }
+    if p["url"]:
+        card["actions"] = [{"type": "Action.OpenUrl", "title": "View incident", "url": p["url"]}]
     return {
         "type": "message",
         "attachments": [

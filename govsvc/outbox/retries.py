@@ -21,6 +21,7 @@ class Outcome(Enum):
     DELIVERED = "delivered"
     RETRY = "retry"
     PERMANENT = "permanent"
+    UNSENDABLE = "unsendable"  # never sent: the endpoint's format cannot carry this event
 
 
 def classify(status_code: int) -> Outcome:

@@ -2,7 +2,8 @@
 
 Runs in the worker, or on demand (`govsvc retention sweep [--dry-run]`). One sweep at a time:
 the whole sweep, from listing to the last record, holds the sweep's leader lock (govsvc.leader).
-A sweep that finds nothing due writes nothing: no run row, no audit event."""
+A sweep that finds nothing due writes nothing: no run row, no audit event. Its writes are
+durable: each records a deletion in the store that no rollback of the caller could undo."""
 
 from __future__ import annotations
 
@@ -92,7 +93,7 @@ async def _sweep(runtime: Runtime, caller: Caller, now: datetime) -> SweepResult
         candidates = await _candidates(session, now)
     if not candidates:
         return SweepResult(None, [], [])
-    async with runtime.db.write() as session:
+    async with runtime.db.write(durable=True) as session:
         run = DispositionRun(run_by=caller.actor)
         session.add(run)
         await session.flush()
@@ -105,7 +106,7 @@ async def _sweep(runtime: Runtime, caller: Caller, now: datetime) -> SweepResult
             disposed.append(candidate)
         else:
             skipped.append((candidate, reason))
-    async with runtime.db.write() as session:
+    async with runtime.db.write(durable=True) as session:
         finished = await session.get(DispositionRun, run_id)
         assert finished is not None  # noqa: S101 - created above
         finished.finished_at = utcnow()
@@ -128,7 +129,7 @@ async def _dispose_one(
     runtime: Runtime, caller: Caller, candidate: Candidate, *, run_id: int, now: datetime
 ) -> str | None:
     """Delete one item's bytes, then record it; the reason it stays, or None when it went."""
-    async with runtime.db.write() as session:
+    async with runtime.db.write(durable=True) as session:
         item = await session.get(EvidenceItem, candidate.evidence_id, with_for_update=True)
         # Re-check under the lock: a hold or an extension may have come in since listing.
         if (

@@ -13,7 +13,7 @@ from govsvc.audit.log import record
 from govsvc.auth.caller import Caller
 from govsvc.authz.access import readable
 from govsvc.authz.loading import load_unit_tree
-from govsvc.db import utcnow
+from govsvc.db import after_commit, utcnow
 from govsvc.errors import ErrorCode, Forbidden, Invalid, NotFound
 from govsvc.evidence.models import (
     EvidenceItem,
@@ -228,9 +228,13 @@ async def lift(runtime: Runtime, caller: Caller, *, hold_id: int, reason: str) -
             unit=await _audit_unit(session, hold),
             payload={"matter": hold.matter, "reason": reason, "released": [i.id for i in released]},
         )
+
     # After the commit: a crash here leaves the store holding on, which only keeps evidence.
-    for item in released:
-        await runtime.store.set_legal_hold(item.storage_key, item.storage_version, on=False)
+    async def release() -> None:
+        for item in released:
+            await runtime.store.set_legal_hold(item.storage_key, item.storage_version, on=False)
+
+    await after_commit(release)
     return hold
 
 
