@@ -15,8 +15,10 @@ from govsvc.audit.models import AuditEvent
 from govsvc.db import utcnow
 
 GENESIS_HASH = "0" * 64
-# An arbitrary constant naming the chain-head lock among PostgreSQL advisory locks.
-CHAIN_LOCK_KEY = 0x6F7653_0A0D17
+# An arbitrary constant naming the chain-head lock among PostgreSQL advisory locks; the second
+# key is the schema's, so deployments (or test runs) in other schemas of one database each
+# have their own chain and never wait for each other's.
+CHAIN_LOCK_KEY = 0x6F76530A
 
 
 def canonical_json(value: Any) -> str:
@@ -84,7 +86,10 @@ def hash_of(event: AuditEvent) -> str:
 async def _lock_chain_head(session: AsyncSession) -> None:
     # SQLite write transactions already began IMMEDIATE (one writer at a time).
     if session.get_bind().dialect.name == "postgresql":
-        await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHAIN_LOCK_KEY})
+        await session.execute(
+            text("SELECT pg_advisory_xact_lock(:key, hashtext(current_schema()))"),
+            {"key": CHAIN_LOCK_KEY},
+        )
 
 
 async def append(
