@@ -484,12 +484,8 @@ class EvidenceMutation:
     ) -> RetentionSweepPayload:
         rt, caller = info.context.runtime, info.context.caller
 
-        async def run() -> disposition.SweepResult:
-            caller.access.require_everywhere("run", "retention_sweep")
-            return await disposition.sweep(rt, caller, dry_run=input.dry_run)
-
         return await mutate(
-            run,
+            lambda: disposition.sweep(rt, caller, dry_run=input.dry_run),
             ok=lambda r: RetentionSweepPayload(
                 dry_run=input.dry_run,
                 disposed_evidence_ids=[

@@ -81,6 +81,7 @@ async def sweep(
     runtime: Runtime, caller: Caller, *, dry_run: bool = False, now: datetime | None = None
 ) -> SweepResult:
     """Dispose of every expired, unheld item; a dry run lists exactly what would go."""
+    caller.access.require_everywhere("run", "retention_sweep")
     if dry_run:
         async with runtime.db.read() as session:
             return SweepResult(None, await _candidates(session, now or utcnow()), [])
