@@ -16,7 +16,7 @@ from govsvc.errors import NotFound
 from govsvc.graphql.context import Info
 from govsvc.graphql.errors import UserError
 from govsvc.graphql.relay import decode_id, decode_optional, global_id
-from govsvc.graphql.resolvers import mutate, read, read_or
+from govsvc.graphql.resolvers import mutate, read, read_checked, read_or
 from govsvc.incidents.classification import Severity as SeverityEnum
 from govsvc.incidents.graphql_types import Sensitivity, Severity
 
@@ -197,10 +197,18 @@ class CommsQuery:
         description="Render a template body with sample data (and your values); "
         "for those who may write templates."
     )
-    async def template_preview(self, info: Info, body: str, variables: JSON | None = None) -> str:
+    async def template_preview(
+        self, info: Info, body: str, variables: JSON | None = None
+    ) -> TemplatePreview:
         values = variables if isinstance(variables, dict) else None
         caller = info.context.caller
-        return await read(info, lambda _s, _c: templates.preview(caller, body=body, values=values))
+        return await read_checked(
+            info,
+            lambda _s, _c: templates.preview(caller, body=body, values=values),
+            ok=lambda text: TemplatePreview(text=text),
+            refused=lambda errors: TemplatePreview(errors=errors),
+            error_type=CommsError,
+        )
 
     @strawberry.field(
         description="An incident's post-mortem (reading a restricted one is audited)."
@@ -269,6 +277,12 @@ class IncidentRoleAssignInput:
 @strawberry.type
 class CommsError(UserError):
     pass
+
+
+@strawberry.type(description="A rendered preview, or why the template cannot be rendered.")
+class TemplatePreview:
+    text: str | None = None
+    errors: list[CommsError] = strawberry.field(default_factory=list)
 
 
 @strawberry.type

@@ -31,7 +31,7 @@ from govsvc.evidence.schema import EvidenceItem
 from govsvc.graphql.context import Info
 from govsvc.graphql.errors import UserError
 from govsvc.graphql.relay import decode_filter, decode_id, global_id, split_global_id
-from govsvc.graphql.resolvers import load_nodes, mutate, read, read_or
+from govsvc.graphql.resolvers import load_nodes, mutate, read, read_checked, read_or
 from govsvc.incidents.graphql_types import Incident
 
 ClockState = strawberry.enum(
@@ -432,7 +432,7 @@ class ComplianceQuery:
         triggered_at: datetime,
         trigger: TriggerKind | None = None,  # type: ignore[valid-type]
         facts: list[RegulatoryFactInput] | None = None,
-    ) -> list[NotificationClockPreview]:
+    ) -> NotificationClockPreviewResult:
         regimes = info.context.runtime.policies.regimes
         at: datetime = triggered_at
         kind = TriggerKindEnum(trigger) if trigger is not None else None
@@ -443,8 +443,15 @@ class ComplianceQuery:
                 regimes, caller, regime=regime, triggered_at=at, trigger=kind, facts=given
             )
 
-        found = await read(info, run)
-        return [NotificationClockPreview.from_preview(p) for p in found]
+        return await read_checked(
+            info,
+            run,
+            ok=lambda found: NotificationClockPreviewResult(
+                clocks=[NotificationClockPreview.from_preview(p) for p in found]
+            ),
+            refused=lambda errors: NotificationClockPreviewResult(errors=errors),
+            error_type=RegulatoryError,
+        )
 
     @strawberry.field(description="The regulator-facing timeline of an incident under a regime.")
     async def regulator_timeline(
@@ -554,6 +561,12 @@ class RegulatoryNotificationRecordInput:
 @strawberry.type
 class RegulatoryError(UserError):
     pass
+
+
+@strawberry.type(description="Previewed clocks, or why the preview cannot be made.")
+class NotificationClockPreviewResult:
+    clocks: list[NotificationClockPreview] = strawberry.field(default_factory=list)
+    errors: list[RegulatoryError] = strawberry.field(default_factory=list)
 
 
 @strawberry.type

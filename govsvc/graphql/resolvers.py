@@ -51,6 +51,27 @@ async def read_or(
         raise forbidden(error) from None
 
 
+async def read_checked(
+    info: Info,
+    fn: Callable[[AsyncSession, Caller], Awaitable[T]],
+    *,
+    ok: Callable[[T], P],
+    refused: Callable[[list[Any]], P],
+    error_type: type[Any],
+) -> P:
+    """Like `read`, for queries that judge what they are given (previews): a refusal of the
+    input is an expected outcome and comes back as errors in data, as a mutation's would;
+    denial stays a top-level FORBIDDEN."""
+    try:
+        async with info.context.runtime.db.read() as session:
+            result = await fn(session, info.context.caller)
+    except ServiceError as error:
+        return refused(user_errors(error_type, error))
+    except Forbidden as error:
+        raise forbidden(error) from None
+    return ok(result)
+
+
 async def mutate(
     call: Callable[[], Awaitable[T]],
     *,

@@ -204,8 +204,8 @@ async def test_templates_are_sandboxed_versioned_and_checked(gql: GraphQL) -> No
     )
     assert rendered["update"]["body"].startswith("INC-1: we are investigating.")
     assert rendered["update"]["template"] == "internal-update@2"
-    preview = await gql('{ templatePreview(body: "Hello {{ incident.reference }}") }')
-    assert preview == {"templatePreview": "Hello INC-42"}
+    preview = await gql('{ templatePreview(body: "Hello {{ incident.reference }}") { text } }')
+    assert preview == {"templatePreview": {"text": "Hello INC-42"}}
 
 
 async def test_a_restricted_post_mortem_is_read_only_by_the_right_people_and_audited(

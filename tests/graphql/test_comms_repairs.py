@@ -90,7 +90,10 @@ async def test_an_internal_update_publishes_with_a_slack_endpoint_and_slack_gets
 
 # --- item 7: templates under limits -----------------------------------------------------
 
-PREVIEW = "query($b: String!, $v: JSON) { templatePreview(body: $b, variables: $v) }"
+PREVIEW = (
+    "query($b: String!, $v: JSON) { templatePreview(body: $b, variables: $v)"
+    " { text errors { field message code } } }"
+)
 BOMBS = [
     pytest.param("{{ 'x' * 1000000000 }}", id="string multiplication"),
     pytest.param("{{ [0] * 1000000000 }}", id="list multiplication"),
@@ -130,9 +133,11 @@ async def test_a_template_bomb_is_a_prompt_typed_error_and_the_server_keeps_answ
         elapsed = time.monotonic() - started
     # then the bomb is refused with a typed error, quickly, and the other request was answered
     assert other.json() == {"data": {"__typename": "Query"}}
-    (error,) = bomb.json()["errors"]
-    assert error["extensions"]["code"] == "TEMPLATE_LIMIT", error
-    assert error["extensions"]["field"] == "body"
+    preview = bomb.json()["data"]["templatePreview"]
+    assert preview["text"] is None
+    (error,) = preview["errors"]
+    assert error["code"] == "TEMPLATE_LIMIT", error
+    assert error["field"] == "body"
     assert elapsed < 5
 
 
@@ -173,7 +178,7 @@ async def test_previewing_a_template_needs_the_template_writing_right(gql: Graph
     assert [e["extensions"]["code"] for e in errors] == ["FORBIDDEN"]
     # while the administrator (who writes templates) may
     assert await gql(PREVIEW, {"b": "Hello {{ incident.reference }}"}) == {
-        "templatePreview": "Hello INC-42"
+        "templatePreview": {"text": "Hello INC-42", "errors": []}
     }
 
 
@@ -270,3 +275,13 @@ async def test_a_public_draft_that_could_never_go_out_is_refused_before_its_appr
         "query($id: ID!) { statusUpdates(incidentId: $id) { id } }", {"id": incident_id}
     )
     assert listed["statusUpdates"] == []
+
+
+async def test_a_preview_that_cannot_render_says_why_in_data(gql: GraphQL) -> None:
+    # when a template is empty or broken (schemathesis: answered as a server error before)
+    for body in ("", "{% for %}"):
+        data = await gql(PREVIEW, {"b": body})
+        # then the answer is an expected outcome with the reason, not a top-level error
+        preview = data["templatePreview"]
+        assert preview["text"] is None
+        assert [e["field"] for e in preview["errors"]] == ["body"], preview
