@@ -23,9 +23,17 @@ class Finding(NamedTuple):
 
 
 class FindingRecognizer(LocalRecognizer):
-    def __init__(self, *, name: str, entities: Iterable[str]) -> None:
+    def __init__(
+        self, *, name: str, entities: Iterable[str], context: Iterable[str] = ()
+    ) -> None:
         self.label = name  # Presidio's own `name` attribute is untyped
-        super().__init__(supported_entities=list(entities), name=name, supported_language="en")
+        # `context`: words near a finding that raise its score (Presidio's context enhancer).
+        super().__init__(
+            supported_entities=list(entities),
+            name=name,
+            supported_language="en",
+            context=list(context) or None,
+        )
 
     def load(self) -> None:
         """Nothing to load: everything is compiled in the constructor."""

@@ -13,11 +13,8 @@ import re
 from collections.abc import Iterator
 from typing import Final
 
-from presidio_analyzer import AnalysisExplanation, LocalRecognizer, RecognizerResult
-from presidio_analyzer.nlp_engine import NlpArtifacts
-
 from govsvc.redaction.entities import PHONE_NUMBER
-from govsvc.redaction.finding import Finding
+from govsvc.redaction.finding import Finding, FindingRecognizer
 
 # "+44 20 7946 095", "+1 (415) 555-013", "+33.1.42.68.53.0", "0044 20 7946 095"
 _INTERNATIONAL = re.compile(
@@ -78,34 +75,13 @@ def find_phones(text: str) -> Iterator[Finding]:
             yield Finding(match.start(), match.end(), PHONE_NUMBER, NATIONAL_SCORE)
 
 
-class LenientPhoneRecognizer(LocalRecognizer):
+class LenientPhoneRecognizer(FindingRecognizer):
     """Phone numbers of any length: international ones outright, national ones in context."""
 
     NAME: Final = "lenient-phone"
 
     def __init__(self) -> None:
-        super().__init__(
-            supported_entities=[PHONE_NUMBER], name=self.NAME, context=list(PHONE_WORDS)
-        )
+        super().__init__(name=self.NAME, entities=[PHONE_NUMBER], context=PHONE_WORDS)
 
-    def load(self) -> None:
-        """Nothing to load: the patterns are compiled once, at import."""
-
-    def analyze(
-        self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
-    ) -> list[RecognizerResult]:
-        metadata = {
-            RecognizerResult.RECOGNIZER_NAME_KEY: self.NAME,
-            RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
-        }
-        return [
-            RecognizerResult(
-                f.entity_type,
-                f.start,
-                f.end,
-                f.score,
-                analysis_explanation=AnalysisExplanation(self.NAME, f.score),
-                recognition_metadata=metadata,
-            )
-            for f in find_phones(text)
-        ]
+    def find(self, text: str) -> Iterator[Finding]:
+        return find_phones(text)
