@@ -37,8 +37,9 @@ def _t(value: Any) -> str | None:
     return format_time(value) if value is not None else None
 
 
-async def incident_record(session: AsyncSession, incident: Incident, *,
-                          as_of: str | None = None) -> dict[str, Any]:
+async def incident_record(
+    session: AsyncSession, incident: Incident, *, as_of: str | None = None
+) -> dict[str, Any]:
     """Everything recorded about one incident, oldest first within each part.
 
     `as_of` names the moment the record speaks for (default: now); fixing it makes the

@@ -23,9 +23,7 @@ class Finding(NamedTuple):
 
 
 class FindingRecognizer(LocalRecognizer):
-    def __init__(
-        self, *, name: str, entities: Iterable[str], context: Iterable[str] = ()
-    ) -> None:
+    def __init__(self, *, name: str, entities: Iterable[str], context: Iterable[str] = ()) -> None:
         self.label = name  # Presidio's own `name` attribute is untyped
         # `context`: words near a finding that raise its score (Presidio's context enhancer).
         super().__init__(

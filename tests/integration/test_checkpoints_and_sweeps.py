@@ -34,9 +34,13 @@ async def _rewrite_history(runtime: Runtime, seq: int) -> None:
             await session.execute(text("SET LOCAL session_replication_role = replica"))
         else:
             await session.execute(text("DROP TRIGGER audit_event_no_update"))
-        events = list((await session.execute(
-            select(AuditEvent).where(AuditEvent.seq >= seq - 1).order_by(AuditEvent.seq)
-        )).scalars())
+        events = list(
+            (
+                await session.execute(
+                    select(AuditEvent).where(AuditEvent.seq >= seq - 1).order_by(AuditEvent.seq)
+                )
+            ).scalars()
+        )
         previous = events[0].hash
         for event in events[1:]:
             if event.seq == seq:
@@ -51,8 +55,9 @@ async def test_a_consistently_rewritten_chain_is_caught_by_the_worm_checkpoint(
 ) -> None:
     # given a few events, checkpointed to WORM storage
     for n in range(4):
-        await org_service.create_business_unit(runtime.db, _system(runtime), code=f"u{n}",
-                                               name=f"Unit {n}")
+        await org_service.create_business_unit(
+            runtime.db, _system(runtime), code=f"u{n}", name=f"Unit {n}"
+        )
     checkpoint = await checkpoints.write_checkpoint(runtime)
     assert checkpoint is not None
     # when someone rewrites event 2 and every hash after it
@@ -93,17 +98,21 @@ async def test_the_sweep_dry_run_names_what_would_go_and_the_worker_disposes_of_
     shutil.copytree(POLICIES, policies)
     (policies / "retention.yaml").write_text(
         'version: "2026.1"\nalways: []\n'
-        'default: {id: drill, period: {seconds: 1}, citation: "drill"}\nrules: []\n')
+        'default: {id: drill, period: {seconds: 1}, citation: "drill"}\nrules: []\n'
+    )
     settings = settings.model_copy(update={"policies_dir": policies})
     runtime = Runtime.build(settings)
     try:
         caller = _system(runtime)
         unit = await org_service.create_business_unit(runtime.db, caller, code="ops", name="Ops")
         item = await evidence_service.collect(
-            runtime, caller,
-            evidence_service.NewEvidence(title="Old export", kind=EvidenceKind.LOG_EXPORT,
-                                         business_unit_id=unit.id),
-            _bytes(b"old"))
+            runtime,
+            caller,
+            evidence_service.NewEvidence(
+                title="Old export", kind=EvidenceKind.LOG_EXPORT, business_unit_id=unit.id
+            ),
+            _bytes(b"old"),
+        )
         await asyncio.sleep(2.5)
         env = {"GOVSVC_POLICIES_DIR": str(policies)}
         # when
@@ -131,8 +140,9 @@ async def test_the_sweep_dry_run_names_what_would_go_and_the_worker_disposes_of_
 async def test_deleting_checkpoint_rows_hides_nothing(runtime: Runtime) -> None:
     # given a checkpoint, then a rewritten chain, and the checkpoint's row deleted too
     for n in range(3):
-        await org_service.create_business_unit(runtime.db, _system(runtime), code=f"u{n}",
-                                               name=f"Unit {n}")
+        await org_service.create_business_unit(
+            runtime.db, _system(runtime), code=f"u{n}", name=f"Unit {n}"
+        )
     await checkpoints.write_checkpoint(runtime)
     await _rewrite_history(runtime, seq=2)
     async with runtime.db.write() as session:
