@@ -9,8 +9,8 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from govsvc.auth.caller import Caller
 from govsvc.authz.sensitivity import Sensitivity
+from govsvc.caller import Caller
 from govsvc.incidents import records as incident_records
 from govsvc.incidents import service as incident_service
 from govsvc.incidents.classification import DataExposure

@@ -19,15 +19,15 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from govsvc import health
 from govsvc.auth.authenticate import Authenticator
 from govsvc.auth.oidc import OidcVerifier
-from govsvc.comms.status_page import StatusPage
-from govsvc.compliance.http import PackEndpoints
-from govsvc.evidence.http import EvidenceEndpoints
 from govsvc.graphql import ide
 from govsvc.graphql.http import GraphQLEndpoint
 from govsvc.http_boundary import JsonErrorMiddleware, UrlTextGuard
 from govsvc.runtime import Runtime
-from govsvc.security_headers import SecurityHeadersMiddleware
 from govsvc.settings import Settings
+from govsvc.web.evidence import EvidenceEndpoints
+from govsvc.web.packs import PackEndpoints
+from govsvc.web.security_headers import SecurityHeadersMiddleware
+from govsvc.web.status_page import StatusPage
 from govsvc.worker import run_worker
 
 log = logging.getLogger("govsvc")

@@ -8,8 +8,8 @@ from datetime import timedelta
 from sqlalchemy import func, select
 
 from govsvc.auth import tokens
-from govsvc.auth.caller import Caller
-from govsvc.authz import service as authz_service
+from govsvc.caller import Caller
+from govsvc.grants import service as authz_service
 from govsvc.org import service as org_service
 from govsvc.org.models import Principal, PrincipalKind
 from govsvc.runtime import Runtime

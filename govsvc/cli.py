@@ -18,10 +18,10 @@ from pydantic import ValidationError
 
 from govsvc.audit import chain, checkpoints
 from govsvc.auth import tokens
-from govsvc.auth.caller import Caller
-from govsvc.authz import service as authz_service
+from govsvc.caller import Caller
 from govsvc.errors import Forbidden, ServiceError
 from govsvc.evidence import recovery
+from govsvc.grants import service as authz_service
 from govsvc.org import service as org_service
 from govsvc.org.models import BusinessUnit, PrincipalKind
 from govsvc.retention import disposition

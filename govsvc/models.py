@@ -2,11 +2,11 @@
 
 from govsvc.audit import models as audit_models
 from govsvc.auth import models as auth_models
-from govsvc.authz import models as authz_models
 from govsvc.comms import models as comms_models
 from govsvc.compliance import models as compliance_models
 from govsvc.db import Base
 from govsvc.evidence import models as evidence_models
+from govsvc.grants import models as authz_models
 from govsvc.idempotency import models as idempotency_models
 from govsvc.incidents import models as incident_models
 from govsvc.org import models as org_models

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from govsvc import leader
 from govsvc.audit import checkpoints, tree_heads
-from govsvc.auth.caller import Caller
+from govsvc.caller import Caller
 from govsvc.compliance import pack_jobs
 from govsvc.evidence import recovery
 from govsvc.outbox import deliver as outbox_delivery

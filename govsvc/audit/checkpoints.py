@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,8 +15,10 @@ from govsvc import leader
 from govsvc.audit.chain import canonical_json, format_time
 from govsvc.audit.models import AuditCheckpoint, AuditEvent
 from govsvc.db import utcnow
-from govsvc.runtime import Runtime
 from govsvc.storage import StorageError
+
+if TYPE_CHECKING:
+    from govsvc.runtime import Runtime
 
 PREFIX = "audit-checkpoints/"
 JOB = "audit checkpoint"

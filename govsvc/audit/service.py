@@ -10,7 +10,7 @@ from sqlalchemy import ColumnElement, false, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from govsvc.audit.models import AuditEvent
-from govsvc.auth.caller import Caller
+from govsvc.caller import Caller
 from govsvc.pagination import Page, fetch_page
 
 

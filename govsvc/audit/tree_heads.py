@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -19,8 +20,10 @@ from govsvc import leader
 from govsvc.audit import merkle, signing
 from govsvc.audit.models import AuditEvent, SignedTreeHead
 from govsvc.db import utcnow
-from govsvc.runtime import Runtime
 from govsvc.settings import Settings
+
+if TYPE_CHECKING:
+    from govsvc.runtime import Runtime
 
 PREFIX = "audit-tree-heads/"
 JOB = "audit tree head"

@@ -7,13 +7,13 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.requests import HTTPConnection
 from starlette.responses import JSONResponse, Response
 
-from govsvc.auth.caller import Caller
 from govsvc.auth.oidc import OidcVerifier
 from govsvc.auth.tokens import looks_like_api_token, principal_for_token
-from govsvc.authz.loading import load_access
 from govsvc.authz.policy import AccessPolicy
+from govsvc.caller import Caller
 from govsvc.db import Database
 from govsvc.errors import Unauthenticated, Unavailable
+from govsvc.grants.loading import load_access
 from govsvc.org.models import Principal, PrincipalKind
 from govsvc.text_input import is_storable
 

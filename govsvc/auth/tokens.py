@@ -12,8 +12,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from govsvc.audit.log import record
-from govsvc.auth.caller import Caller
 from govsvc.auth.models import ApiToken
+from govsvc.caller import Caller
 from govsvc.db import Database, utcnow
 from govsvc.errors import Invalid, NotFound
 from govsvc.org import service as org_service

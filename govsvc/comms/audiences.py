@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from sqlalchemy import ColumnElement, Select, and_, or_, select
 
-from govsvc.auth.caller import Caller
 from govsvc.authz.access import Access, readable
 from govsvc.authz.sensitivity import Sensitivity
+from govsvc.caller import Caller
 from govsvc.comms.models import Audience, StatusUpdate, UpdateState
 from govsvc.errors import Forbidden
 from govsvc.incidents.models import Incident

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from govsvc.auth.caller import Caller
+from govsvc.caller import Caller
 from govsvc.comms import audiences
 from govsvc.comms.models import StatusUpdate, UpdateState
 from govsvc.incidents.common import incident_for

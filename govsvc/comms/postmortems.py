@@ -6,15 +6,16 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from govsvc import validation
 from govsvc.audit.log import record
-from govsvc.auth.caller import Caller
 from govsvc.authz.access import readable
 from govsvc.authz.sensitivity import Sensitivity
+from govsvc.caller import Caller
 from govsvc.comms import redact
 from govsvc.comms.models import (
     SECTIONS,
@@ -29,7 +30,9 @@ from govsvc.evidence import service as evidence_service
 from govsvc.evidence.models import EvidenceKind
 from govsvc.incidents.common import incident_for, timeline_note, unit_code
 from govsvc.outbox.enqueue import enqueue
-from govsvc.runtime import Runtime
+
+if TYPE_CHECKING:
+    from govsvc.runtime import Runtime
 
 _NEXT = {
     PostMortemState.DRAFT: {PostMortemState.IN_REVIEW},

@@ -15,7 +15,9 @@ from govsvc.comms.models import PostMortem
 from govsvc.incidents.models import Incident
 from govsvc.org import customers as customer_list
 from govsvc.org.models import Principal, Service, Team
-from govsvc.runtime import Runtime
+
+if TYPE_CHECKING:
+    from govsvc.runtime import Runtime
 
 if TYPE_CHECKING:  # the engine (spaCy, numpy) loads only when something is redacted
     from govsvc.redaction import Roster, Span

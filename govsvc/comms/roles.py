@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from govsvc.audit.log import record
-from govsvc.auth.caller import Caller
+from govsvc.caller import Caller
 from govsvc.comms.models import IncidentRole, IncidentRoleKind
 from govsvc.db import utcnow
 from govsvc.incidents.common import incident_for, timeline_note, unit_code
 from govsvc.org import service as org_service
-from govsvc.runtime import Runtime
+
+if TYPE_CHECKING:
+    from govsvc.runtime import Runtime
 
 
 async def assign(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jinja2 import TemplateError, TemplateSyntaxError, UndefinedError, meta
 from jinja2.exceptions import SecurityError
@@ -15,12 +15,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from govsvc import validation
 from govsvc.audit.log import record
-from govsvc.auth.caller import Caller
+from govsvc.caller import Caller
 from govsvc.comms.models import Audience, Template
 from govsvc.comms.sandbox import ENVIRONMENT, Limits, TemplateLimitExceeded, render_limited
 from govsvc.errors import ErrorCode, Invalid, NotFound
 from govsvc.incidents.classification import Severity
-from govsvc.runtime import Runtime
+
+if TYPE_CHECKING:
+    from govsvc.runtime import Runtime
 
 # Only plain data goes in: strings, numbers, lists and dicts built here, never ORM objects.
 SAMPLE: dict[str, Any] = {

@@ -11,15 +11,15 @@ import hashlib
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from govsvc import validation
 from govsvc.audit.log import record
-from govsvc.auth.caller import Caller
 from govsvc.authz.sensitivity import Sensitivity
+from govsvc.caller import Caller
 from govsvc.comms import audiences, redact, roles, templates
 from govsvc.comms.models import (
     Audience,
@@ -38,7 +38,9 @@ from govsvc.incidents.common import incident_for, timeline_note, unit_code
 from govsvc.incidents.models import Incident
 from govsvc.org.models import Service
 from govsvc.outbox.enqueue import enqueue
-from govsvc.runtime import Runtime
+
+if TYPE_CHECKING:
+    from govsvc.runtime import Runtime
 
 # Which outbox endpoints hear about a published update, by audience.
 _CHANNELS: dict[Audience, set[str]] = {

@@ -13,13 +13,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from govsvc.auth.caller import Caller
 from govsvc.authz.completeness import reads_everything
-from govsvc.authz.loading import load_unit_tree
+from govsvc.caller import Caller
 from govsvc.compliance.catalog import Control
 from govsvc.compliance.models import ControlMapping, MappingState
 from govsvc.errors import NotFound
@@ -27,7 +27,10 @@ from govsvc.evidence.access import readable_evidence
 from govsvc.evidence.models import EvidenceItem, EvidenceLink, EvidenceState
 from govsvc.incidents.common import readable_incidents
 from govsvc.incidents.models import Incident
-from govsvc.runtime import Runtime
+from govsvc.org.units import load_unit_tree
+
+if TYPE_CHECKING:
+    from govsvc.runtime import Runtime
 
 
 class CoverageStatus(StrEnum):

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from govsvc.audit.log import record
-from govsvc.auth.caller import Caller
 from govsvc.authz.sensitivity import Sensitivity
+from govsvc.caller import Caller
 from govsvc.compliance.catalog import Control, UnknownControl
 from govsvc.compliance.models import ControlMapping, MappingState
 from govsvc.db import utcnow
@@ -18,7 +19,9 @@ from govsvc.errors import ErrorCode, Invalid
 from govsvc.evidence.access import evidence_for
 from govsvc.incidents.common import incident_for
 from govsvc.incidents.models import IncidentTag
-from govsvc.runtime import Runtime
+
+if TYPE_CHECKING:
+    from govsvc.runtime import Runtime
 
 TARGETS = ("incident", "evidence")
 

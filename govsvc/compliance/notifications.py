@@ -9,14 +9,14 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from govsvc.audit.chain import format_time
-from govsvc.auth.caller import Caller
+from govsvc.caller import Caller
 from govsvc.comms import redact as comms_redact
 from govsvc.compliance import regulatory
 from govsvc.compliance.clocks import ClockState, ClockStatus, TriggerKind, evaluate
@@ -26,7 +26,9 @@ from govsvc.errors import ErrorCode, Invalid, NotFound
 from govsvc.evidence.models import EvidenceItem
 from govsvc.incidents.common import incident_for, readable_incidents
 from govsvc.incidents.models import Incident, IncidentStatusChange, TimelineEntry
-from govsvc.runtime import Runtime
+
+if TYPE_CHECKING:
+    from govsvc.runtime import Runtime
 
 
 @dataclass(frozen=True)

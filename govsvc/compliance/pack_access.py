@@ -17,10 +17,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from govsvc.auth.caller import Caller
 from govsvc.authz.access import Access
 from govsvc.authz.policy import ANY_UNIT
 from govsvc.authz.sensitivity import Sensitivity
+from govsvc.caller import Caller
 from govsvc.compliance.models import AuditPack
 from govsvc.errors import NotFound
 

@@ -16,18 +16,21 @@ import time
 import uuid
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import and_, or_, select, update
 
 from govsvc.audit.log import record
-from govsvc.auth.caller import Caller
-from govsvc.authz.loading import load_access
+from govsvc.caller import Caller
 from govsvc.compliance import packs
 from govsvc.compliance.models import AuditPack, AuditPackState
 from govsvc.db import utcnow
 from govsvc.errors import Forbidden, ServiceError
+from govsvc.grants.loading import load_access
 from govsvc.org.models import Principal
-from govsvc.runtime import Runtime
+
+if TYPE_CHECKING:
+    from govsvc.runtime import Runtime
 
 log = logging.getLogger("govsvc.packs")
 

@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -26,7 +26,7 @@ from govsvc.audit import proofs, signing, tree_heads
 from govsvc.audit.chain import format_time
 from govsvc.audit.models import AuditEvent
 from govsvc.audit.service import readable_events
-from govsvc.auth.caller import Caller
+from govsvc.caller import Caller
 from govsvc.compliance import coverage, pack_access, rendering
 from govsvc.compliance import report as report_doc
 from govsvc.compliance.report import ReportContext
@@ -36,7 +36,9 @@ from govsvc.evidence.models import EvidenceItem, EvidenceState
 from govsvc.evidence.streams import verified
 from govsvc.incidents import export
 from govsvc.org.models import BusinessUnit
-from govsvc.runtime import Runtime
+
+if TYPE_CHECKING:
+    from govsvc.runtime import Runtime
 
 FORMAT = "govsvc.audit-pack/1"
 ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # fixed, so the archive's bytes depend on content only

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from govsvc.auth.caller import Caller
+from govsvc.caller import Caller
 from govsvc.compliance.clocks import ClockStatus, Regime, Regimes, TriggerKind, evaluate
 from govsvc.compliance.facts import read_fact
 from govsvc.errors import Invalid, NotFound

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Iterable
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -13,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from govsvc import validation
 from govsvc.audit.chain import format_time
 from govsvc.audit.log import record
-from govsvc.auth.caller import Caller
+from govsvc.caller import Caller
 from govsvc.compliance.clocks import Clock, Regime, TriggerKind, evaluate
 from govsvc.compliance.facts import read_fact
 from govsvc.compliance.models import RegulatoryFact, RegulatoryNotification, RegulatoryTrigger
@@ -23,7 +24,9 @@ from govsvc.evidence import service as evidence_service
 from govsvc.evidence.models import EvidenceKind
 from govsvc.incidents.common import incident_for, unit_code
 from govsvc.incidents.models import Incident
-from govsvc.runtime import Runtime
+
+if TYPE_CHECKING:
+    from govsvc.runtime import Runtime
 
 CLOCK_SKEW = timedelta(minutes=5)
 

@@ -6,16 +6,19 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from govsvc.audit.log import record
-from govsvc.auth.caller import Caller
+from govsvc.caller import Caller
 from govsvc.errors import ErrorCode, Invalid
 from govsvc.evidence import crypto
 from govsvc.evidence.access import evidence_for
 from govsvc.evidence.models import EvidenceItem, EvidenceState, IntegrityFailure
 from govsvc.evidence.streams import HashMismatch, verified
-from govsvc.runtime import Runtime
 from govsvc.storage import IntegrityMismatch
+
+if TYPE_CHECKING:
+    from govsvc.runtime import Runtime
 
 log = logging.getLogger("govsvc.evidence")
 

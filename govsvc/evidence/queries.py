@@ -7,9 +7,10 @@ from collections.abc import Iterable, Sequence
 from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from govsvc.auth.caller import Caller
 from govsvc.authz.access import readable
+from govsvc.caller import Caller
 from govsvc.evidence.access import readable_evidence
+from govsvc.evidence.hold_access import holds_allowed
 from govsvc.evidence.models import (
     DispositionRecord,
     EvidenceItem,
@@ -17,7 +18,6 @@ from govsvc.evidence.models import (
     LegalHold,
 )
 from govsvc.pagination import Page, fetch_page
-from govsvc.retention.hold_access import holds_allowed
 
 
 async def list_evidence(

@@ -20,17 +20,19 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
 from govsvc import leader
 from govsvc.audit.log import record
-from govsvc.auth.caller import Caller
+from govsvc.caller import Caller
 from govsvc.db import utcnow
 from govsvc.evidence.models import StorageIntent
-from govsvc.runtime import Runtime
 from govsvc.storage import ObjectLocked, ObjectMissing, StorageError
+
+if TYPE_CHECKING:
+    from govsvc.runtime import Runtime
 
 log = logging.getLogger("govsvc.evidence.recovery")
 JOB = "upload recovery"

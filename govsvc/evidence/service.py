@@ -10,19 +10,20 @@ import uuid
 from collections.abc import AsyncIterable, AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
 from govsvc import validation
 from govsvc.audit.chain import canonical_json
 from govsvc.audit.log import record
-from govsvc.auth.caller import Caller
-from govsvc.authz.loading import load_unit_tree
 from govsvc.authz.sensitivity import Sensitivity
+from govsvc.caller import Caller
 from govsvc.db import utcnow
 from govsvc.errors import ErrorCode, Invalid, NotFound
 from govsvc.evidence import crypto, recovery
 from govsvc.evidence.access import evidence_for
+from govsvc.evidence.hold_access import covering_new
 from govsvc.evidence.models import (
     EvidenceItem,
     EvidenceKind,
@@ -33,9 +34,11 @@ from govsvc.evidence.models import (
 from govsvc.evidence.streams import Hashing, HashMismatch
 from govsvc.incidents.common import incident_for
 from govsvc.org.models import BusinessUnit
-from govsvc.retention import holds
-from govsvc.runtime import Runtime
+from govsvc.org.units import load_unit_tree
 from govsvc.storage import IntegrityMismatch, StoredObject
+
+if TYPE_CHECKING:
+    from govsvc.runtime import Runtime
 
 _SHA256 = re.compile(r"^[0-9a-fA-F]{64}$")
 MIN_REASON = 10
@@ -123,7 +126,7 @@ async def _place(runtime: Runtime, caller: Caller, new: NewEvidence) -> _Placeme
             raise NotFound("no such business unit", field="businessUnitId")
         caller.access.require("create", "evidence", unit_id=unit_id, sensitivity=sensitivity)
         tree = await load_unit_tree(session)
-        held = await holds.covering_new(
+        held = await covering_new(
             session, incident_ids=incident_ids, unit_lineage=tree.ancestors_or_self(unit_id)
         )
         return _Placement(unit_id, unit_code, sensitivity, incident_ids, held)

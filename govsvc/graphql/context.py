@@ -9,7 +9,7 @@ from typing import Any
 from strawberry.dataloader import DataLoader
 from strawberry.types import Info as StrawberryInfo
 
-from govsvc.auth.caller import Caller
+from govsvc.caller import Caller
 from govsvc.runtime import Runtime
 
 BatchFn = Callable[..., Awaitable[dict[Any, Any]]]  # (session, caller, keys, *args)

@@ -16,7 +16,7 @@ from strawberry.http import GraphQLHTTPResponse
 from strawberry.types.unset import UNSET
 
 from govsvc.auth.authenticate import Authenticator, unauthenticated
-from govsvc.auth.caller import Caller
+from govsvc.caller import Caller
 from govsvc.errors import Unauthenticated
 from govsvc.graphql import ide
 from govsvc.graphql.context import Context

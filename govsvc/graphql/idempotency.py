@@ -15,7 +15,7 @@ from graphql import GraphQLError, OperationType, get_operation_ast, parse
 from starlette.requests import Request
 from starlette.responses import Response
 
-from govsvc.auth.caller import Caller
+from govsvc.caller import Caller
 from govsvc.http_boundary import error_response
 from govsvc.idempotency import service
 from govsvc.runtime import Runtime

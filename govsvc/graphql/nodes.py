@@ -8,16 +8,16 @@ import strawberry
 from graphql import GraphQLError
 from strawberry import relay
 
-from govsvc.audit.schema import AuditEvent
-from govsvc.authz.schema import Grant
-from govsvc.compliance.schema import AuditPack
-from govsvc.evidence.schema import EvidenceItem, LegalHold
+from govsvc.graphql.access import Grant
+from govsvc.graphql.audit import AuditEvent
+from govsvc.graphql.compliance import AuditPack
 from govsvc.graphql.context import Info
+from govsvc.graphql.customers import Customer
+from govsvc.graphql.evidence import EvidenceItem, LegalHold
+from govsvc.graphql.incidents import ClassificationDispute, Incident, TimelineEntry
+from govsvc.graphql.org import BusinessUnit, Person, Service, Team
+from govsvc.graphql.outbox import WebhookDelivery
 from govsvc.graphql.relay import split_global_id
-from govsvc.incidents.schema import ClassificationDispute, Incident, TimelineEntry
-from govsvc.org.customer_schema import Customer
-from govsvc.org.schema import BusinessUnit, Person, Service, Team
-from govsvc.outbox.schema import WebhookDelivery
 
 NODE_TYPES: dict[str, Any] = {
     cls.__name__: cls

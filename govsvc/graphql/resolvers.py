@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 from graphql import GraphQLError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from govsvc.auth.caller import Caller
+from govsvc.caller import Caller
 from govsvc.db import unit_of_work
 from govsvc.errors import Forbidden, NotFound, ServiceError
 from govsvc.graphql.context import BatchFn, Info

@@ -18,19 +18,19 @@ from strawberry.extensions import (
 from strawberry.extensions.base_extension import SchemaExtension
 from strawberry.schema.config import StrawberryConfig
 
-from govsvc.audit.schema import AuditQuery
-from govsvc.authz.schema import AccessMutation, AccessQuery
-from govsvc.comms.live import Subscription
-from govsvc.comms.schema import CommsMutation, CommsQuery
-from govsvc.compliance.schema import ComplianceMutation, ComplianceQuery
-from govsvc.evidence.schema import EvidenceMutation, EvidenceQuery
+from govsvc.graphql.access import AccessMutation, AccessQuery
+from govsvc.graphql.audit import AuditQuery
+from govsvc.graphql.comms import CommsMutation, CommsQuery
+from govsvc.graphql.compliance import ComplianceMutation, ComplianceQuery
 from govsvc.graphql.errors import MaskUnexpectedErrors
+from govsvc.graphql.evidence import EvidenceMutation, EvidenceQuery
+from govsvc.graphql.incidents import IncidentMutation, IncidentQuery
+from govsvc.graphql.live import Subscription
 from govsvc.graphql.nodes import NodeQuery
+from govsvc.graphql.org import OrgMutation, OrgQuery
+from govsvc.graphql.outbox import OutboxMutation, OutboxQuery
 from govsvc.graphql.scalars import DATETIME
 from govsvc.graphql.text_guard import RefuseUnstorableText
-from govsvc.incidents.schema import IncidentMutation, IncidentQuery
-from govsvc.org.schema import OrgMutation, OrgQuery
-from govsvc.outbox.schema import OutboxMutation, OutboxQuery
 from govsvc.settings import Settings
 
 

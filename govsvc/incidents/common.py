@@ -9,9 +9,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from govsvc.auth.caller import Caller
 from govsvc.authz.access import readable
 from govsvc.authz.sensitivity import Sensitivity
+from govsvc.caller import Caller
 from govsvc.db import utcnow
 from govsvc.errors import Invalid, NotFound
 from govsvc.incidents.models import (

@@ -7,7 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from govsvc import validation
 from govsvc.audit.log import record
-from govsvc.auth.caller import Caller
+from govsvc.caller import Caller
 from govsvc.db import Database, utcnow
 from govsvc.errors import ErrorCode, Invalid, NotFound
 from govsvc.incidents.classification import (

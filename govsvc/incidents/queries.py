@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from govsvc.auth.caller import Caller
+from govsvc.caller import Caller
 from govsvc.incidents.classification import (
     Severity,
 )

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from govsvc import validation
 from govsvc.audit.log import record
-from govsvc.auth.caller import Caller
+from govsvc.caller import Caller
 from govsvc.db import Database
 from govsvc.errors import Invalid, NotFound
 from govsvc.incidents.common import (

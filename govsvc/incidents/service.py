@@ -6,7 +6,7 @@ import dataclasses
 import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,8 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from govsvc import validation
 from govsvc.audit.chain import canonical_json
 from govsvc.audit.log import record
-from govsvc.auth.caller import Caller
 from govsvc.authz.sensitivity import Sensitivity
+from govsvc.caller import Caller
 from govsvc.db import Database
 from govsvc.errors import ErrorCode, Invalid
 from govsvc.incidents.classification import (
@@ -46,7 +46,9 @@ from govsvc.incidents.models import (
 from govsvc.incidents.taxonomy import UnknownTag
 from govsvc.org import service as org_service
 from govsvc.org.models import Service
-from govsvc.policies import Policies
+
+if TYPE_CHECKING:
+    from govsvc.policies import Policies
 
 
 def service_level(service: Service) -> ServiceLevel:

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from govsvc import validation
 from govsvc.audit.log import record
-from govsvc.auth.caller import Caller
+from govsvc.caller import Caller
 from govsvc.db import Database
 from govsvc.errors import AlreadyExists, Forbidden, NotFound
 from govsvc.org.models import Customer

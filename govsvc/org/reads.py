@@ -10,8 +10,8 @@ from typing import Any, Generic, TypeVar
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from govsvc.auth.caller import Caller
 from govsvc.authz.access import readable
+from govsvc.caller import Caller
 from govsvc.errors import NotFound
 from govsvc.pagination import Page, fetch_page
 

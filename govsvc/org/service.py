@@ -12,8 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from govsvc import validation
 from govsvc.audit.log import record
-from govsvc.auth.caller import Caller
-from govsvc.authz.loading import load_unit_tree
+from govsvc.caller import Caller
 from govsvc.db import Database
 from govsvc.errors import AlreadyExists, Invalid
 from govsvc.org import reads
@@ -25,6 +24,7 @@ from govsvc.org.models import (
     Team,
     TeamMember,
 )
+from govsvc.org.units import load_unit_tree
 from govsvc.pagination import Page
 from govsvc.sentinel import KEEP, Keep
 

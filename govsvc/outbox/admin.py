@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from sqlalchemy import select
@@ -18,13 +19,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from govsvc import validation
 from govsvc.audit.log import record
-from govsvc.auth.caller import Caller
+from govsvc.caller import Caller
 from govsvc.db import utcnow
 from govsvc.errors import AlreadyExists, Conflict, Invalid, NotFound
 from govsvc.outbox.models import Delivery, DeliveryAttempt, DeliveryState, Endpoint, EndpointKind
 from govsvc.outbox.sealing import seal
 from govsvc.pagination import Page, fetch_page, page_size
-from govsvc.runtime import Runtime
+
+if TYPE_CHECKING:
+    from govsvc.runtime import Runtime
 
 SECRET_MIN, SECRET_MAX = 16, 512
 URL_MAX = 2000

@@ -21,13 +21,14 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 import httpx
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from govsvc.audit.log import record
-from govsvc.auth.caller import Caller
+from govsvc.caller import Caller
 from govsvc.db import utcnow
 from govsvc.outbox import formats, retries, sealing, signing
 from govsvc.outbox.models import (
@@ -38,8 +39,10 @@ from govsvc.outbox.models import (
     EndpointKind,
 )
 from govsvc.outbox.retries import Outcome
-from govsvc.runtime import Runtime
 from govsvc.settings import Settings
+
+if TYPE_CHECKING:
+    from govsvc.runtime import Runtime
 
 log = logging.getLogger("govsvc.outbox")
 USER_AGENT = "govsvc-webhooks/1"

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from govsvc import leader
 from govsvc.audit.log import record
-from govsvc.auth.caller import Caller
+from govsvc.caller import Caller
 from govsvc.db import utcnow
 from govsvc.evidence.models import (
     DispositionRecord,
@@ -25,8 +26,10 @@ from govsvc.evidence.models import (
     LegalHold,
 )
 from govsvc.retention.holds import items_in_scope
-from govsvc.runtime import Runtime
 from govsvc.storage import ObjectLocked, StorageError
+
+if TYPE_CHECKING:
+    from govsvc.runtime import Runtime
 
 JOB = "retention sweep"
 

@@ -3,18 +3,19 @@ matter naming items), mirrored onto the stored objects, and lifted on the record
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from govsvc import validation
 from govsvc.audit.log import record
-from govsvc.auth.caller import Caller
 from govsvc.authz.access import readable
-from govsvc.authz.loading import load_unit_tree
+from govsvc.caller import Caller
 from govsvc.db import after_commit, utcnow
 from govsvc.errors import ErrorCode, Forbidden, Invalid, NotFound
+from govsvc.evidence.hold_access import holds_allowed, units_of
 from govsvc.evidence.models import (
     EvidenceItem,
     EvidenceLink,
@@ -26,35 +27,13 @@ from govsvc.evidence.models import (
 from govsvc.incidents.common import incident_for, unit_code
 from govsvc.org import reads as org_reads
 from govsvc.org import service as org_service
+from govsvc.org.units import load_unit_tree
 from govsvc.pagination import Page, fetch_page
-from govsvc.retention.hold_access import holds_allowed, units_of
-from govsvc.runtime import Runtime
+
+if TYPE_CHECKING:
+    from govsvc.runtime import Runtime
 
 MIN_REASON = 10
-
-
-async def covering_new(
-    session: AsyncSession, *, incident_ids: Sequence[int], unit_lineage: Sequence[int]
-) -> bool:
-    """Does an active hold already cover evidence about to join these incidents and unit?"""
-    found = await session.execute(
-        select(LegalHold.id)
-        .where(
-            LegalHold.lifted_at.is_(None),
-            or_(
-                and_(
-                    LegalHold.scope == HoldScope.INCIDENT.value,
-                    LegalHold.scope_id.in_(list(incident_ids)),
-                ),
-                and_(
-                    LegalHold.scope == HoldScope.BUSINESS_UNIT.value,
-                    LegalHold.scope_id.in_(list(unit_lineage)),
-                ),
-            ),
-        )
-        .limit(1)
-    )
-    return found.first() is not None
 
 
 async def items_in_scope(session: AsyncSession, hold: LegalHold) -> list[EvidenceItem]:

@@ -20,8 +20,8 @@ import pytest
 from sqlalchemy import update
 from strawberry import relay
 
-from govsvc.authz.models import Grant
 from govsvc.db import utcnow
+from govsvc.grants.models import Grant
 from govsvc.runtime import Runtime
 from tests.conftest import GraphQL
 

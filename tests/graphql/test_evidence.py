@@ -16,7 +16,7 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy import func, select
 
-from govsvc.auth.caller import Caller
+from govsvc.caller import Caller
 from govsvc.evidence import service as evidence_service
 from govsvc.evidence.models import EvidenceItem, EvidenceKind, StorageIntent
 from govsvc.runtime import Runtime

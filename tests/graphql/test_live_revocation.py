@@ -14,7 +14,7 @@ import pytest
 import websockets
 
 from govsvc.auth import tokens
-from govsvc.auth.caller import Caller
+from govsvc.caller import Caller
 from govsvc.runtime import Runtime
 from tests.conftest import GraphQL
 from tests.graphql import helpers

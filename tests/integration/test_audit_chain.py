@@ -10,7 +10,7 @@ from sqlalchemy.exc import DBAPIError
 
 from govsvc.audit import chain
 from govsvc.audit.models import AuditEvent
-from govsvc.auth.caller import Caller
+from govsvc.caller import Caller
 from govsvc.errors import AlreadyExists
 from govsvc.org import service as org_service
 from govsvc.runtime import Runtime

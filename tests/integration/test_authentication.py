@@ -28,9 +28,9 @@ from sqlalchemy import func, select, update
 
 from govsvc.app import create_app
 from govsvc.audit.models import AuditEvent
-from govsvc.auth.caller import Caller
 from govsvc.auth.models import ApiToken
 from govsvc.auth.tokens import hash_token, issue_token, revoke_token
+from govsvc.caller import Caller
 from govsvc.org.models import Principal
 from govsvc.runtime import Runtime
 from govsvc.settings import DEV_SECRET, Settings

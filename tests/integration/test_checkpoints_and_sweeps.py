@@ -11,7 +11,7 @@ from sqlalchemy import select, text
 
 from govsvc.audit import chain, checkpoints
 from govsvc.audit.models import AuditCheckpoint, AuditEvent
-from govsvc.auth.caller import Caller
+from govsvc.caller import Caller
 from govsvc.evidence import service as evidence_service
 from govsvc.evidence.models import DispositionRecord, EvidenceItem, EvidenceKind, EvidenceState
 from govsvc.org import service as org_service

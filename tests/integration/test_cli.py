@@ -24,10 +24,10 @@ from sqlalchemy import func, select
 
 from govsvc.audit import chain
 from govsvc.audit.models import AuditEvent
-from govsvc.auth.caller import Caller
 from govsvc.auth.models import ApiToken
-from govsvc.authz.models import Grant
+from govsvc.caller import Caller
 from govsvc.db import Database
+from govsvc.grants.models import Grant
 from govsvc.health import readiness_problems
 from govsvc.org import service as org_service
 from govsvc.org.models import Principal

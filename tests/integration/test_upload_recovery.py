@@ -32,7 +32,7 @@ from sqlalchemy import func, select
 
 from govsvc.app import create_app
 from govsvc.audit.models import AuditEvent
-from govsvc.auth.caller import Caller
+from govsvc.caller import Caller
 from govsvc.evidence.models import EvidenceItem, StorageIntent
 from govsvc.graphql.relay import global_id
 from govsvc.org import service as org_service

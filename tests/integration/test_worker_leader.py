@@ -19,7 +19,7 @@ from sqlalchemy import ColumnElement, func, select
 
 from govsvc.audit import checkpoints, tree_heads
 from govsvc.audit.models import AuditCheckpoint, AuditEvent, SignedTreeHead
-from govsvc.auth.caller import Caller
+from govsvc.caller import Caller
 from govsvc.evidence import service as evidence_service
 from govsvc.evidence.models import DispositionRecord, DispositionRun, EvidenceKind
 from govsvc.org import service as org_service

@@ -6,8 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from govsvc.auth.caller import Caller
 from govsvc.authz.access import Access, GrantView, UnitTree
+from govsvc.caller import Caller
 from govsvc.outbox import admin
 from govsvc.outbox.admin import EndpointView
 from govsvc.runtime import Runtime

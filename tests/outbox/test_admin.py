@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from govsvc.audit.models import AuditEvent
-from govsvc.auth.caller import Caller
+from govsvc.caller import Caller
 from govsvc.errors import AlreadyExists, Conflict, Forbidden, Invalid, NotFound
 from govsvc.outbox import admin
 from govsvc.outbox.admin import EndpointView

@@ -12,7 +12,7 @@ from slack_sdk.models.blocks import Block
 from sqlalchemy import select
 
 from govsvc.audit.models import AuditEvent
-from govsvc.auth.caller import Caller
+from govsvc.caller import Caller
 from govsvc.outbox import admin, formats
 from govsvc.outbox.deliver import deliver_due
 from govsvc.outbox.models import DeliveryState, EndpointKind

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from govsvc.audit.models import AuditEvent
-from govsvc.auth.caller import Caller
+from govsvc.caller import Caller
 from govsvc.db import utcnow
 from govsvc.outbox import admin
 from govsvc.outbox.admin import EndpointView

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from govsvc.auth.caller import Caller
+from govsvc.caller import Caller
 from govsvc.errors import Invalid
 from govsvc.org.models import BusinessUnit
 from govsvc.outbox import admin

@@ -13,14 +13,14 @@ from collections.abc import AsyncGenerator
 
 import strawberry
 
-from govsvc.auth.caller import Caller
+from govsvc.caller import Caller
 from govsvc.comms import events
-from govsvc.comms.schema import StatusUpdate
 from govsvc.errors import NotFound, ServiceError, Unauthenticated
+from govsvc.graphql.comms import StatusUpdate
 from govsvc.graphql.context import Info
+from govsvc.graphql.incident_types import IncidentStatus, TimelineEntry
 from govsvc.graphql.relay import decode_id
 from govsvc.graphql.resolvers import bad_input
-from govsvc.incidents.graphql_types import IncidentStatus, TimelineEntry
 from govsvc.incidents.models import IncidentStatus as IncidentStatusEnum
 
 FORBIDDEN = 4403

@@ -6,6 +6,14 @@ import strawberry
 from strawberry import relay
 
 from govsvc.graphql.context import Info
+from govsvc.graphql.incident_mutations import IncidentMutation
+from govsvc.graphql.incident_types import (
+    ClassificationDispute,
+    Incident,
+    IncidentStatus,
+    Severity,
+    TimelineEntry,
+)
 from govsvc.graphql.relay import (
     connection,
     decode_cursor,
@@ -13,14 +21,6 @@ from govsvc.graphql.relay import (
 )
 from govsvc.graphql.resolvers import read
 from govsvc.incidents import queries as incident_queries
-from govsvc.incidents.graphql_types import (
-    ClassificationDispute,
-    Incident,
-    IncidentStatus,
-    Severity,
-    TimelineEntry,
-)
-from govsvc.incidents.mutations import IncidentMutation
 from govsvc.pagination import page_size
 
 

@@ -9,11 +9,11 @@ from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from govsvc.audit.log import record
-from govsvc.auth.caller import Caller
 from govsvc.authz.access import readable
-from govsvc.authz.models import Grant
+from govsvc.caller import Caller
 from govsvc.db import Database, utcnow
 from govsvc.errors import ErrorCode, Invalid, NotFound
+from govsvc.grants.models import Grant
 from govsvc.org import service as org_service
 from govsvc.org.models import BusinessUnit
 from govsvc.pagination import Page, fetch_page

@@ -11,9 +11,10 @@ import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry import relay
 
-from govsvc.auth.caller import Caller
 from govsvc.authz.sensitivity import Sensitivity as SensitivityEnum
+from govsvc.caller import Caller
 from govsvc.graphql.context import Info
+from govsvc.graphql.org import BusinessUnit, Person, Service, Team
 from govsvc.graphql.relay import (
     connection,
     decode_cursor,
@@ -23,7 +24,6 @@ from govsvc.incidents import classification as cls_
 from govsvc.incidents import models
 from govsvc.incidents import queries as incident_queries
 from govsvc.org import service as org_service
-from govsvc.org.schema import BusinessUnit, Person, Service, Team
 from govsvc.pagination import page_size
 
 IncidentStatus = strawberry.enum(models.IncidentStatus, name="IncidentStatus")

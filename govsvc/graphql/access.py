@@ -10,10 +10,11 @@ import strawberry
 from strawberry import relay
 
 from govsvc.auth import tokens
-from govsvc.authz import models
-from govsvc.authz import service as authz_service
+from govsvc.grants import models
+from govsvc.grants import service as authz_service
 from govsvc.graphql.context import Info
 from govsvc.graphql.errors import UserError
+from govsvc.graphql.org import BusinessUnit, Person
 from govsvc.graphql.relay import (
     connection,
     decode_cursor,
@@ -23,7 +24,6 @@ from govsvc.graphql.relay import (
 )
 from govsvc.graphql.resolvers import load_nodes, mutate, read
 from govsvc.org import service as org_service
-from govsvc.org.schema import BusinessUnit, Person
 from govsvc.pagination import page_size
 
 

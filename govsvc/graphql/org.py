@@ -10,11 +10,12 @@ from typing import Any, Self
 import strawberry
 from strawberry import relay
 
+from govsvc.graphql import customers as customer_schema
 from govsvc.graphql.context import Info
 from govsvc.graphql.errors import UserError
 from govsvc.graphql.relay import connection, decode_cursor, decode_id, decode_optional
 from govsvc.graphql.resolvers import load_nodes, mutate, read
-from govsvc.org import customer_schema, models
+from govsvc.org import models
 from govsvc.org import service as org_service
 from govsvc.pagination import page_size
 from govsvc.sentinel import KEEP

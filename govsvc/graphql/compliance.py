@@ -27,12 +27,12 @@ from govsvc.compliance import models as compliance_models
 from govsvc.compliance.catalog import Control as ControlModel
 from govsvc.compliance.clocks import ClockState as ClockStateEnum
 from govsvc.compliance.clocks import TriggerKind as TriggerKindEnum
-from govsvc.evidence.schema import EvidenceItem
 from govsvc.graphql.context import Info
 from govsvc.graphql.errors import UserError
+from govsvc.graphql.evidence import EvidenceItem
+from govsvc.graphql.incident_types import Incident
 from govsvc.graphql.relay import decode_filter, decode_id, global_id, split_global_id
 from govsvc.graphql.resolvers import load_nodes, mutate, read, read_checked, read_or
-from govsvc.incidents.graphql_types import Incident
 
 ClockState = strawberry.enum(
     ClockStateEnum,

@@ -6,17 +6,10 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from govsvc.authz.access import Access, GrantView, UnitTree
-from govsvc.authz.models import Grant
 from govsvc.authz.policy import AccessPolicy
 from govsvc.db import utcnow
-from govsvc.org.models import BusinessUnit
-
-
-async def load_unit_tree(session: AsyncSession) -> UnitTree:
-    rows = (
-        await session.execute(select(BusinessUnit.id, BusinessUnit.parent_id, BusinessUnit.code))
-    ).all()
-    return UnitTree({r.id: r.parent_id for r in rows}, {r.id: r.code for r in rows})
+from govsvc.grants.models import Grant
+from govsvc.org.units import load_unit_tree
 
 
 async def load_access(session: AsyncSession, policy: AccessPolicy, principal_id: int) -> Access:

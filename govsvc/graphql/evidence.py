@@ -16,6 +16,7 @@ from govsvc.evidence import models, queries
 from govsvc.evidence import service as evidence_service
 from govsvc.graphql.context import Info
 from govsvc.graphql.errors import UserError
+from govsvc.graphql.incident_types import Incident, Sensitivity
 from govsvc.graphql.relay import (
     connection,
     decode_cursor,
@@ -26,7 +27,6 @@ from govsvc.graphql.relay import (
 )
 from govsvc.graphql.resolvers import load_nodes, mutate, read
 from govsvc.incidents import queries as incident_queries
-from govsvc.incidents.graphql_types import Incident, Sensitivity
 from govsvc.pagination import page_size
 from govsvc.retention import disposition, holds
 

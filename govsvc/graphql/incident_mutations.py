@@ -10,16 +10,7 @@ import strawberry
 from govsvc.authz.sensitivity import Sensitivity as SensitivityEnum
 from govsvc.graphql.context import Info
 from govsvc.graphql.errors import UserError
-from govsvc.graphql.relay import (
-    decode_id,
-    decode_optional,
-)
-from govsvc.graphql.resolvers import mutate
-from govsvc.incidents import classification as cls_
-from govsvc.incidents import disputes as incident_disputes
-from govsvc.incidents import records as incident_records
-from govsvc.incidents import service as incident_service
-from govsvc.incidents.graphql_types import (
+from govsvc.graphql.incident_types import (
     ClassificationDispute,
     DataExposure,
     Decision,
@@ -29,6 +20,15 @@ from govsvc.incidents.graphql_types import (
     Severity,
     TimelineEntry,
 )
+from govsvc.graphql.relay import (
+    decode_id,
+    decode_optional,
+)
+from govsvc.graphql.resolvers import mutate
+from govsvc.incidents import classification as cls_
+from govsvc.incidents import disputes as incident_disputes
+from govsvc.incidents import records as incident_records
+from govsvc.incidents import service as incident_service
 
 # ---------------------------------------------------------------------------- mutations
 

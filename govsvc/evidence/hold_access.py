@@ -1,4 +1,5 @@
-"""Who may see or act on a legal hold: those whose grants cover every business unit it touches.
+"""Who may see or act on a legal hold (those whose grants cover every business unit it touches),
+and whether a hold already covers evidence about to be stored.
 
 A hold has no unit column of its own; its units follow from its scope, so they can never
 disagree with what it holds: an incident hold touches the incident's unit, a unit hold that
@@ -10,9 +11,9 @@ forbidden hold looks exactly like a missing one.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
-from sqlalchemy import ColumnElement, Select, and_, exists, false, not_, select, true, union
+from sqlalchemy import ColumnElement, Select, and_, exists, false, not_, or_, select, true, union
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from govsvc.authz.access import Access
@@ -63,3 +64,27 @@ async def units_of(session: AsyncSession, hold_ids: Iterable[int]) -> dict[int, 
     for hold_id, unit_id in rows.all():
         found.setdefault(hold_id, set()).add(unit_id)
     return found
+
+
+async def covering_new(
+    session: AsyncSession, *, incident_ids: Sequence[int], unit_lineage: Sequence[int]
+) -> bool:
+    """Does an active hold already cover evidence about to join these incidents and unit?"""
+    found = await session.execute(
+        select(LegalHold.id)
+        .where(
+            LegalHold.lifted_at.is_(None),
+            or_(
+                and_(
+                    LegalHold.scope == HoldScope.INCIDENT.value,
+                    LegalHold.scope_id.in_(list(incident_ids)),
+                ),
+                and_(
+                    LegalHold.scope == HoldScope.BUSINESS_UNIT.value,
+                    LegalHold.scope_id.in_(list(unit_lineage)),
+                ),
+            ),
+        )
+        .limit(1)
+    )
+    return found.first() is not None

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry import relay
 
-from govsvc.auth.caller import Caller
+from govsvc.caller import Caller
 from govsvc.graphql.context import Info
 from govsvc.graphql.errors import UserError
 from govsvc.graphql.relay import connection, decode_cursor, decode_id, global_id

@@ -19,8 +19,8 @@ from govsvc.evidence import download, service
 from govsvc.evidence.models import EvidenceItem, EvidenceKind
 from govsvc.graphql.relay import decode_id, decode_optional, global_id
 from govsvc.graphql.scalars import parse_datetime, serialize_datetime
-from govsvc.http_errors import forbidden, refused
 from govsvc.runtime import Runtime
+from govsvc.web.errors import forbidden, refused
 
 
 def evidence_json(item: EvidenceItem) -> dict[str, object]:

@@ -15,10 +15,10 @@ from govsvc.comms import models, postmortems, redact, roles, templates, updates
 from govsvc.errors import NotFound
 from govsvc.graphql.context import Info
 from govsvc.graphql.errors import UserError
+from govsvc.graphql.incident_types import Sensitivity, Severity
 from govsvc.graphql.relay import decode_id, decode_optional, global_id
 from govsvc.graphql.resolvers import mutate, read, read_checked, read_or
 from govsvc.incidents.classification import Severity as SeverityEnum
-from govsvc.incidents.graphql_types import Sensitivity, Severity
 
 Audience = strawberry.enum(models.Audience, name="Audience")
 UpdateState = strawberry.enum(models.UpdateState, name="UpdateState")

@@ -17,8 +17,8 @@ from govsvc.compliance.models import AuditPackState
 from govsvc.errors import Conflict, Forbidden, ServiceError, Unauthenticated
 from govsvc.evidence.streams import verified
 from govsvc.graphql.relay import decode_id
-from govsvc.http_errors import forbidden, refused
 from govsvc.runtime import Runtime
+from govsvc.web.errors import forbidden, refused
 
 
 class PackEndpoints:

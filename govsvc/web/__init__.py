@@ -1,0 +1,1 @@
+"""HTTP routes beside GraphQL: evidence and pack downloads, the public status page."""
