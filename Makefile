@@ -25,6 +25,7 @@ serve: setup pdf-libs
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 test: lint browser pdf-libs test-sqlite test-postgres
 
