@@ -13,7 +13,7 @@ from govsvc.auth import tokens
 from govsvc.grants import models
 from govsvc.grants import service as authz_service
 from govsvc.graphql.context import Info
-from govsvc.graphql.errors import UserError
+from govsvc.graphql.errors import LegacyUserError
 from govsvc.graphql.org import BusinessUnit, Person
 from govsvc.graphql.relay import (
     connection,
@@ -22,7 +22,7 @@ from govsvc.graphql.relay import (
     decode_id,
     decode_optional,
 )
-from govsvc.graphql.resolvers import load_nodes, mutate, read
+from govsvc.graphql.resolvers import load_nodes, mutate_legacy, read_legacy
 from govsvc.org import service as org_service
 from govsvc.pagination import page_size
 
@@ -109,7 +109,7 @@ class AccessQuery:
         after: str | None = None,
     ) -> relay.Connection[Grant]:
         cap = info.context.runtime.settings.graphql_max_page
-        page = await read(
+        page = await read_legacy(
             info,
             lambda s, c: authz_service.list_grants(
                 s,
@@ -133,7 +133,7 @@ class GrantCreateInput:
 
 
 @strawberry.type
-class GrantCreateError(UserError):
+class GrantCreateError(LegacyUserError):
     pass
 
 
@@ -149,7 +149,7 @@ class GrantRevokeInput:
 
 
 @strawberry.type
-class GrantRevokeError(UserError):
+class GrantRevokeError(LegacyUserError):
     pass
 
 
@@ -169,7 +169,7 @@ class ApiTokenCreateInput:
 
 
 @strawberry.type
-class ApiTokenCreateError(UserError):
+class ApiTokenCreateError(LegacyUserError):
     pass
 
 
@@ -188,7 +188,7 @@ class AccessMutation:
     async def grant_create(self, info: Info, input: GrantCreateInput) -> GrantCreatePayload:
         rt, caller = info.context.runtime, info.context.caller
         expires: datetime | None = input.expires_at
-        return await mutate(
+        return await mutate_legacy(
             lambda: authz_service.grant_role(
                 rt.db,
                 caller,
@@ -207,7 +207,7 @@ class AccessMutation:
     @strawberry.mutation
     async def grant_revoke(self, info: Info, input: GrantRevokeInput) -> GrantRevokePayload:
         rt, caller = info.context.runtime, info.context.caller
-        return await mutate(
+        return await mutate_legacy(
             lambda: authz_service.revoke_grant(
                 rt.db, caller, grant_id=decode_id(input.id, "Grant", field="id")
             ),
@@ -221,7 +221,7 @@ class AccessMutation:
         self, info: Info, input: ApiTokenCreateInput
     ) -> ApiTokenCreatePayload:
         rt, caller = info.context.runtime, info.context.caller
-        return await mutate(
+        return await mutate_legacy(
             lambda: tokens.create_token(
                 rt.db,
                 caller,

@@ -14,10 +14,10 @@ from govsvc.authz.sensitivity import Sensitivity as SensitivityEnum
 from govsvc.comms import models, postmortems, redact, roles, templates, updates
 from govsvc.errors import NotFound
 from govsvc.graphql.context import Info
-from govsvc.graphql.errors import UserError
+from govsvc.graphql.errors import LegacyUserError
 from govsvc.graphql.incident_types import Sensitivity, Severity
 from govsvc.graphql.relay import decode_id, decode_optional, global_id
-from govsvc.graphql.resolvers import mutate, read, read_checked, read_or
+from govsvc.graphql.resolvers import mutate_legacy, read_checked_legacy, read_legacy, read_or_legacy
 from govsvc.incidents.classification import Severity as SeverityEnum
 
 Audience = strawberry.enum(models.Audience, name="Audience")
@@ -174,7 +174,7 @@ class CommsQuery:
             pk = decode_id(incident_id, "Incident", field="incidentId")
             return await updates.current_for(session, caller, pk, models.Audience(audience))
 
-        found = await read_or(info, run, missing=None)
+        found = await read_or_legacy(info, run, missing=None)
         return StatusUpdate.from_model(found) if found else None
 
     @strawberry.field(
@@ -186,11 +186,11 @@ class CommsQuery:
             pk = decode_id(incident_id, "Incident", field="incidentId")
             return await updates.list_for(session, caller, pk)
 
-        return [StatusUpdate.from_model(u) for u in await read_or(info, run, missing=[])]
+        return [StatusUpdate.from_model(u) for u in await read_or_legacy(info, run, missing=[])]
 
     @strawberry.field(description="Message templates, every version.")
     async def message_templates(self, info: Info) -> list[MessageTemplate]:
-        found = await read(info, lambda s, c: templates.list_templates(s))
+        found = await read_legacy(info, lambda s, c: templates.list_templates(s))
         return [MessageTemplate.from_model(t) for t in found]
 
     @strawberry.field(
@@ -202,7 +202,7 @@ class CommsQuery:
     ) -> TemplatePreview:
         values = variables if isinstance(variables, dict) else None
         caller = info.context.caller
-        return await read_checked(
+        return await read_checked_legacy(
             info,
             lambda _s, _c: templates.preview(caller, body=body, values=values),
             ok=lambda text: TemplatePreview(text=text),
@@ -230,7 +230,7 @@ class CommsQuery:
     async def public_post_mortem(
         self, info: Info, incident_id: strawberry.ID
     ) -> PublicPostMortem | None:
-        found = await read_or(
+        found = await read_or_legacy(
             info,
             lambda s, c: postmortems.public_version(
                 s, c, incident_id=decode_id(incident_id, "Incident", field="incidentId")
@@ -260,7 +260,7 @@ class CommsQuery:
                 score=s.score,
                 recognizer=s.recognizer,
             )
-            for s in await read_or(info, run, missing=[])
+            for s in await read_or_legacy(info, run, missing=[])
         ]
 
 
@@ -275,7 +275,7 @@ class IncidentRoleAssignInput:
 
 
 @strawberry.type
-class CommsError(UserError):
+class CommsError(LegacyUserError):
     pass
 
 
@@ -414,7 +414,7 @@ class CommsMutation:
         self, info: Info, input: IncidentRoleAssignInput
     ) -> IncidentRolePayload:
         rt, caller = info.context.runtime, info.context.caller
-        return await mutate(
+        return await mutate_legacy(
             lambda: roles.assign(
                 rt,
                 caller,
@@ -436,7 +436,7 @@ class CommsMutation:
         rt, caller = info.context.runtime, info.context.caller
         due: datetime | None = input.next_update_due
         eta: datetime | None = input.eta
-        return await mutate(
+        return await mutate_legacy(
             lambda: updates.draft_update(
                 rt,
                 caller,
@@ -463,7 +463,7 @@ class CommsMutation:
         self, info: Info, input: StatusUpdateDecideInput
     ) -> StatusUpdatePayload:
         rt, caller = info.context.runtime, info.context.caller
-        return await mutate(
+        return await mutate_legacy(
             lambda: updates.decide(
                 rt,
                 caller,
@@ -480,7 +480,7 @@ class CommsMutation:
         self, info: Info, input: StatusUpdateWithdrawInput
     ) -> StatusUpdatePayload:
         rt, caller = info.context.runtime, info.context.caller
-        return await mutate(
+        return await mutate_legacy(
             lambda: updates.withdraw(rt, caller, update_id=_update_pk(input.update_id)),
             **_update_payload(),
         )
@@ -488,7 +488,7 @@ class CommsMutation:
     @strawberry.mutation(description="Add a template, or a new version of one.")
     async def template_create(self, info: Info, input: TemplateCreateInput) -> TemplatePayload:
         rt, caller = info.context.runtime, info.context.caller
-        return await mutate(
+        return await mutate_legacy(
             lambda: templates.create(
                 rt,
                 caller,
@@ -517,7 +517,7 @@ class CommsMutation:
                 customers=input.customers,
             )
 
-        return await mutate(
+        return await mutate_legacy(
             run,
             ok=lambda p: PostMortemPayload(post_mortem=PostMortem.from_model(p)),
             refused=lambda e: PostMortemPayload(errors=e),
@@ -527,7 +527,7 @@ class CommsMutation:
     @strawberry.mutation(description="Move a post-mortem: to review, back to draft, approved.")
     async def post_mortem_move(self, info: Info, input: PostMortemMoveInput) -> PostMortemPayload:
         rt, caller = info.context.runtime, info.context.caller
-        return await mutate(
+        return await mutate_legacy(
             lambda: postmortems.move(
                 rt,
                 caller,
@@ -558,7 +558,7 @@ class CommsMutation:
             )
             for s in input.spans
         ]
-        return await mutate(
+        return await mutate_legacy(
             lambda: postmortems.publish(
                 rt,
                 caller,

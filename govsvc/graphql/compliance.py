@@ -28,11 +28,17 @@ from govsvc.compliance.catalog import Control as ControlModel
 from govsvc.compliance.clocks import ClockState as ClockStateEnum
 from govsvc.compliance.clocks import TriggerKind as TriggerKindEnum
 from govsvc.graphql.context import Info
-from govsvc.graphql.errors import UserError
+from govsvc.graphql.errors import LegacyUserError
 from govsvc.graphql.evidence import EvidenceItem
 from govsvc.graphql.incident_types import Incident
 from govsvc.graphql.relay import decode_filter, decode_id, global_id, split_global_id
-from govsvc.graphql.resolvers import load_nodes, mutate, read, read_checked, read_or
+from govsvc.graphql.resolvers import (
+    load_nodes,
+    mutate_legacy,
+    read_checked_legacy,
+    read_legacy,
+    read_or_legacy,
+)
 
 ClockState = strawberry.enum(
     ClockStateEnum,
@@ -335,7 +341,7 @@ class ComplianceQuery:
             await incident_for(session, caller, pk, "read")
             return await mapping.suggestions(rt, session, incident_id=pk)
 
-        found: list[mapping.Suggestion] = await read_or(info, run, missing=[])
+        found: list[mapping.Suggestion] = await read_or_legacy(info, run, missing=[])
         return [
             ControlSuggestion(control=Control.from_model(s.control), because_of_tags=s.because_of)
             for s in found
@@ -369,7 +375,7 @@ class ComplianceQuery:
                 unit_ids=units,
             )
 
-        report = await read_or(info, run, missing=None)
+        report = await read_or_legacy(info, run, missing=None)
         if report is None:
             return None
         return CoverageReport(
@@ -400,7 +406,7 @@ class ComplianceQuery:
                 session, caller, decode_id(id, "AuditPack", field="id")
             )
 
-        found = await read_or(info, run, missing=None)
+        found = await read_or_legacy(info, run, missing=None)
         return AuditPack.from_model(found) if found is not None else None
 
     @strawberry.field(description="Regulator clocks across incidents, soonest due first.")
@@ -412,7 +418,7 @@ class ComplianceQuery:
     ) -> list[NotificationClock]:
         rt = info.context.runtime
         pk = decode_filter(incident_id, "Incident")
-        clocks = await read(
+        clocks = await read_legacy(
             info,
             lambda s, c: notifications.notification_clocks(
                 rt, s, c, states=[ClockStateEnum(x) for x in states or ()], incident_id=pk
@@ -443,7 +449,7 @@ class ComplianceQuery:
                 regimes, caller, regime=regime, triggered_at=at, trigger=kind, facts=given
             )
 
-        return await read_checked(
+        return await read_checked_legacy(
             info,
             run,
             ok=lambda found: NotificationClockPreviewResult(
@@ -487,7 +493,7 @@ class ComplianceQuery:
             incident = await incident_for(session, caller, pk, "read")
             return notifications.timeline_json(incident, regime, items)
 
-        document: Any = await read_or(info, run, missing=None)
+        document: Any = await read_or_legacy(info, run, missing=None)
         if document is None:
             return None
         return RegulatorTimeline(
@@ -518,7 +524,7 @@ class ControlMappingDecideInput:
 
 
 @strawberry.type
-class ControlMappingError(UserError):
+class ControlMappingError(LegacyUserError):
     pass
 
 
@@ -559,7 +565,7 @@ class RegulatoryNotificationRecordInput:
 
 
 @strawberry.type
-class RegulatoryError(UserError):
+class RegulatoryError(LegacyUserError):
     pass
 
 
@@ -586,7 +592,7 @@ class AuditPackCreateInput:
 
 
 @strawberry.type
-class AuditPackCreateError(UserError):
+class AuditPackCreateError(LegacyUserError):
     pass
 
 
@@ -613,7 +619,7 @@ async def _after_regulatory(info: Info, incident_pk: int) -> RegulatoryPayload:
         incident = await incident_for(session, caller, incident_pk, "read")
         return incident, await notifications.clocks_for(rt, session, [incident])
 
-    incident, clocks = await read(info, run)
+    incident, clocks = await read_legacy(info, run)
     return RegulatoryPayload(
         incident=Incident.from_model(incident),
         clocks=[NotificationClock.from_clock(c) for c in clocks],
@@ -639,7 +645,7 @@ class ComplianceMutation:
                 confirm=input.confirm,
             )
 
-        return await mutate(
+        return await mutate_legacy(
             run,
             ok=lambda m: ControlMappingPayload(
                 control_key=m.control_key, state=compliance_models.MappingState(m.state)
@@ -667,7 +673,7 @@ class ComplianceMutation:
             )
             return await _after_regulatory(info, pk)
 
-        return await mutate(
+        return await mutate_legacy(
             run,
             ok=lambda p: p,
             refused=lambda e: RegulatoryPayload(errors=e),
@@ -690,7 +696,7 @@ class ComplianceMutation:
             )
             return await _after_regulatory(info, pk)
 
-        return await mutate(
+        return await mutate_legacy(
             run,
             ok=lambda p: p,
             refused=lambda e: RegulatoryPayload(errors=e),
@@ -720,7 +726,7 @@ class ComplianceMutation:
             )
             return await _after_regulatory(info, pk)
 
-        return await mutate(
+        return await mutate_legacy(
             run,
             ok=lambda p: p,
             refused=lambda e: RegulatoryPayload(errors=e),
@@ -751,7 +757,7 @@ class ComplianceMutation:
             )
             return await pack_jobs.request(rt, caller, request)
 
-        return await mutate(
+        return await mutate_legacy(
             run,
             ok=lambda p: AuditPackCreatePayload(audit_pack=AuditPack.from_model(p)),
             refused=lambda e: AuditPackCreatePayload(errors=e),

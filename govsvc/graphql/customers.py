@@ -10,9 +10,9 @@ import strawberry
 from strawberry import relay
 
 from govsvc.graphql.context import Info
-from govsvc.graphql.errors import UserError
+from govsvc.graphql.errors import LegacyUserError
 from govsvc.graphql.relay import decode_id
-from govsvc.graphql.resolvers import load_nodes, mutate, read
+from govsvc.graphql.resolvers import load_nodes, mutate_legacy, read_legacy
 from govsvc.org import customers, models
 
 
@@ -45,7 +45,7 @@ class CustomerRemoveInput:
 
 
 @strawberry.type
-class CustomerError(UserError):
+class CustomerError(LegacyUserError):
     pass
 
 
@@ -56,13 +56,13 @@ class CustomerPayload:
 
 
 async def list_all(info: Info) -> list[Customer]:
-    found = await read(info, customers.list_customers)
+    found = await read_legacy(info, customers.list_customers)
     return [Customer.from_model(c) for c in found]
 
 
 async def add(info: Info, input: CustomerAddInput) -> CustomerPayload:
     rt, caller = info.context.runtime, info.context.caller
-    return await mutate(
+    return await mutate_legacy(
         lambda: customers.add_customer(rt.db, caller, name=input.name),
         ok=lambda c: CustomerPayload(customer=Customer.from_model(c)),
         refused=lambda e: CustomerPayload(errors=e),
@@ -72,7 +72,7 @@ async def add(info: Info, input: CustomerAddInput) -> CustomerPayload:
 
 async def remove(info: Info, input: CustomerRemoveInput) -> CustomerPayload:
     rt, caller = info.context.runtime, info.context.caller
-    return await mutate(
+    return await mutate_legacy(
         lambda: customers.remove_customer(
             rt.db, caller, customer_id=decode_id(input.id, "Customer", field="id")
         ),

@@ -1,9 +1,19 @@
-"""How failures reach clients: typed payload errors, FORBIDDEN, and masked surprises."""
+"""How failures reach clients: payload errors per domain, FORBIDDEN, and masked surprises.
+
+A use case refuses by raising a `ServiceError` (govsvc.errors) with a code. Each domain's
+GraphQL module declares its error type (`IncidentError`, `CommsError`, ...) with an enum of the
+codes its mutations can answer (`IncidentErrorCode`, ...), the way Saleor does: a client learns
+from the schema exactly which refusals one mutation can give. `refusal` turns the exception into
+that domain's error; `resolvers.mutate` does it for every mutation.
+"""
 
 from __future__ import annotations
 
+import functools
 import logging
+import typing
 from collections.abc import Iterator
+from enum import Enum
 from typing import Any
 
 import strawberry
@@ -16,20 +26,46 @@ from govsvc.graphql.scalars import InputValueError
 
 log = logging.getLogger("govsvc.graphql")
 
-ErrorCode = strawberry.enum(
-    DomainErrorCode, name="ErrorCode", description="Why a mutation refused its input."
-)
 
-
-@strawberry.interface(description="A refusal of a mutation's input: which field, why, a code.")
+@strawberry.interface(description="A refusal of a mutation's input: which field and why.")
 class UserError:
     field: str | None = strawberry.field(description="The input field at fault, if one is.")
     message: str
-    code: ErrorCode  # type: ignore[valid-type]
 
 
-def user_errors(error_type: type[Any], error: ServiceError) -> list[Any]:
-    return [error_type(field=error.field, message=error.message, code=error.code)]
+# Transitional, until every domain declares its own error type: the one global code enum.
+LegacyErrorCode = strawberry.enum(DomainErrorCode, name="ErrorCode")
+
+
+@strawberry.interface(description="A refusal with a code from the global enum (being retired).")
+class LegacyUserError(UserError):
+    code: LegacyErrorCode  # type: ignore[valid-type]
+
+
+@functools.cache
+def _code_enum(error_type: Any) -> type[Enum]:
+    code: type[Enum] = typing.get_type_hints(error_type)["code"]
+    return code
+
+
+@functools.cache
+def error_type_of(payload: Any) -> type[Any]:
+    """The domain error type a payload lists under `errors`."""
+    (error_type,) = typing.get_args(typing.get_type_hints(payload)["errors"])
+    return typing.cast(type[Any], error_type)
+
+
+def refusal(error_type: Any, error: ServiceError) -> Any:
+    """`error` as `error_type`, with the domain's code of the same name."""
+    codes = _code_enum(error_type)
+    try:
+        code = codes(error.code.value)
+    except ValueError:
+        # A use case answered a code its domain does not declare: still a refusal the client
+        # must read, so it goes out as INVALID, and we hear of it (tests/unit check the enums).
+        log.error("%s has no code %s; answered INVALID", codes.__name__, error.code.value)
+        code = codes("INVALID")
+    return error_type(field=error.field, message=error.message, code=code)
 
 
 def forbidden(error: Forbidden) -> GraphQLError:

@@ -15,7 +15,7 @@ from govsvc.authz.sensitivity import Sensitivity as SensitivityEnum
 from govsvc.evidence import models, queries
 from govsvc.evidence import service as evidence_service
 from govsvc.graphql.context import Info
-from govsvc.graphql.errors import UserError
+from govsvc.graphql.errors import LegacyUserError
 from govsvc.graphql.incident_types import Incident, Sensitivity
 from govsvc.graphql.relay import (
     connection,
@@ -25,7 +25,7 @@ from govsvc.graphql.relay import (
     decode_optional,
     global_id,
 )
-from govsvc.graphql.resolvers import load_nodes, mutate, read
+from govsvc.graphql.resolvers import load_nodes, mutate_legacy, read_legacy
 from govsvc.incidents import queries as incident_queries
 from govsvc.pagination import page_size
 from govsvc.retention import disposition, holds
@@ -189,7 +189,7 @@ class EvidenceQuery:
         after: str | None = None,
     ) -> relay.Connection[EvidenceItem]:
         f = filter or EvidenceFilter()
-        page = await read(
+        page = await read_legacy(
             info,
             lambda s, c: queries.list_evidence(
                 s,
@@ -211,7 +211,7 @@ class EvidenceQuery:
         first: int | None = None,
         after: str | None = None,
     ) -> relay.Connection[LegalHold]:
-        page = await read(
+        page = await read_legacy(
             info,
             lambda s, c: holds.list_holds(
                 s,
@@ -227,7 +227,7 @@ class EvidenceQuery:
     async def disposition_records(
         self, info: Info, first: int | None = None, after: str | None = None
     ) -> list[DispositionRecord]:
-        page = await read(
+        page = await read_legacy(
             info,
             lambda s, c: queries.list_dispositions(
                 s, c, size=page_size(first, cap=_cap(info)), after_id=decode_cursor(after)
@@ -263,7 +263,7 @@ class EvidenceUploadInput:
 
 
 @strawberry.type
-class EvidenceUploadError(UserError):
+class EvidenceUploadError(LegacyUserError):
     pass
 
 
@@ -309,7 +309,7 @@ class LegalHoldLiftInput:
 
 
 @strawberry.type
-class LegalHoldError(UserError):
+class LegalHoldError(LegacyUserError):
     pass
 
 
@@ -325,7 +325,7 @@ class RetentionSweepInput:
 
 
 @strawberry.type
-class RetentionSweepError(UserError):
+class RetentionSweepError(LegacyUserError):
     pass
 
 
@@ -391,7 +391,7 @@ class EvidenceMutation:
                 previous_id=decode_optional(input.previous_id, "EvidenceItem", field="previousId"),
             )
 
-        return await mutate(
+        return await mutate_legacy(
             lambda: evidence_service.collect(rt, caller, new(), _chunks(input.file)),
             **_evidence_payload(),
         )
@@ -404,7 +404,7 @@ class EvidenceMutation:
         self, info: Info, input: EvidenceFreezeIncidentInput
     ) -> EvidencePayload:
         rt, caller = info.context.runtime, info.context.caller
-        return await mutate(
+        return await mutate_legacy(
             lambda: evidence_service.freeze_incident_record(
                 rt,
                 caller,
@@ -420,7 +420,7 @@ class EvidenceMutation:
     ) -> EvidencePayload:
         rt, caller = info.context.runtime, info.context.caller
         until: datetime = input.retain_until
-        return await mutate(
+        return await mutate_legacy(
             lambda: evidence_service.extend_retention(
                 rt,
                 caller,
@@ -434,7 +434,7 @@ class EvidenceMutation:
     @strawberry.mutation(description="Erase encrypted evidence by destroying its key.")
     async def evidence_shred(self, info: Info, input: EvidenceShredInput) -> EvidencePayload:
         rt, caller = info.context.runtime, info.context.caller
-        return await mutate(
+        return await mutate_legacy(
             lambda: evidence_service.shred(
                 rt,
                 caller,
@@ -447,7 +447,7 @@ class EvidenceMutation:
     @strawberry.mutation(description="Place a legal hold: nothing in scope is disposed of.")
     async def legal_hold_place(self, info: Info, input: LegalHoldPlaceInput) -> LegalHoldPayload:
         rt, caller = info.context.runtime, info.context.caller
-        return await mutate(
+        return await mutate_legacy(
             lambda: holds.place(
                 rt,
                 caller,
@@ -468,7 +468,7 @@ class EvidenceMutation:
     @strawberry.mutation
     async def legal_hold_lift(self, info: Info, input: LegalHoldLiftInput) -> LegalHoldPayload:
         rt, caller = info.context.runtime, info.context.caller
-        return await mutate(
+        return await mutate_legacy(
             lambda: holds.lift(
                 rt,
                 caller,
@@ -484,7 +484,7 @@ class EvidenceMutation:
     ) -> RetentionSweepPayload:
         rt, caller = info.context.runtime, info.context.caller
 
-        return await mutate(
+        return await mutate_legacy(
             lambda: disposition.sweep(rt, caller, dry_run=input.dry_run),
             ok=lambda r: RetentionSweepPayload(
                 dry_run=input.dry_run,

@@ -9,7 +9,7 @@ import strawberry
 
 from govsvc.authz.sensitivity import Sensitivity as SensitivityEnum
 from govsvc.graphql.context import Info
-from govsvc.graphql.errors import UserError
+from govsvc.graphql.errors import LegacyUserError
 from govsvc.graphql.incident_types import (
     ClassificationDispute,
     DataExposure,
@@ -24,7 +24,7 @@ from govsvc.graphql.relay import (
     decode_id,
     decode_optional,
 )
-from govsvc.graphql.resolvers import mutate
+from govsvc.graphql.resolvers import mutate_legacy
 from govsvc.incidents import classification as cls_
 from govsvc.incidents import disputes as incident_disputes
 from govsvc.incidents import records as incident_records
@@ -67,7 +67,7 @@ class IncidentCreateInput:
 
 
 @strawberry.type
-class IncidentCreateError(UserError):
+class IncidentCreateError(LegacyUserError):
     pass
 
 
@@ -87,7 +87,7 @@ class IncidentReclassifyInput:
 
 
 @strawberry.type
-class IncidentReclassifyError(UserError):
+class IncidentReclassifyError(LegacyUserError):
     pass
 
 
@@ -105,7 +105,7 @@ class IncidentSeverityOverrideInput:
 
 
 @strawberry.type
-class IncidentSeverityOverrideError(UserError):
+class IncidentSeverityOverrideError(LegacyUserError):
     pass
 
 
@@ -123,7 +123,7 @@ class IncidentStatusChangeInput:
 
 
 @strawberry.type
-class IncidentStatusChangeError(UserError):
+class IncidentStatusChangeError(LegacyUserError):
     pass
 
 
@@ -141,7 +141,7 @@ class IncidentTagInput:
 
 
 @strawberry.type
-class IncidentTagError(UserError):
+class IncidentTagError(LegacyUserError):
     pass
 
 
@@ -162,7 +162,7 @@ class IncidentTimelineAddInput:
 
 
 @strawberry.type
-class IncidentTimelineAddError(UserError):
+class IncidentTimelineAddError(LegacyUserError):
     pass
 
 
@@ -185,7 +185,7 @@ class IncidentDecisionRecordInput:
 
 
 @strawberry.type
-class IncidentDecisionRecordError(UserError):
+class IncidentDecisionRecordError(LegacyUserError):
     pass
 
 
@@ -220,7 +220,7 @@ class ClassificationDisputeResolveInput:
 
 
 @strawberry.type
-class ClassificationDisputeError(UserError):
+class ClassificationDisputeError(LegacyUserError):
     pass
 
 
@@ -250,7 +250,7 @@ class IncidentMutation:
     ) -> IncidentCreatePayload:
         rt, caller = info.context.runtime, info.context.caller
         detected: datetime | None = input.detected_at
-        return await mutate(
+        return await mutate_legacy(
             lambda: incident_service.create_incident(
                 rt.db,
                 caller,
@@ -271,7 +271,7 @@ class IncidentMutation:
         self, info: Info, input: IncidentReclassifyInput
     ) -> IncidentReclassifyPayload:
         rt, caller = info.context.runtime, info.context.caller
-        return await mutate(
+        return await mutate_legacy(
             lambda: incident_service.classify_incident(
                 rt.db,
                 caller,
@@ -288,7 +288,7 @@ class IncidentMutation:
         self, info: Info, input: IncidentSeverityOverrideInput
     ) -> IncidentSeverityOverridePayload:
         rt, caller = info.context.runtime, info.context.caller
-        return await mutate(
+        return await mutate_legacy(
             lambda: incident_service.override_severity(
                 rt.db,
                 caller,
@@ -304,7 +304,7 @@ class IncidentMutation:
         self, info: Info, input: IncidentStatusChangeInput
     ) -> IncidentStatusChangePayload:
         rt, caller = info.context.runtime, info.context.caller
-        return await mutate(
+        return await mutate_legacy(
             lambda: incident_service.change_status(
                 rt.db,
                 caller,
@@ -318,7 +318,7 @@ class IncidentMutation:
     @strawberry.mutation(description="Add and remove tags from the controlled taxonomy.")
     async def incident_tag(self, info: Info, input: IncidentTagInput) -> IncidentTagPayload:
         rt, caller = info.context.runtime, info.context.caller
-        return await mutate(
+        return await mutate_legacy(
             lambda: incident_service.tag_incident(
                 rt.db,
                 caller,
@@ -336,7 +336,7 @@ class IncidentMutation:
     ) -> IncidentTimelineAddPayload:
         rt, caller = info.context.runtime, info.context.caller
         occurred: datetime | None = input.occurred_at
-        return await mutate(
+        return await mutate_legacy(
             lambda: incident_records.add_timeline_entry(
                 rt.db,
                 caller,
@@ -356,7 +356,7 @@ class IncidentMutation:
     ) -> IncidentDecisionRecordPayload:
         rt, caller = info.context.runtime, info.context.caller
         decided_at: datetime | None = input.decided_at
-        return await mutate(
+        return await mutate_legacy(
             lambda: incident_records.record_decision(
                 rt.db,
                 caller,
@@ -420,7 +420,7 @@ class IncidentMutation:
 
 
 async def _dispute_call(call: Any) -> ClassificationDisputePayload:
-    return await mutate(
+    return await mutate_legacy(
         call,
         ok=lambda d: ClassificationDisputePayload(dispute=ClassificationDispute.from_model(d)),
         refused=lambda e: ClassificationDisputePayload(errors=e),

@@ -19,7 +19,7 @@ from govsvc.graphql.relay import (
     connection,
     decode_cursor,
 )
-from govsvc.graphql.resolvers import load_nodes, read
+from govsvc.graphql.resolvers import load_nodes, read_legacy
 from govsvc.incidents import classification as cls_
 from govsvc.incidents import models
 from govsvc.incidents import queries as incident_queries
@@ -342,7 +342,7 @@ class Incident(relay.Node):
         self, info: Info, first: int | None = None, after: str | None = None
     ) -> relay.Connection[TimelineEntry]:
         cap = info.context.runtime.settings.graphql_max_page
-        page = await read(
+        page = await read_legacy(
             info,
             lambda s, _: incident_queries.timeline_page(
                 s,

@@ -19,7 +19,7 @@ from govsvc.graphql.relay import (
     decode_cursor,
     decode_filter,
 )
-from govsvc.graphql.resolvers import read
+from govsvc.graphql.resolvers import read_legacy
 from govsvc.incidents import queries as incident_queries
 from govsvc.pagination import page_size
 
@@ -56,7 +56,7 @@ class IncidentQuery:
     ) -> relay.Connection[Incident]:
         f = filter or IncidentFilter()
         cap = info.context.runtime.settings.graphql_max_page
-        page = await read(
+        page = await read_legacy(
             info,
             lambda s, c: incident_queries.list_incidents(
                 s,

@@ -12,9 +12,9 @@ from strawberry import relay
 
 from govsvc.graphql import customers as customer_schema
 from govsvc.graphql.context import Info
-from govsvc.graphql.errors import UserError
+from govsvc.graphql.errors import LegacyUserError
 from govsvc.graphql.relay import connection, decode_cursor, decode_id, decode_optional
-from govsvc.graphql.resolvers import load_nodes, mutate, read
+from govsvc.graphql.resolvers import load_nodes, mutate_legacy, read_legacy
 from govsvc.org import models
 from govsvc.org import service as org_service
 from govsvc.pagination import page_size
@@ -197,7 +197,7 @@ class OrgQuery:
     async def business_units(
         self, info: Info, first: int | None = None, after: str | None = None
     ) -> relay.Connection[BusinessUnit]:
-        page = await read(
+        page = await read_legacy(
             info,
             lambda s, c: org_service.list_business_units(
                 s, c, size=page_size(first, cap=_cap(info)), after_id=decode_cursor(after)
@@ -209,7 +209,7 @@ class OrgQuery:
     async def services(
         self, info: Info, first: int | None = None, after: str | None = None
     ) -> relay.Connection[Service]:
-        page = await read(
+        page = await read_legacy(
             info,
             lambda s, c: org_service.list_services(
                 s, c, size=page_size(first, cap=_cap(info)), after_id=decode_cursor(after)
@@ -221,7 +221,7 @@ class OrgQuery:
     async def teams(
         self, info: Info, first: int | None = None, after: str | None = None
     ) -> relay.Connection[Team]:
-        page = await read(
+        page = await read_legacy(
             info,
             lambda s, c: org_service.list_teams(
                 s, c, size=page_size(first, cap=_cap(info)), after_id=decode_cursor(after)
@@ -233,7 +233,7 @@ class OrgQuery:
     async def people(
         self, info: Info, first: int | None = None, after: str | None = None
     ) -> relay.Connection[Person]:
-        page = await read(
+        page = await read_legacy(
             info,
             lambda s, c: org_service.list_people(
                 s, c, size=page_size(first, cap=_cap(info)), after_id=decode_cursor(after)
@@ -260,7 +260,7 @@ class BusinessUnitCreateInput:
 
 
 @strawberry.type
-class BusinessUnitCreateError(UserError):
+class BusinessUnitCreateError(LegacyUserError):
     pass
 
 
@@ -281,7 +281,7 @@ class BusinessUnitUpdateInput:
 
 
 @strawberry.type
-class BusinessUnitUpdateError(UserError):
+class BusinessUnitUpdateError(LegacyUserError):
     pass
 
 
@@ -307,7 +307,7 @@ class ServiceCreateInput:
 
 
 @strawberry.type
-class ServiceCreateError(UserError):
+class ServiceCreateError(LegacyUserError):
     pass
 
 
@@ -331,7 +331,7 @@ class ServiceUpdateInput:
 
 
 @strawberry.type
-class ServiceUpdateError(UserError):
+class ServiceUpdateError(LegacyUserError):
     pass
 
 
@@ -349,7 +349,7 @@ class TeamCreateInput:
 
 
 @strawberry.type
-class TeamCreateError(UserError):
+class TeamCreateError(LegacyUserError):
     pass
 
 
@@ -366,7 +366,7 @@ class TeamMembershipInput:
 
 
 @strawberry.type
-class TeamMembershipError(UserError):
+class TeamMembershipError(LegacyUserError):
     pass
 
 
@@ -388,7 +388,7 @@ class PersonCreateInput:
 
 
 @strawberry.type
-class PersonCreateError(UserError):
+class PersonCreateError(LegacyUserError):
     pass
 
 
@@ -411,7 +411,7 @@ class PersonUpdateInput:
 
 
 @strawberry.type
-class PersonUpdateError(UserError):
+class PersonUpdateError(LegacyUserError):
     pass
 
 
@@ -428,7 +428,7 @@ class MachineCreateInput:
 
 
 @strawberry.type
-class MachineCreateError(UserError):
+class MachineCreateError(LegacyUserError):
     pass
 
 
@@ -449,7 +449,7 @@ class OrgMutation:
         self, info: Info, input: BusinessUnitCreateInput
     ) -> BusinessUnitCreatePayload:
         rt, caller = info.context.runtime, info.context.caller
-        return await mutate(
+        return await mutate_legacy(
             lambda: org_service.create_business_unit(
                 rt.db,
                 caller,
@@ -468,7 +468,7 @@ class OrgMutation:
     ) -> BusinessUnitUpdatePayload:
         rt, caller = info.context.runtime, info.context.caller
         parent = _keep(input.parent_id)
-        return await mutate(
+        return await mutate_legacy(
             lambda: org_service.update_business_unit(
                 rt.db,
                 caller,
@@ -486,7 +486,7 @@ class OrgMutation:
     @strawberry.mutation
     async def service_create(self, info: Info, input: ServiceCreateInput) -> ServiceCreatePayload:
         rt, caller = info.context.runtime, info.context.caller
-        return await mutate(
+        return await mutate_legacy(
             lambda: org_service.create_service(
                 rt.db,
                 caller,
@@ -511,7 +511,7 @@ class OrgMutation:
     async def service_update(self, info: Info, input: ServiceUpdateInput) -> ServiceUpdatePayload:
         rt, caller = info.context.runtime, info.context.caller
         team = _keep(input.owning_team_id)
-        return await mutate(
+        return await mutate_legacy(
             lambda: org_service.update_service(
                 rt.db,
                 caller,
@@ -537,7 +537,7 @@ class OrgMutation:
     @strawberry.mutation
     async def team_create(self, info: Info, input: TeamCreateInput) -> TeamCreatePayload:
         rt, caller = info.context.runtime, info.context.caller
-        return await mutate(
+        return await mutate_legacy(
             lambda: org_service.create_team(
                 rt.db,
                 caller,
@@ -567,7 +567,7 @@ class OrgMutation:
     @strawberry.mutation
     async def person_create(self, info: Info, input: PersonCreateInput) -> PersonCreatePayload:
         rt, caller = info.context.runtime, info.context.caller
-        return await mutate(
+        return await mutate_legacy(
             lambda: org_service.create_person(
                 rt.db,
                 caller,
@@ -585,7 +585,7 @@ class OrgMutation:
     @strawberry.mutation(description="Change a person; active: false stops their credentials.")
     async def person_update(self, info: Info, input: PersonUpdateInput) -> PersonUpdatePayload:
         rt, caller = info.context.runtime, info.context.caller
-        return await mutate(
+        return await mutate_legacy(
             lambda: org_service.update_person(
                 rt.db,
                 caller,
@@ -616,7 +616,7 @@ class OrgMutation:
     @strawberry.mutation(description="Register a machine principal (alert source, status page).")
     async def machine_create(self, info: Info, input: MachineCreateInput) -> MachineCreatePayload:
         rt, caller = info.context.runtime, info.context.caller
-        return await mutate(
+        return await mutate_legacy(
             lambda: org_service.create_machine(rt.db, caller, handle=input.handle, name=input.name),
             ok=lambda p: MachineCreatePayload(machine=Person.from_model(p)),
             refused=lambda e: MachineCreatePayload(errors=e),
@@ -628,7 +628,7 @@ async def _membership(
     info: Info, input: TeamMembershipInput, *, member: bool
 ) -> TeamMembershipPayload:
     rt, caller = info.context.runtime, info.context.caller
-    return await mutate(
+    return await mutate_legacy(
         lambda: org_service.set_team_membership(
             rt.db,
             caller,

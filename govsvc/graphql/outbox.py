@@ -14,9 +14,9 @@ from strawberry import relay
 
 from govsvc.caller import Caller
 from govsvc.graphql.context import Info
-from govsvc.graphql.errors import UserError
+from govsvc.graphql.errors import LegacyUserError
 from govsvc.graphql.relay import connection, decode_cursor, decode_id, global_id
-from govsvc.graphql.resolvers import load_nodes, mutate, read
+from govsvc.graphql.resolvers import load_nodes, mutate_legacy, read_legacy
 from govsvc.outbox import admin
 from govsvc.outbox.models import Delivery, DeliveryAttempt, DeliveryState
 
@@ -129,7 +129,7 @@ class WebhookDelivery(relay.Node):
 class OutboxQuery:
     @strawberry.field(description="Webhook endpoints (administrators).")
     async def webhook_endpoints(self, info: Info) -> list[WebhookEndpoint]:
-        views = await read(info, admin.list_endpoints)
+        views = await read_legacy(info, admin.list_endpoints)
         return [WebhookEndpoint.from_view(v) for v in views]
 
     @strawberry.field(description="Deliveries, newest first (administrators).")
@@ -142,7 +142,7 @@ class OutboxQuery:
     ) -> relay.Connection[WebhookDelivery]:
         cap = info.context.runtime.settings.graphql_max_page
         wanted = DeliveryState(state).value if state is not None else None
-        page = await read(
+        page = await read_legacy(
             info,
             lambda s, c: admin.list_deliveries(
                 s, c, state=wanted, first=first, after_id=decode_cursor(after), max_page=cap
@@ -160,7 +160,7 @@ class WebhookEndpointCreateInput:
 
 
 @strawberry.type
-class WebhookError(UserError):
+class WebhookError(LegacyUserError):
     pass
 
 
@@ -188,7 +188,7 @@ class OutboxMutation:
         self, info: Info, input: WebhookEndpointCreateInput
     ) -> WebhookEndpointPayload:
         rt, caller = info.context.runtime, info.context.caller
-        return await mutate(
+        return await mutate_legacy(
             lambda: admin.create_endpoint(
                 rt, caller, name=input.name, url=input.url, kind=input.kind, secret=input.secret
             ),
@@ -202,7 +202,7 @@ class OutboxMutation:
         self, info: Info, input: WebhookDeliveryRetryInput
     ) -> WebhookDeliveryPayload:
         rt, caller = info.context.runtime, info.context.caller
-        return await mutate(
+        return await mutate_legacy(
             lambda: admin.retry(
                 rt,
                 caller,

@@ -12,10 +12,12 @@ from govsvc.caller import Caller
 from govsvc.db import unit_of_work
 from govsvc.errors import Forbidden, NotFound, ServiceError
 from govsvc.graphql.context import BatchFn, Info
-from govsvc.graphql.errors import forbidden, user_errors
+from govsvc.graphql.errors import error_type_of, forbidden, refusal
 from govsvc.graphql.relay import INT64_MAX, parse_key
+from govsvc.usecase import UseCase, reading, writing
 
 T = TypeVar("T")
+UseCaseFn = Callable[[UseCase], Awaitable[T]]
 M = TypeVar("M")
 P = TypeVar("P")
 
@@ -24,7 +26,7 @@ def bad_input(error: ServiceError) -> GraphQLError:
     return GraphQLError(error.message, extensions={"code": error.code.value, "field": error.field})
 
 
-async def read(info: Info, fn: Callable[[AsyncSession, Caller], Awaitable[T]]) -> T:
+async def read_legacy(info: Info, fn: Callable[[AsyncSession, Caller], Awaitable[T]]) -> T:
     """Run a query use case in a read transaction; refusals become top-level errors."""
     try:
         async with info.context.runtime.db.read() as session:
@@ -35,7 +37,7 @@ async def read(info: Info, fn: Callable[[AsyncSession, Caller], Awaitable[T]]) -
         raise forbidden(error) from None
 
 
-async def read_or(
+async def read_or_legacy(
     info: Info, fn: Callable[[AsyncSession, Caller], Awaitable[T]], *, missing: M
 ) -> T | M:
     """Like `read`, but a missing (or forbidden-to-see) object answers `missing` in data, the
@@ -51,7 +53,7 @@ async def read_or(
         raise forbidden(error) from None
 
 
-async def read_checked(
+async def read_checked_legacy(
     info: Info,
     fn: Callable[[AsyncSession, Caller], Awaitable[T]],
     *,
@@ -66,13 +68,13 @@ async def read_checked(
         async with info.context.runtime.db.read() as session:
             result = await fn(session, info.context.caller)
     except ServiceError as error:
-        return refused(user_errors(error_type, error))
+        return refused([refusal(error_type, error)])
     except Forbidden as error:
         raise forbidden(error) from None
     return ok(result)
 
 
-async def mutate(
+async def mutate_legacy(
     call: Callable[[], Awaitable[T]],
     *,
     ok: Callable[[T], P],
@@ -85,7 +87,61 @@ async def mutate(
         async with unit_of_work():
             result = await call()
     except ServiceError as error:
-        return refused(user_errors(error_type, error))
+        return refused([refusal(error_type, error)])
+    except Forbidden as error:
+        raise forbidden(error) from None
+    return ok(result)
+
+
+async def read(info: Info, fn: UseCaseFn[T]) -> T:
+    """Run a query use case in a read transaction; refusals become top-level errors."""
+    try:
+        async with reading(info.context.runtime, info.context.caller) as uc:
+            return await fn(uc)
+    except ServiceError as error:
+        raise bad_input(error) from None
+    except Forbidden as error:
+        raise forbidden(error) from None
+
+
+async def read_or(info: Info, fn: UseCaseFn[T], *, missing: M) -> T | M:
+    """Like `read`, but a missing (or forbidden-to-see) object answers `missing` in data, the
+    way `node` answers null: nothing to see is not an error."""
+    try:
+        return await read(info, fn)
+    except GraphQLError as error:
+        if (error.extensions or {}).get("code") == "NOT_FOUND":
+            return missing
+        raise
+
+
+async def read_checked(
+    info: Info, payload: Callable[..., P], fn: UseCaseFn[T], *, ok: Callable[[T], P]
+) -> P:
+    """Like `read`, for queries that judge what they are given (previews): a refusal of the
+    input is an expected outcome and comes back as errors in data, as a mutation's would;
+    denial stays a top-level FORBIDDEN."""
+    try:
+        async with reading(info.context.runtime, info.context.caller) as uc:
+            result = await fn(uc)
+    except ServiceError as error:
+        return payload(errors=[refusal(error_type_of(payload), error)])
+    except Forbidden as error:
+        raise forbidden(error) from None
+    return ok(result)
+
+
+async def mutate(
+    info: Info, payload: Callable[..., P], fn: UseCaseFn[T], *, ok: Callable[[T], P]
+) -> P:
+    """Run one use case as one unit of work. What it returns becomes the payload through `ok`;
+    an expected refusal becomes the payload's errors (of its domain's error type), denial a
+    FORBIDDEN error, and any of them (or a failure) rolls back everything the call wrote."""
+    try:
+        async with writing(info.context.runtime, info.context.caller) as uc:
+            result = await fn(uc)
+    except ServiceError as error:
+        return payload(errors=[refusal(error_type_of(payload), error)])
     except Forbidden as error:
         raise forbidden(error) from None
     return ok(result)
