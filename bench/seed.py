@@ -9,6 +9,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
+from govsvc import usecase
 from govsvc.authz.sensitivity import Sensitivity
 from govsvc.caller import Caller
 from govsvc.incidents import records as incident_records
@@ -98,10 +99,10 @@ async def seed(
             availability_pct=rng.choice((None, 99.5, 97.0)),
             latency_p99_ms=rng.choice((None, 450, 2500)),
         )
-        incident = await incident_service.create_incident(
-            db,
+        incident = await usecase.run(
+            runtime,
             caller,
-            policies=runtime.policies,
+            incident_service.create_incident,
             title=f"Seeded incident {i}: elevated errors",
             service_id=rng.choice(service_ids),
             facts=facts,
@@ -111,8 +112,12 @@ async def seed(
         )
         timeline += 1  # create_incident writes the "opened" entry
         for _ in range(notes_per_incident):
-            await incident_records.add_timeline_entry(
-                db, caller, incident_id=incident.id, text=rng.choice(NOTES)
+            await usecase.run(
+                runtime,
+                caller,
+                incident_records.add_timeline_entry,
+                incident_id=incident.id,
+                text=rng.choice(NOTES),
             )
             timeline += 1
     return Seeded(service_ids, incidents, timeline)

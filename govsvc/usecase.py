@@ -8,10 +8,10 @@ transaction), so a rule written once in a use case holds for every way in.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Concatenate, ParamSpec, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -24,6 +24,10 @@ if TYPE_CHECKING:
     from govsvc.runtime import Runtime
     from govsvc.settings import Settings
     from govsvc.storage import WormStore
+
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -68,3 +72,16 @@ async def reading(runtime: Runtime, caller: Caller) -> AsyncIterator[UseCase]:
     """A read-only transaction: one consistent view for the whole call."""
     async with runtime.db.read() as session:
         yield UseCase(caller, runtime, session)
+
+
+async def run(
+    runtime: Runtime,
+    caller: Caller,
+    use_case: Callable[Concatenate[UseCase, P], Awaitable[T]],
+    /,
+    *args: P.args,
+    **kwargs: P.kwargs,
+) -> T:
+    """Run one use case as its own unit of work (for the CLI, the worker, seeds and tests)."""
+    async with writing(runtime, caller) as uc:
+        return await use_case(uc, *args, **kwargs)

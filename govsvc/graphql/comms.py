@@ -20,25 +20,30 @@ from govsvc.graphql.relay import decode_id, decode_optional, global_id
 from govsvc.graphql.resolvers import mutate_legacy, read_checked_legacy, read_legacy, read_or_legacy
 from govsvc.incidents.classification import Severity as SeverityEnum
 
-Audience = strawberry.enum(models.Audience, name="Audience")
-UpdateState = strawberry.enum(models.UpdateState, name="UpdateState")
-EtaConfidence = strawberry.enum(models.EtaConfidence, name="EtaConfidence")
-IncidentRoleKind = strawberry.enum(models.IncidentRoleKind, name="IncidentRoleKind")
-PostMortemState = strawberry.enum(models.PostMortemState, name="PostMortemState")
+strawberry.enum(models.Audience, name="Audience")
+Audience = models.Audience
+strawberry.enum(models.UpdateState, name="UpdateState")
+UpdateState = models.UpdateState
+strawberry.enum(models.EtaConfidence, name="EtaConfidence")
+EtaConfidence = models.EtaConfidence
+strawberry.enum(models.IncidentRoleKind, name="IncidentRoleKind")
+IncidentRoleKind = models.IncidentRoleKind
+strawberry.enum(models.PostMortemState, name="PostMortemState")
+PostMortemState = models.PostMortemState
 
 
 @strawberry.type(description="A status update for one audience; published ones never change.")
 class StatusUpdate:
     id: strawberry.ID
-    audience: Audience  # type: ignore[valid-type]
+    audience: Audience
     number: int
-    state: UpdateState  # type: ignore[valid-type]
+    state: UpdateState
     status: str
     body: str
     supersedes_id: strawberry.ID | None
     next_update_due: datetime | None
     eta: datetime | None
-    eta_confidence: EtaConfidence  # type: ignore[valid-type]
+    eta_confidence: EtaConfidence
     template: str | None
     author: str
     created_at: datetime
@@ -72,7 +77,7 @@ class StatusUpdate:
 class MessageTemplate:
     name: str
     version: int
-    audience: Audience  # type: ignore[valid-type]
+    audience: Audience
     severities: list[str]
     body: str
     variables: list[str]
@@ -93,8 +98,8 @@ class MessageTemplate:
 
 @strawberry.type
 class PostMortem:
-    state: PostMortemState  # type: ignore[valid-type]
-    sensitivity: Sensitivity  # type: ignore[valid-type]
+    state: PostMortemState
+    sensitivity: Sensitivity
     revision: int
     sections: JSON
     authors: list[str]
@@ -168,7 +173,7 @@ class CommsQuery:
         self,
         info: Info,
         incident_id: strawberry.ID,
-        audience: Audience,  # type: ignore[valid-type]
+        audience: Audience,
     ) -> StatusUpdate | None:
         async def run(session: Any, caller: Any) -> models.StatusUpdate | None:
             pk = decode_id(incident_id, "Incident", field="incidentId")
@@ -270,7 +275,7 @@ class CommsQuery:
 @strawberry.input
 class IncidentRoleAssignInput:
     incident_id: strawberry.ID
-    role: IncidentRoleKind  # type: ignore[valid-type]
+    role: IncidentRoleKind
     person_id: strawberry.ID
 
 
@@ -287,14 +292,14 @@ class TemplatePreview:
 
 @strawberry.type
 class IncidentRolePayload:
-    role: IncidentRoleKind | None = None  # type: ignore[valid-type]
+    role: IncidentRoleKind | None = None
     errors: list[CommsError] = strawberry.field(default_factory=list)
 
 
 @strawberry.input
 class StatusUpdateDraftInput:
     incident_id: strawberry.ID
-    audience: Audience  # type: ignore[valid-type]
+    audience: Audience
     status: str = strawberry.field(description="investigating, identified, monitoring, ...")
     body: str | None = None
     template: str | None = strawberry.field(default=None, description="Render this template.")
@@ -304,7 +309,7 @@ class StatusUpdateDraftInput:
     )
     next_update_due: datetime | None = None
     eta: datetime | None = None
-    eta_confidence: EtaConfidence = models.EtaConfidence.UNKNOWN  # type: ignore[valid-type]
+    eta_confidence: EtaConfidence = models.EtaConfidence.UNKNOWN
 
 
 @strawberry.input
@@ -329,8 +334,8 @@ class StatusUpdatePayload:
 @strawberry.input
 class TemplateCreateInput:
     name: str
-    audience: Audience  # type: ignore[valid-type]
-    severities: list[Severity] = strawberry.field(default_factory=list)  # type: ignore[valid-type]
+    audience: Audience
+    severities: list[Severity] = strawberry.field(default_factory=list)
     body: str
 
 
@@ -364,7 +369,7 @@ class PostMortemSectionsInput:
 class PostMortemWriteInput:
     incident_id: strawberry.ID
     sections: PostMortemSectionsInput
-    sensitivity: Sensitivity | None = None  # type: ignore[valid-type]
+    sensitivity: Sensitivity | None = None
     reviewers: list[str] | None = None
     customers: list[str] | None = strawberry.field(
         default=None, description="Customer names that must never appear in public."
@@ -374,7 +379,7 @@ class PostMortemWriteInput:
 @strawberry.input
 class PostMortemMoveInput:
     incident_id: strawberry.ID
-    state: PostMortemState  # type: ignore[valid-type]
+    state: PostMortemState
 
 
 @strawberry.type

@@ -40,7 +40,7 @@ from govsvc.graphql.resolvers import (
     read_or_legacy,
 )
 
-ClockState = strawberry.enum(
+strawberry.enum(
     ClockStateEnum,
     name="ClockState",
     description="NOT_STARTED: what it counts from has not happened. WAITING: not sent, and "
@@ -48,9 +48,13 @@ ClockState = strawberry.enum(
     "or past its deadline shows DUE_SOON or MISSED instead, still with its pendingFacts. "
     "OPEN, DUE_SOON: running, not sent. MET: sent in time. MISSED: sent late, or overdue.",
 )
-TriggerKind = strawberry.enum(TriggerKindEnum, name="TriggerKind")
-CoverageStatus = strawberry.enum(coverage_service.CoverageStatus, name="CoverageStatus")
-MappingState = strawberry.enum(compliance_models.MappingState, name="MappingState")
+ClockState = ClockStateEnum
+strawberry.enum(TriggerKindEnum, name="TriggerKind")
+TriggerKind = TriggerKindEnum
+strawberry.enum(coverage_service.CoverageStatus, name="CoverageStatus")
+CoverageStatus = coverage_service.CoverageStatus
+strawberry.enum(compliance_models.MappingState, name="MappingState")
+MappingState = compliance_models.MappingState
 
 
 @strawberry.type(description="A control objective of a framework's catalog (controls/).")
@@ -96,7 +100,7 @@ class ControlSuggestion:
 @strawberry.type
 class ControlCoverage:
     control: Control
-    status: CoverageStatus  # type: ignore[valid-type]
+    status: CoverageStatus
     incidents: list[Incident]
     evidence: list[EvidenceItem]
     gaps: list[str]
@@ -127,7 +131,7 @@ class NotificationClock:
     name: str
     audience: str
     citation: str
-    state: ClockState  # type: ignore[valid-type]
+    state: ClockState
     started_at: datetime | None
     due_at: datetime | None
     sent_at: datetime | None
@@ -183,7 +187,7 @@ class NotificationClockPreview:
     name: str
     audience: str
     citation: str
-    state: ClockState  # type: ignore[valid-type]
+    state: ClockState
     started_at: datetime | None
     due_at: datetime | None = strawberry.field(
         description="For a soft clock (without undue delay), the indicative target."
@@ -248,7 +252,8 @@ class RegulatorTimeline:
     html: str = strawberry.field(description="The export for people.")
 
 
-AuditPackState = strawberry.enum(compliance_models.AuditPackState, name="AuditPackState")
+strawberry.enum(compliance_models.AuditPackState, name="AuditPackState")
+AuditPackState = compliance_models.AuditPackState
 
 
 @strawberry.type(
@@ -261,7 +266,7 @@ class AuditPack(relay.Node):
     period_start: datetime
     period_end: datetime
     control_keys: list[str] = strawberry.field(description="Empty: the whole catalog.")
-    state: AuditPackState  # type: ignore[valid-type]
+    state: AuditPackState
     progress: float = strawberry.field(description="0 to 1; 1 when ready.")
     error: str | None = strawberry.field(description="Why it failed.")
     sha256: str | None = strawberry.field(description="Of the zip; set when ready.")
@@ -413,7 +418,7 @@ class ComplianceQuery:
     async def notification_clocks(
         self,
         info: Info,
-        states: list[ClockState] | None = None,  # type: ignore[valid-type]
+        states: list[ClockState] | None = None,
         incident_id: strawberry.ID | None = None,
     ) -> list[NotificationClock]:
         rt = info.context.runtime
@@ -436,7 +441,7 @@ class ComplianceQuery:
         info: Info,
         regime: str,
         triggered_at: datetime,
-        trigger: TriggerKind | None = None,  # type: ignore[valid-type]
+        trigger: TriggerKind | None = None,
         facts: list[RegulatoryFactInput] | None = None,
     ) -> NotificationClockPreviewResult:
         regimes = info.context.runtime.policies.regimes
@@ -531,14 +536,14 @@ class ControlMappingError(LegacyUserError):
 @strawberry.type
 class ControlMappingPayload:
     control_key: str | None = None
-    state: MappingState | None = None  # type: ignore[valid-type]
+    state: MappingState | None = None
     errors: list[ControlMappingError] = strawberry.field(default_factory=list)
 
 
 @strawberry.input
 class RegulatoryTriggerRecordInput:
     incident_id: strawberry.ID
-    kind: TriggerKind  # type: ignore[valid-type]
+    kind: TriggerKind
     occurred_at: datetime | None = None
     note: str = ""
 

@@ -30,9 +30,12 @@ from govsvc.incidents import queries as incident_queries
 from govsvc.pagination import page_size
 from govsvc.retention import disposition, holds
 
-EvidenceKind = strawberry.enum(models.EvidenceKind, name="EvidenceKind")
-EvidenceState = strawberry.enum(models.EvidenceState, name="EvidenceState")
-HoldScope = strawberry.enum(models.HoldScope, name="HoldScope")
+strawberry.enum(models.EvidenceKind, name="EvidenceKind")
+EvidenceKind = models.EvidenceKind
+strawberry.enum(models.EvidenceState, name="EvidenceState")
+EvidenceState = models.EvidenceState
+strawberry.enum(models.HoldScope, name="HoldScope")
+HoldScope = models.HoldScope
 
 
 def _cap(info: Info) -> int:
@@ -43,13 +46,13 @@ def _cap(info: Info) -> int:
 class EvidenceItem(relay.Node):
     id: relay.NodeID[int]
     title: str
-    kind: EvidenceKind  # type: ignore[valid-type]
+    kind: EvidenceKind
     description: str
     sha256: str = strawberry.field(description="SHA-256 of the evidence bytes (hex).")
     size: int = strawberry.field(description="Bytes.")
     content_type: str
     encrypted: bool = strawberry.field(description="Stored envelope-encrypted (erasable).")
-    sensitivity: Sensitivity  # type: ignore[valid-type]
+    sensitivity: Sensitivity
     source_system: str
     collected_at: datetime
     collected_by: str
@@ -58,7 +61,7 @@ class EvidenceItem(relay.Node):
     retention_reason: str
     retain_until: datetime
     legal_hold: bool
-    state: EvidenceState  # type: ignore[valid-type]
+    state: EvidenceState
     storage: str = strawberry.field(description="Backend, key and version of the stored object.")
     download_path: str = strawberry.field(description="GET this path (with your token).")
     previous_pk: strawberry.Private[int | None]
@@ -114,7 +117,7 @@ class LegalHold(relay.Node):
     id: relay.NodeID[int]
     matter: str
     reason: str
-    scope: HoldScope  # type: ignore[valid-type]
+    scope: HoldScope
     placed_by: str
     placed_at: datetime
     lifted_by: str | None
@@ -174,8 +177,8 @@ class DispositionRecordEdge:
 @strawberry.input
 class EvidenceFilter:
     incident_id: strawberry.ID | None = None
-    kinds: list[EvidenceKind] | None = None  # type: ignore[valid-type]
-    states: list[EvidenceState] | None = None  # type: ignore[valid-type]
+    kinds: list[EvidenceKind] | None = None
+    states: list[EvidenceState] | None = None
 
 
 @strawberry.type
@@ -243,10 +246,10 @@ class EvidenceQuery:
 class EvidenceUploadInput:
     file: Upload
     title: str
-    kind: EvidenceKind  # type: ignore[valid-type]
+    kind: EvidenceKind
     incident_id: strawberry.ID | None = None
     business_unit_id: strawberry.ID | None = None
-    sensitivity: Sensitivity | None = None  # type: ignore[valid-type]
+    sensitivity: Sensitivity | None = None
     source_system: str = ""
     description: str = ""
     collected_at: datetime | None = None
@@ -296,7 +299,7 @@ class EvidenceShredInput:
 class LegalHoldPlaceInput:
     matter: str
     reason: str
-    scope: HoldScope  # type: ignore[valid-type]
+    scope: HoldScope
     incident_id: strawberry.ID | None = None
     business_unit_id: strawberry.ID | None = None
     evidence_ids: list[strawberry.ID] = strawberry.field(default_factory=list)

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from enum import Enum
 
 import strawberry
 
 from govsvc.authz.sensitivity import Sensitivity as SensitivityEnum
 from govsvc.graphql.context import Info
-from govsvc.graphql.errors import LegacyUserError
+from govsvc.graphql.errors import UserError
 from govsvc.graphql.incident_types import (
     ClassificationDispute,
     DataExposure,
@@ -24,9 +24,10 @@ from govsvc.graphql.relay import (
     decode_id,
     decode_optional,
 )
-from govsvc.graphql.resolvers import mutate_legacy
+from govsvc.graphql.resolvers import mutate
 from govsvc.incidents import classification as cls_
 from govsvc.incidents import disputes as incident_disputes
+from govsvc.incidents import models
 from govsvc.incidents import records as incident_records
 from govsvc.incidents import service as incident_service
 
@@ -36,7 +37,7 @@ from govsvc.incidents import service as incident_service
 @strawberry.input(description="Impact as known now; the severity is computed from it.")
 class ImpactInput:
     customers_affected: int = 0
-    data_exposure: DataExposure = cls_.DataExposure.NONE  # type: ignore[valid-type]
+    data_exposure: DataExposure = cls_.DataExposure.NONE
     regulatory_exposure: bool = False
     duration_minutes: int | None = None
     unavailable: bool = strawberry.field(default=False, description="The service is down outright.")
@@ -61,20 +62,9 @@ class IncidentCreateInput:
     service_id: strawberry.ID
     impact: ImpactInput = strawberry.field(default_factory=ImpactInput)
     summary: str = ""
-    sensitivity: Sensitivity = SensitivityEnum.INTERNAL  # type: ignore[valid-type]
+    sensitivity: Sensitivity = SensitivityEnum.INTERNAL
     tags: list[str] = strawberry.field(default_factory=list)
     detected_at: datetime | None = None
-
-
-@strawberry.type
-class IncidentCreateError(LegacyUserError):
-    pass
-
-
-@strawberry.type
-class IncidentCreatePayload:
-    incident: Incident | None = None
-    errors: list[IncidentCreateError] = strawberry.field(default_factory=list)
 
 
 @strawberry.input(description="Reclassify explicitly: new impact and/or another policy version.")
@@ -86,51 +76,18 @@ class IncidentReclassifyInput:
     )
 
 
-@strawberry.type
-class IncidentReclassifyError(LegacyUserError):
-    pass
-
-
-@strawberry.type
-class IncidentReclassifyPayload:
-    incident: Incident | None = None
-    errors: list[IncidentReclassifyError] = strawberry.field(default_factory=list)
-
-
 @strawberry.input
 class IncidentSeverityOverrideInput:
     incident_id: strawberry.ID
-    severity: Severity  # type: ignore[valid-type]
+    severity: Severity
     justification: str
-
-
-@strawberry.type
-class IncidentSeverityOverrideError(LegacyUserError):
-    pass
-
-
-@strawberry.type
-class IncidentSeverityOverridePayload:
-    incident: Incident | None = None
-    errors: list[IncidentSeverityOverrideError] = strawberry.field(default_factory=list)
 
 
 @strawberry.input
 class IncidentStatusChangeInput:
     incident_id: strawberry.ID
-    status: IncidentStatus  # type: ignore[valid-type]
+    status: IncidentStatus
     note: str = ""
-
-
-@strawberry.type
-class IncidentStatusChangeError(LegacyUserError):
-    pass
-
-
-@strawberry.type
-class IncidentStatusChangePayload:
-    incident: Incident | None = None
-    errors: list[IncidentStatusChangeError] = strawberry.field(default_factory=list)
 
 
 @strawberry.input
@@ -138,17 +95,6 @@ class IncidentTagInput:
     incident_id: strawberry.ID
     add: list[str] = strawberry.field(default_factory=list)
     remove: list[str] = strawberry.field(default_factory=list)
-
-
-@strawberry.type
-class IncidentTagError(LegacyUserError):
-    pass
-
-
-@strawberry.type
-class IncidentTagPayload:
-    incident: Incident | None = None
-    errors: list[IncidentTagError] = strawberry.field(default_factory=list)
 
 
 @strawberry.input
@@ -159,17 +105,6 @@ class IncidentTimelineAddInput:
     corrects_id: strawberry.ID | None = strawberry.field(
         default=None, description="The entry this one corrects; the old entry stays."
     )
-
-
-@strawberry.type
-class IncidentTimelineAddError(LegacyUserError):
-    pass
-
-
-@strawberry.type
-class IncidentTimelineAddPayload:
-    entry: TimelineEntry | None = None
-    errors: list[IncidentTimelineAddError] = strawberry.field(default_factory=list)
 
 
 @strawberry.input
@@ -184,23 +119,12 @@ class IncidentDecisionRecordInput:
     decided_at: datetime | None = None
 
 
-@strawberry.type
-class IncidentDecisionRecordError(LegacyUserError):
-    pass
-
-
-@strawberry.type
-class IncidentDecisionRecordPayload:
-    decision: Decision | None = None
-    errors: list[IncidentDecisionRecordError] = strawberry.field(default_factory=list)
-
-
 @strawberry.input
 class ClassificationDisputeOpenInput:
     incident_id: strawberry.ID
     team_id: strawberry.ID = strawberry.field(description="The team that disputes.")
     position: str
-    proposed_severity: Severity | None = None  # type: ignore[valid-type]
+    proposed_severity: Severity | None = None
 
 
 @strawberry.input
@@ -214,47 +138,85 @@ class ClassificationDisputeAnswerInput:
 class ClassificationDisputeResolveInput:
     dispute_id: strawberry.ID
     resolution: str
-    severity: Severity | None = strawberry.field(  # type: ignore[valid-type]
+    severity: Severity | None = strawberry.field(
         default=None, description="The settled severity; omit to keep the current one."
     )
 
 
+@strawberry.enum(description="Why an incident mutation refused its input.")
+class IncidentErrorCode(Enum):
+    INVALID = "INVALID"
+    NOT_FOUND = "NOT_FOUND"
+    CONFLICT = "CONFLICT"
+    ILLEGAL_TRANSITION = "ILLEGAL_TRANSITION"
+    JUSTIFICATION_REQUIRED = "JUSTIFICATION_REQUIRED"
+    UNKNOWN_TAG = "UNKNOWN_TAG"
+    UNKNOWN_POLICY_VERSION = "UNKNOWN_POLICY_VERSION"
+
+
+@strawberry.type(description="Why an incident mutation refused its input.")
+class IncidentError(UserError):
+    code: IncidentErrorCode
+
+
 @strawberry.type
-class ClassificationDisputeError(LegacyUserError):
-    pass
+class IncidentPayload:
+    incident: Incident | None = None
+    errors: list[IncidentError] = strawberry.field(default_factory=list)
+
+    @classmethod
+    def of(cls, incident: models.Incident) -> IncidentPayload:
+        return cls(incident=Incident.from_model(incident))
+
+
+@strawberry.type
+class TimelineEntryPayload:
+    entry: TimelineEntry | None = None
+    errors: list[IncidentError] = strawberry.field(default_factory=list)
+
+    @classmethod
+    def of(cls, entry: models.TimelineEntry) -> TimelineEntryPayload:
+        return cls(entry=TimelineEntry.from_model(entry))
+
+
+@strawberry.type
+class DecisionPayload:
+    decision: Decision | None = None
+    errors: list[IncidentError] = strawberry.field(default_factory=list)
+
+    @classmethod
+    def of(cls, decision: models.DecisionEntry) -> DecisionPayload:
+        return cls(decision=Decision.from_model(decision))
 
 
 @strawberry.type
 class ClassificationDisputePayload:
     dispute: ClassificationDispute | None = None
-    errors: list[ClassificationDisputeError] = strawberry.field(default_factory=list)
+    errors: list[IncidentError] = strawberry.field(default_factory=list)
+
+    @classmethod
+    def of(cls, dispute: models.ClassificationDispute) -> ClassificationDisputePayload:
+        return cls(dispute=ClassificationDispute.from_model(dispute))
 
 
 def _incident_pk(value: str) -> int:
     return decode_id(value, "Incident", field="incidentId")
 
 
-def _incident_payload(payload: Any, error_type: Any) -> dict[str, Any]:
-    return {
-        "ok": lambda i: payload(incident=Incident.from_model(i)),
-        "refused": lambda e: payload(errors=e),
-        "error_type": error_type,
-    }
+def _dispute_pk(value: str) -> int:
+    return decode_id(value, "ClassificationDispute", field="disputeId")
 
 
 @strawberry.type
 class IncidentMutation:
     @strawberry.mutation(description="Open an incident, classified under the current policy.")
-    async def incident_create(
-        self, info: Info, input: IncidentCreateInput
-    ) -> IncidentCreatePayload:
-        rt, caller = info.context.runtime, info.context.caller
+    async def incident_create(self, info: Info, input: IncidentCreateInput) -> IncidentPayload:
         detected: datetime | None = input.detected_at
-        return await mutate_legacy(
-            lambda: incident_service.create_incident(
-                rt.db,
-                caller,
-                policies=rt.policies,
+        return await mutate(
+            info,
+            IncidentPayload,
+            lambda uc: incident_service.create_incident(
+                uc,
                 title=input.title,
                 service_id=decode_id(input.service_id, "Service", field="serviceId"),
                 facts=input.impact.to_facts(),
@@ -263,103 +225,99 @@ class IncidentMutation:
                 tags=input.tags,
                 detected_at=detected,
             ),
-            **_incident_payload(IncidentCreatePayload, IncidentCreateError),
+            ok=IncidentPayload.of,
         )
 
     @strawberry.mutation
     async def incident_reclassify(
         self, info: Info, input: IncidentReclassifyInput
-    ) -> IncidentReclassifyPayload:
-        rt, caller = info.context.runtime, info.context.caller
-        return await mutate_legacy(
-            lambda: incident_service.classify_incident(
-                rt.db,
-                caller,
-                policies=rt.policies,
+    ) -> IncidentPayload:
+        return await mutate(
+            info,
+            IncidentPayload,
+            lambda uc: incident_service.classify_incident(
+                uc,
                 incident_id=_incident_pk(input.incident_id),
                 facts=input.impact.to_facts() if input.impact else None,
                 policy_version=input.policy_version,
             ),
-            **_incident_payload(IncidentReclassifyPayload, IncidentReclassifyError),
+            ok=IncidentPayload.of,
         )
 
     @strawberry.mutation(description="Set the severity by hand; needs a justification.")
     async def incident_severity_override(
         self, info: Info, input: IncidentSeverityOverrideInput
-    ) -> IncidentSeverityOverridePayload:
-        rt, caller = info.context.runtime, info.context.caller
-        return await mutate_legacy(
-            lambda: incident_service.override_severity(
-                rt.db,
-                caller,
+    ) -> IncidentPayload:
+        return await mutate(
+            info,
+            IncidentPayload,
+            lambda uc: incident_service.override_severity(
+                uc,
                 incident_id=_incident_pk(input.incident_id),
                 severity=input.severity,
                 justification=input.justification,
             ),
-            **_incident_payload(IncidentSeverityOverridePayload, IncidentSeverityOverrideError),
+            ok=IncidentPayload.of,
         )
 
     @strawberry.mutation
     async def incident_status_change(
         self, info: Info, input: IncidentStatusChangeInput
-    ) -> IncidentStatusChangePayload:
-        rt, caller = info.context.runtime, info.context.caller
-        return await mutate_legacy(
-            lambda: incident_service.change_status(
-                rt.db,
-                caller,
+    ) -> IncidentPayload:
+        return await mutate(
+            info,
+            IncidentPayload,
+            lambda uc: incident_service.change_status(
+                uc,
                 incident_id=_incident_pk(input.incident_id),
                 status=input.status,
                 note=input.note,
             ),
-            **_incident_payload(IncidentStatusChangePayload, IncidentStatusChangeError),
+            ok=IncidentPayload.of,
         )
 
     @strawberry.mutation(description="Add and remove tags from the controlled taxonomy.")
-    async def incident_tag(self, info: Info, input: IncidentTagInput) -> IncidentTagPayload:
-        rt, caller = info.context.runtime, info.context.caller
-        return await mutate_legacy(
-            lambda: incident_service.tag_incident(
-                rt.db,
-                caller,
-                policies=rt.policies,
+    async def incident_tag(self, info: Info, input: IncidentTagInput) -> IncidentPayload:
+        return await mutate(
+            info,
+            IncidentPayload,
+            lambda uc: incident_service.tag_incident(
+                uc,
                 incident_id=_incident_pk(input.incident_id),
                 add=input.add,
                 remove=input.remove,
             ),
-            **_incident_payload(IncidentTagPayload, IncidentTagError),
+            ok=IncidentPayload.of,
         )
 
     @strawberry.mutation
     async def incident_timeline_add(
         self, info: Info, input: IncidentTimelineAddInput
-    ) -> IncidentTimelineAddPayload:
-        rt, caller = info.context.runtime, info.context.caller
+    ) -> TimelineEntryPayload:
         occurred: datetime | None = input.occurred_at
-        return await mutate_legacy(
-            lambda: incident_records.add_timeline_entry(
-                rt.db,
-                caller,
+        return await mutate(
+            info,
+            TimelineEntryPayload,
+            lambda uc: incident_records.add_timeline_entry(
+                uc,
                 incident_id=_incident_pk(input.incident_id),
                 text=input.text,
                 occurred_at=occurred,
                 corrects_id=decode_optional(input.corrects_id, "TimelineEntry", field="correctsId"),
             ),
-            ok=lambda e: IncidentTimelineAddPayload(entry=TimelineEntry.from_model(e)),
-            refused=lambda e: IncidentTimelineAddPayload(errors=e),
-            error_type=IncidentTimelineAddError,
+            ok=TimelineEntryPayload.of,
         )
 
     @strawberry.mutation
     async def incident_decision_record(
         self, info: Info, input: IncidentDecisionRecordInput
-    ) -> IncidentDecisionRecordPayload:
-        rt, caller = info.context.runtime, info.context.caller
+    ) -> DecisionPayload:
         decided_at: datetime | None = input.decided_at
-        return await mutate_legacy(
-            lambda: incident_records.record_decision(
-                rt.db,
-                caller,
+        return await mutate(
+            info,
+            DecisionPayload,
+            lambda uc: incident_records.record_decision(
+                uc,
                 incident_id=_incident_pk(input.incident_id),
                 decision=input.decision,
                 rationale=input.rationale,
@@ -367,62 +325,54 @@ class IncidentMutation:
                 decided_by_id=decode_optional(input.decided_by_id, "Person", field="decidedById"),
                 decided_at=decided_at,
             ),
-            ok=lambda d: IncidentDecisionRecordPayload(decision=Decision.from_model(d)),
-            refused=lambda e: IncidentDecisionRecordPayload(errors=e),
-            error_type=IncidentDecisionRecordError,
+            ok=DecisionPayload.of,
         )
 
     @strawberry.mutation(description="A team disputes the incident's classification.")
     async def classification_dispute_open(
         self, info: Info, input: ClassificationDisputeOpenInput
     ) -> ClassificationDisputePayload:
-        rt, caller = info.context.runtime, info.context.caller
-        return await _dispute_call(
-            lambda: incident_disputes.dispute_classification(
-                rt.db,
-                caller,
+        return await mutate(
+            info,
+            ClassificationDisputePayload,
+            lambda uc: incident_disputes.dispute_classification(
+                uc,
                 incident_id=_incident_pk(input.incident_id),
                 team_id=decode_id(input.team_id, "Team", field="teamId"),
                 position=input.position,
                 proposed_severity=input.proposed_severity,
-            )
+            ),
+            ok=ClassificationDisputePayload.of,
         )
 
     @strawberry.mutation(description="Another team answers an open dispute.")
     async def classification_dispute_answer(
         self, info: Info, input: ClassificationDisputeAnswerInput
     ) -> ClassificationDisputePayload:
-        rt, caller = info.context.runtime, info.context.caller
-        return await _dispute_call(
-            lambda: incident_disputes.answer_dispute(
-                rt.db,
-                caller,
-                dispute_id=decode_id(input.dispute_id, "ClassificationDispute", field="disputeId"),
+        return await mutate(
+            info,
+            ClassificationDisputePayload,
+            lambda uc: incident_disputes.answer_dispute(
+                uc,
+                dispute_id=_dispute_pk(input.dispute_id),
                 team_id=decode_id(input.team_id, "Team", field="teamId"),
                 response=input.response,
-            )
+            ),
+            ok=ClassificationDisputePayload.of,
         )
 
     @strawberry.mutation(description="Someone with authority settles a dispute.")
     async def classification_dispute_resolve(
         self, info: Info, input: ClassificationDisputeResolveInput
     ) -> ClassificationDisputePayload:
-        rt, caller = info.context.runtime, info.context.caller
-        return await _dispute_call(
-            lambda: incident_disputes.resolve_dispute(
-                rt.db,
-                caller,
-                dispute_id=decode_id(input.dispute_id, "ClassificationDispute", field="disputeId"),
+        return await mutate(
+            info,
+            ClassificationDisputePayload,
+            lambda uc: incident_disputes.resolve_dispute(
+                uc,
+                dispute_id=_dispute_pk(input.dispute_id),
                 resolution=input.resolution,
                 severity=input.severity,
-            )
+            ),
+            ok=ClassificationDisputePayload.of,
         )
-
-
-async def _dispute_call(call: Any) -> ClassificationDisputePayload:
-    return await mutate_legacy(
-        call,
-        ok=lambda d: ClassificationDisputePayload(dispute=ClassificationDispute.from_model(d)),
-        refused=lambda e: ClassificationDisputePayload(errors=e),
-        error_type=ClassificationDisputeError,
-    )

@@ -19,22 +19,27 @@ from govsvc.graphql.relay import (
     connection,
     decode_cursor,
 )
-from govsvc.graphql.resolvers import load_nodes, read_legacy
+from govsvc.graphql.resolvers import load_nodes, read
 from govsvc.incidents import classification as cls_
 from govsvc.incidents import models
 from govsvc.incidents import queries as incident_queries
 from govsvc.org import service as org_service
 from govsvc.pagination import page_size
 
-IncidentStatus = strawberry.enum(models.IncidentStatus, name="IncidentStatus")
-Severity = strawberry.enum(cls_.Severity, name="Severity")
-ImpactKind = strawberry.enum(
-    cls_.ImpactKind, name="ImpactKind", description="Judged against the service's SLA."
-)
-DataExposure = strawberry.enum(cls_.DataExposure, name="DataExposure")
-Sensitivity = strawberry.enum(SensitivityEnum, name="Sensitivity")
-ClassificationKind = strawberry.enum(models.ClassificationKind, name="ClassificationKind")
-DisputeState = strawberry.enum(models.DisputeState, name="DisputeState")
+strawberry.enum(models.IncidentStatus, name="IncidentStatus")
+IncidentStatus = models.IncidentStatus
+strawberry.enum(cls_.Severity, name="Severity")
+Severity = cls_.Severity
+strawberry.enum(cls_.ImpactKind, name="ImpactKind", description="Judged against the service's SLA.")
+ImpactKind = cls_.ImpactKind
+strawberry.enum(cls_.DataExposure, name="DataExposure")
+DataExposure = cls_.DataExposure
+strawberry.enum(SensitivityEnum, name="Sensitivity")
+Sensitivity = SensitivityEnum
+strawberry.enum(models.ClassificationKind, name="ClassificationKind")
+ClassificationKind = models.ClassificationKind
+strawberry.enum(models.DisputeState, name="DisputeState")
+DisputeState = models.DisputeState
 
 LATEST_TIMELINE_MAX = 50
 
@@ -76,7 +81,7 @@ async def _latest_timeline(
 @strawberry.type(description="What is known of the impact; the classification is computed from it.")
 class Impact:
     customers_affected: int
-    data_exposure: DataExposure  # type: ignore[valid-type]
+    data_exposure: DataExposure
     regulatory_exposure: bool
     duration_minutes: int | None
     unavailable: bool
@@ -86,11 +91,11 @@ class Impact:
 
 @strawberry.type
 class Classification:
-    kind: ClassificationKind  # type: ignore[valid-type]
+    kind: ClassificationKind
     policy_version: str
-    computed_severity: Severity  # type: ignore[valid-type]
-    severity: Severity  # type: ignore[valid-type]
-    impact_kind: ImpactKind  # type: ignore[valid-type]
+    computed_severity: Severity
+    severity: Severity
+    impact_kind: ImpactKind
     rule_id: str | None
     reasons: list[str]
     justification: str | None
@@ -117,8 +122,8 @@ class Classification:
 
 @strawberry.type
 class StatusChange:
-    from_status: IncidentStatus | None  # type: ignore[valid-type]
-    to_status: IncidentStatus  # type: ignore[valid-type]
+    from_status: IncidentStatus | None
+    to_status: IncidentStatus
     changed_by: str
     changed_at: datetime
     note: str
@@ -205,17 +210,17 @@ class Decision:
 @strawberry.type
 class ClassificationDispute(relay.Node):
     id: relay.NodeID[int]
-    state: DisputeState  # type: ignore[valid-type]
-    disputed_severity: Severity  # type: ignore[valid-type]
+    state: DisputeState
+    disputed_severity: Severity
     position: str
-    proposed_severity: Severity | None  # type: ignore[valid-type]
+    proposed_severity: Severity | None
     raised_by: str
     raised_at: datetime
     response: str | None
     responded_by: str | None
     responded_at: datetime | None
     resolution: str | None
-    resolved_severity: Severity | None  # type: ignore[valid-type]
+    resolved_severity: Severity | None
     resolved_by: str | None
     resolved_at: datetime | None
     raised_team_pk: strawberry.Private[int]
@@ -270,12 +275,12 @@ class Incident(relay.Node):
     reference: str = strawberry.field(description="Human reference, e.g. INC-42.")
     title: str
     summary: str
-    status: IncidentStatus  # type: ignore[valid-type]
-    severity: Severity  # type: ignore[valid-type]
+    status: IncidentStatus
+    severity: Severity
     severity_overridden: bool
-    impact_kind: ImpactKind  # type: ignore[valid-type]
+    impact_kind: ImpactKind
     classification_policy_version: str
-    sensitivity: Sensitivity  # type: ignore[valid-type]
+    sensitivity: Sensitivity
     impact: Impact
     detected_at: datetime
     created_by: str
@@ -342,10 +347,10 @@ class Incident(relay.Node):
         self, info: Info, first: int | None = None, after: str | None = None
     ) -> relay.Connection[TimelineEntry]:
         cap = info.context.runtime.settings.graphql_max_page
-        page = await read_legacy(
+        page = await read(
             info,
-            lambda s, _: incident_queries.timeline_page(
-                s,
+            lambda uc: incident_queries.timeline_page(
+                uc,
                 incident_id=self.id,
                 size=page_size(first, cap=cap),
                 after_id=decode_cursor(after),

@@ -19,7 +19,7 @@ from govsvc.graphql.relay import (
     decode_cursor,
     decode_filter,
 )
-from govsvc.graphql.resolvers import read_legacy
+from govsvc.graphql.resolvers import read
 from govsvc.incidents import queries as incident_queries
 from govsvc.pagination import page_size
 
@@ -39,8 +39,8 @@ class ClassificationPolicyInfo:
 
 @strawberry.input
 class IncidentFilter:
-    statuses: list[IncidentStatus] | None = None  # type: ignore[valid-type]
-    severities: list[Severity] | None = None  # type: ignore[valid-type]
+    statuses: list[IncidentStatus] | None = None
+    severities: list[Severity] | None = None
     service_id: strawberry.ID | None = None
 
 
@@ -56,11 +56,10 @@ class IncidentQuery:
     ) -> relay.Connection[Incident]:
         f = filter or IncidentFilter()
         cap = info.context.runtime.settings.graphql_max_page
-        page = await read_legacy(
+        page = await read(
             info,
-            lambda s, c: incident_queries.list_incidents(
-                s,
-                c,
+            lambda uc: incident_queries.list_incidents(
+                uc,
                 size=page_size(first, cap=cap),
                 after_id=decode_cursor(after),
                 statuses=f.statuses or (),

@@ -31,7 +31,7 @@ _CLOSE_GRACE_SECONDS = 30.0
 @strawberry.type(description="Something that happened on an incident.")
 class IncidentEvent:
     kind: str = strawberry.field(description="timeline, status_update or status")
-    status: IncidentStatus  # type: ignore[valid-type]
+    status: IncidentStatus
     timeline_entry: TimelineEntry | None = None
     status_update: StatusUpdate | None = None
 

@@ -150,13 +150,14 @@ class Team(relay.Node):
         return await load_nodes(info, node_ids, org_service.teams_by_id, cls.from_model)
 
 
-PrincipalKind = strawberry.enum(models.PrincipalKind, name="PrincipalKind")
+strawberry.enum(models.PrincipalKind, name="PrincipalKind")
+PrincipalKind = models.PrincipalKind
 
 
 @strawberry.type(description="A person, or a machine principal such as an alert source.")
 class Person(relay.Node):
     id: relay.NodeID[int]
-    kind: PrincipalKind  # type: ignore[valid-type]
+    kind: PrincipalKind
     email: str = strawberry.field(
         description="E-mail of a person; 'machine:<handle>' of a machine."
     )

@@ -20,7 +20,8 @@ from govsvc.graphql.resolvers import load_nodes, mutate_legacy, read_legacy
 from govsvc.outbox import admin
 from govsvc.outbox.models import Delivery, DeliveryAttempt, DeliveryState
 
-DeliveryStateGQL = strawberry.enum(DeliveryState, name="DeliveryState")
+strawberry.enum(DeliveryState, name="DeliveryState")
+DeliveryStateGQL = DeliveryState
 
 
 @strawberry.type
@@ -136,7 +137,7 @@ class OutboxQuery:
     async def webhook_deliveries(
         self,
         info: Info,
-        state: DeliveryStateGQL | None = None,  # type: ignore[valid-type]
+        state: DeliveryStateGQL | None = None,
         first: int | None = None,
         after: str | None = None,
     ) -> relay.Connection[WebhookDelivery]:

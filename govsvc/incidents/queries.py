@@ -23,11 +23,11 @@ from govsvc.incidents.models import (
     TimelineEntry,
 )
 from govsvc.pagination import Page, fetch_page
+from govsvc.usecase import UseCase
 
 
 async def list_incidents(
-    session: AsyncSession,
-    caller: Caller,
+    uc: UseCase,
     *,
     size: int,
     after_id: int | None,
@@ -36,14 +36,14 @@ async def list_incidents(
     service_id: int | None = None,
 ) -> Page[Incident]:
     """Incidents the caller may read, newest first; filtered in the query, never after."""
-    query = select(Incident).where(readable_incidents(caller))
+    query = select(Incident).where(readable_incidents(uc.caller))
     if statuses:
         query = query.where(Incident.status.in_([s.value for s in statuses]))
     if severities:
         query = query.where(Incident.severity.in_([s.value for s in severities]))
     if service_id is not None:
         query = query.where(Incident.service_id == service_id)
-    return await fetch_page(session, query, id_column=Incident.id, size=size, after_id=after_id)
+    return await fetch_page(uc.session, query, id_column=Incident.id, size=size, after_id=after_id)
 
 
 async def incidents_by_id(
@@ -92,12 +92,17 @@ async def latest_timeline(
 
 
 async def timeline_page(
-    session: AsyncSession, *, incident_id: int, size: int, after_id: int | None
+    uc: UseCase, *, incident_id: int, size: int, after_id: int | None
 ) -> Page[TimelineEntry]:
     """One incident's timeline in recording order (call only for an incident already shown)."""
     query = select(TimelineEntry).where(TimelineEntry.incident_id == incident_id)
     return await fetch_page(
-        session, query, id_column=TimelineEntry.id, size=size, after_id=after_id, newest_first=False
+        uc.session,
+        query,
+        id_column=TimelineEntry.id,
+        size=size,
+        after_id=after_id,
+        newest_first=False,
     )
 
 

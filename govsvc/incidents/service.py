@@ -16,7 +16,6 @@ from govsvc.audit.chain import canonical_json
 from govsvc.audit.log import record
 from govsvc.authz.sensitivity import Sensitivity
 from govsvc.caller import Caller
-from govsvc.db import Database
 from govsvc.errors import ErrorCode, Invalid
 from govsvc.incidents.classification import (
     ClassificationPolicy,
@@ -46,6 +45,7 @@ from govsvc.incidents.models import (
 from govsvc.incidents.taxonomy import UnknownTag
 from govsvc.org import service as org_service
 from govsvc.org.models import Service
+from govsvc.usecase import UseCase
 
 if TYPE_CHECKING:
     from govsvc.policies import Policies
@@ -161,10 +161,8 @@ def _describe(result: ClassificationResult) -> str:
 
 
 async def create_incident(
-    db: Database,
-    caller: Caller,
+    uc: UseCase,
     *,
-    policies: Policies,
     title: str,
     service_id: int,
     facts: ImpactFacts,
@@ -176,141 +174,139 @@ async def create_incident(
     """Open an incident on a service, classified under the current policy."""
     title = validation.text(title, field="title")
     summary = validation.text(summary, field="summary", max_length=20_000, allow_empty=True)
-    checked_tags = _tags(policies, tags, field="tags")
+    checked_tags = _tags(uc.policies, tags, field="tags")
     detected = past_or_now(detected_at, field="detectedAt")
-    async with db.write() as session:
-        service = await org_service.get_service(session, caller, service_id, field="serviceId")
-        caller.access.require(
-            "create", "incident", unit_id=service.business_unit_id, sensitivity=sensitivity
-        )
-        sla = service_level(service)
-        result = policies.classification.current.classify(facts, sla)
-        incident = Incident(
-            title=title,
-            summary=summary,
-            service_id=service.id,
-            business_unit_id=service.business_unit_id,
-            sensitivity=sensitivity.value,
-            status=IncidentStatus.DETECTED.value,
-            detected_at=detected,
-            created_by=caller.actor,
-            severity=result.severity.value,
-            impact_kind=result.impact_kind.value,
-            classification_policy_version=result.policy_version,
-        )
-        _set_facts(incident, facts)
-        session.add(incident)
-        await session.flush()
-        _apply_classification(
-            session,
+    session = uc.session
+    service = await org_service.get_service(session, uc.caller, service_id, field="serviceId")
+    uc.caller.access.require(
+        "create", "incident", unit_id=service.business_unit_id, sensitivity=sensitivity
+    )
+    sla = service_level(service)
+    result = uc.policies.classification.current.classify(facts, sla)
+    incident = Incident(
+        title=title,
+        summary=summary,
+        service_id=service.id,
+        business_unit_id=service.business_unit_id,
+        sensitivity=sensitivity.value,
+        status=IncidentStatus.DETECTED.value,
+        detected_at=detected,
+        created_by=uc.caller.actor,
+        severity=result.severity.value,
+        impact_kind=result.impact_kind.value,
+        classification_policy_version=result.policy_version,
+    )
+    _set_facts(incident, facts)
+    session.add(incident)
+    await session.flush()
+    _apply_classification(
+        session,
+        incident,
+        uc.caller,
+        result=result,
+        facts=facts,
+        sla=sla,
+        kind=ClassificationKind.COMPUTED,
+    )
+    opened = IncidentStatusChange(
+        incident_id=incident.id,
+        from_status=None,
+        to_status=IncidentStatus.DETECTED.value,
+        changed_by=uc.caller.actor,
+        changed_at=detected,
+    )
+    session.add(opened)
+    session.add_all(
+        IncidentTag(incident_id=incident.id, tag=t, added_by=uc.caller.actor) for t in checked_tags
+    )
+    session.add(
+        timeline_note(
             incident,
-            caller,
-            result=result,
-            facts=facts,
-            sla=sla,
-            kind=ClassificationKind.COMPUTED,
+            uc.caller,
+            "status",
+            f"Incident opened on {service.code}: " + _describe(result),
+            occurred_at=detected,
         )
-        opened = IncidentStatusChange(
-            incident_id=incident.id,
-            from_status=None,
-            to_status=IncidentStatus.DETECTED.value,
-            changed_by=caller.actor,
-            changed_at=detected,
+    )
+    opened.audit_seq = (
+        await record(
+            session,
+            uc.caller,
+            "incident.create",
+            resource_type="incident",
+            resource_id=incident.id,
+            unit=await unit_code(session, incident.business_unit_id),
+            payload={
+                "title": title,
+                "service": service.code,
+                "sensitivity": sensitivity.value,
+                "severity": incident.severity,
+                "policy_version": result.policy_version,
+                "rule": result.rule_id,
+                "impact": plain(dataclasses.asdict(facts)),
+                "tags": checked_tags,
+            },
         )
-        session.add(opened)
-        session.add_all(
-            IncidentTag(incident_id=incident.id, tag=t, added_by=caller.actor) for t in checked_tags
-        )
-        session.add(
-            timeline_note(
-                incident,
-                caller,
-                "status",
-                f"Incident opened on {service.code}: " + _describe(result),
-                occurred_at=detected,
-            )
-        )
-        opened.audit_seq = (
-            await record(
-                session,
-                caller,
-                "incident.create",
-                resource_type="incident",
-                resource_id=incident.id,
-                unit=await unit_code(session, incident.business_unit_id),
-                payload={
-                    "title": title,
-                    "service": service.code,
-                    "sensitivity": sensitivity.value,
-                    "severity": incident.severity,
-                    "policy_version": result.policy_version,
-                    "rule": result.rule_id,
-                    "impact": plain(dataclasses.asdict(facts)),
-                    "tags": checked_tags,
-                },
-            )
-        ).seq
-        return incident
+    ).seq
+    return incident
 
 
 async def classify_incident(
-    db: Database,
-    caller: Caller,
+    uc: UseCase,
     *,
-    policies: Policies,
     incident_id: int,
     facts: ImpactFacts | None = None,
     policy_version: str | None = None,
 ) -> Incident:
     """Reclassify explicitly: new facts and/or another policy version (default: current)."""
-    policy = _policy(policies, policy_version)
-    async with db.write() as session:
-        incident = await incident_for(session, caller, incident_id, "classify")
-        service = await org_service.get_service(
-            session, caller, incident.service_id, field="incidentId"
-        )
-        facts = facts or facts_of(incident)
-        sla = service_level(service)
-        result = policy.classify(facts, sla)
-        before = incident.severity
-        _set_facts(incident, facts)
-        _apply_classification(
-            session,
+    policy = _policy(uc.policies, policy_version)
+    session = uc.session
+    incident = await incident_for(session, uc.caller, incident_id, "classify")
+    service = await org_service.get_service(
+        session, uc.caller, incident.service_id, field="incidentId"
+    )
+    facts = facts or facts_of(incident)
+    sla = service_level(service)
+    result = policy.classify(facts, sla)
+    before = incident.severity
+    _set_facts(incident, facts)
+    _apply_classification(
+        session,
+        incident,
+        uc.caller,
+        result=result,
+        facts=facts,
+        sla=sla,
+        kind=ClassificationKind.COMPUTED,
+    )
+    session.add(
+        timeline_note(
             incident,
-            caller,
-            result=result,
-            facts=facts,
-            sla=sla,
-            kind=ClassificationKind.COMPUTED,
+            uc.caller,
+            "classification",
+            f"Reclassified from {before}: " + _describe(result),
         )
-        session.add(
-            timeline_note(
-                incident,
-                caller,
-                "classification",
-                f"Reclassified from {before}: " + _describe(result),
-            )
-        )
-        await record(
-            session,
-            caller,
-            "incident.classify",
-            resource_type="incident",
-            resource_id=incident.id,
-            unit=await unit_code(session, incident.business_unit_id),
-            payload={
-                "from": before,
-                "to": incident.severity,
-                "policy_version": result.policy_version,
-                "rule": result.rule_id,
-                "impact": plain(dataclasses.asdict(facts)),
-            },
-        )
-        return incident
+    )
+    await record(
+        session,
+        uc.caller,
+        "incident.classify",
+        resource_type="incident",
+        resource_id=incident.id,
+        unit=await unit_code(session, incident.business_unit_id),
+        payload={
+            "from": before,
+            "to": incident.severity,
+            "policy_version": result.policy_version,
+            "rule": result.rule_id,
+            "impact": plain(dataclasses.asdict(facts)),
+        },
+    )
+    return incident
 
 
 async def override_severity(
-    db: Database, caller: Caller, *, incident_id: int, severity: Severity, justification: str
+    uc: UseCase, *, incident_id: int, severity: Severity, justification: str
 ) -> Incident:
     """Set a severity by hand; needs a written justification and is audited."""
     justification = justification.strip()
@@ -320,35 +316,35 @@ async def override_severity(
             field="justification",
             code=ErrorCode.JUSTIFICATION_REQUIRED,
         )
-    async with db.write() as session:
-        incident = await incident_for(session, caller, incident_id, "override_severity")
-        before = incident.severity
-        await record_decided_severity(
-            session,
+    session = uc.session
+    incident = await incident_for(session, uc.caller, incident_id, "override_severity")
+    before = incident.severity
+    await record_decided_severity(
+        session,
+        incident,
+        uc.caller,
+        severity=severity,
+        kind=ClassificationKind.OVERRIDE,
+        justification=justification,
+    )
+    session.add(
+        timeline_note(
             incident,
-            caller,
-            severity=severity,
-            kind=ClassificationKind.OVERRIDE,
-            justification=justification,
+            uc.caller,
+            "classification",
+            f"Severity overridden from {before} to {severity.value}: {justification}",
         )
-        session.add(
-            timeline_note(
-                incident,
-                caller,
-                "classification",
-                f"Severity overridden from {before} to {severity.value}: {justification}",
-            )
-        )
-        await record(
-            session,
-            caller,
-            "incident.override_severity",
-            resource_type="incident",
-            resource_id=incident.id,
-            unit=await unit_code(session, incident.business_unit_id),
-            payload={"from": before, "to": severity.value, "justification": justification},
-        )
-        return incident
+    )
+    await record(
+        session,
+        uc.caller,
+        "incident.override_severity",
+        resource_type="incident",
+        resource_id=incident.id,
+        unit=await unit_code(session, incident.business_unit_id),
+        payload={"from": before, "to": severity.value, "justification": justification},
+    )
+    return incident
 
 
 async def record_decided_severity(
@@ -389,82 +385,78 @@ async def record_decided_severity(
 
 
 async def change_status(
-    db: Database, caller: Caller, *, incident_id: int, status: IncidentStatus, note: str = ""
+    uc: UseCase, *, incident_id: int, status: IncidentStatus, note: str = ""
 ) -> Incident:
     """Move an incident through its lifecycle; the time of each transition is kept."""
     note = validation.text(note, field="note", max_length=5_000, allow_empty=True)
-    async with db.write() as session:
-        incident = await incident_for(session, caller, incident_id, "update")
-        current = IncidentStatus(incident.status)
-        check_transition(current, status)
-        incident.status = status.value
-        change = IncidentStatusChange(
-            incident_id=incident.id,
-            from_status=current.value,
-            to_status=status.value,
-            changed_by=caller.actor,
-            note=note,
+    session = uc.session
+    incident = await incident_for(session, uc.caller, incident_id, "update")
+    current = IncidentStatus(incident.status)
+    check_transition(current, status)
+    incident.status = status.value
+    change = IncidentStatusChange(
+        incident_id=incident.id,
+        from_status=current.value,
+        to_status=status.value,
+        changed_by=uc.caller.actor,
+        note=note,
+    )
+    session.add(change)
+    session.add(
+        timeline_note(
+            incident,
+            uc.caller,
+            "status",
+            f"Status {current.value} -> {status.value}" + (f": {note}" if note else ""),
         )
-        session.add(change)
-        session.add(
-            timeline_note(
-                incident,
-                caller,
-                "status",
-                f"Status {current.value} -> {status.value}" + (f": {note}" if note else ""),
-            )
+    )
+    change.audit_seq = (
+        await record(
+            session,
+            uc.caller,
+            "incident.status",
+            resource_type="incident",
+            resource_id=incident.id,
+            unit=await unit_code(session, incident.business_unit_id),
+            payload={"from": current.value, "to": status.value, "note": note},
         )
-        change.audit_seq = (
-            await record(
-                session,
-                caller,
-                "incident.status",
-                resource_type="incident",
-                resource_id=incident.id,
-                unit=await unit_code(session, incident.business_unit_id),
-                payload={"from": current.value, "to": status.value, "note": note},
-            )
-        ).seq
-        return incident
+    ).seq
+    return incident
 
 
 async def tag_incident(
-    db: Database,
-    caller: Caller,
+    uc: UseCase,
     *,
-    policies: Policies,
     incident_id: int,
     add: Sequence[str] = (),
     remove: Sequence[str] = (),
 ) -> Incident:
     """Add and remove tags from the controlled taxonomy."""
-    to_add = _tags(policies, add, field="add")
-    to_remove = _tags(policies, remove, field="remove")
-    async with db.write() as session:
-        incident = await incident_for(session, caller, incident_id, "update")
-        current = {
-            t.tag: t
-            for t in (
-                await session.execute(
-                    select(IncidentTag).where(IncidentTag.incident_id == incident.id)
-                )
-            ).scalars()
-        }
-        added = [t for t in to_add if t not in current]
-        removed = [t for t in to_remove if t in current and t not in to_add]
-        session.add_all(
-            IncidentTag(incident_id=incident.id, tag=t, added_by=caller.actor) for t in added
+    to_add = _tags(uc.policies, add, field="add")
+    to_remove = _tags(uc.policies, remove, field="remove")
+    session = uc.session
+    incident = await incident_for(session, uc.caller, incident_id, "update")
+    current = {
+        t.tag: t
+        for t in (
+            await session.execute(select(IncidentTag).where(IncidentTag.incident_id == incident.id))
+        ).scalars()
+    }
+    added = [t for t in to_add if t not in current]
+    removed = [t for t in to_remove if t in current and t not in to_add]
+    session.add_all(
+        IncidentTag(incident_id=incident.id, tag=t, added_by=uc.caller.actor) for t in added
+    )
+    for tag in removed:
+        await session.delete(current[tag])
+    if added or removed:
+        await record(
+            session,
+            uc.caller,
+            "incident.tag",
+            resource_type="incident",
+            resource_id=incident.id,
+            unit=await unit_code(session, incident.business_unit_id),
+            payload={"added": added, "removed": removed},
         )
-        for tag in removed:
-            await session.delete(current[tag])
-        if added or removed:
-            await record(
-                session,
-                caller,
-                "incident.tag",
-                resource_type="incident",
-                resource_id=incident.id,
-                unit=await unit_code(session, incident.business_unit_id),
-                payload={"added": added, "removed": removed},
-            )
-        return incident
+    return incident
