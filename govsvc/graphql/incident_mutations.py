@@ -90,6 +90,13 @@ class IncidentStatusChangeInput:
     note: str = ""
 
 
+@strawberry.input(description="Correct the title or summary; omitted fields stay as they are.")
+class IncidentEditInput:
+    incident_id: strawberry.ID
+    title: str | None = None
+    summary: str | None = None
+
+
 @strawberry.input
 class IncidentTagInput:
     incident_id: strawberry.ID
@@ -272,6 +279,20 @@ class IncidentMutation:
                 incident_id=_incident_pk(input.incident_id),
                 status=input.status,
                 note=input.note,
+            ),
+            ok=IncidentPayload.of,
+        )
+
+    @strawberry.mutation(description="Correct an incident's title or summary (both audited).")
+    async def incident_edit(self, info: Info, input: IncidentEditInput) -> IncidentPayload:
+        return await mutate(
+            info,
+            IncidentPayload,
+            lambda uc: incident_service.edit_incident(
+                uc,
+                incident_id=_incident_pk(input.incident_id),
+                title=input.title,
+                summary=input.summary,
             ),
             ok=IncidentPayload.of,
         )

@@ -460,3 +460,42 @@ async def tag_incident(
             payload={"added": added, "removed": removed},
         )
     return incident
+
+
+async def edit_incident(
+    uc: UseCase,
+    *,
+    incident_id: int,
+    title: str | None = None,
+    summary: str | None = None,
+) -> Incident:
+    """Correct the title or summary; the timeline and the audit log keep what they said before."""
+    new_title = None if title is None else validation.text(title, field="title")
+    new_summary = (
+        None
+        if summary is None
+        else validation.text(summary, field="summary", max_length=20_000, allow_empty=True)
+    )
+    incident = await incident_for(uc.session, uc.caller, incident_id, "update")
+    changed = {
+        name: {"from": getattr(incident, name), "to": value}
+        for name, value in (("title", new_title), ("summary", new_summary))
+        if value is not None and value != getattr(incident, name)
+    }
+    if not changed:
+        return incident
+    for name, change in changed.items():
+        setattr(incident, name, change["to"])
+    uc.session.add(
+        timeline_note(incident, uc.caller, "edit", "Edited: " + ", ".join(sorted(changed)))
+    )
+    await record(
+        uc.session,
+        uc.caller,
+        "incident.edit",
+        resource_type="incident",
+        resource_id=incident.id,
+        unit=await unit_code(uc.session, incident.business_unit_id),
+        payload=changed,
+    )
+    return incident

@@ -656,6 +656,7 @@ MUTATION_INPUTS: dict[str, list[ArgBuilder]] = {
     "incidentSeverityOverride": [_i(incidentId="@incident", severity="SEV4", justification=REASON)],
     "incidentStatusChange": [_i(incidentId="@incident", status="RESOLVED")],
     "incidentTag": [_i(incidentId="@incident", add=["security"])],
+    "incidentEdit": [_i(incidentId="@incident", title="renamed by an intruder")],
     "incidentTimelineAdd": [
         _i(incidentId="@incident", text="planted"),
         _i(incidentId="@incident", text="planted", correctsId="@timeline"),

@@ -445,3 +445,55 @@ async def test_a_time_without_offset_is_a_validation_error(gql: GraphQL) -> None
     )
     # then
     assert "offset" in errors[0]["message"]
+
+
+EDIT = (
+    "mutation($i: IncidentEditInput!) { incidentEdit(input: $i) {"
+    f" incident {{ title summary timeline {{ edges {{ node {{ kind text }} }} }} }} {ERRORS} }} }}"
+)
+
+
+async def test_an_edit_corrects_title_and_summary_and_leaves_a_trace(gql: GraphQL) -> None:
+    # given
+    created = await helpers.incident(gql, await _checkout(gql), title="Checkout down")
+    # when
+    done = await gql(
+        EDIT,
+        {"i": {"incidentId": created["id"], "title": "Checkout slow", "summary": "p99 at 4 s"}},
+    )
+    # then the new text stands, the timeline says what was edited and the audit log keeps both
+    incident = done["incidentEdit"]["incident"]
+    assert done["incidentEdit"]["errors"] == []
+    assert (incident["title"], incident["summary"]) == ("Checkout slow", "p99 at 4 s")
+    kinds = [e["node"]["kind"] for e in incident["timeline"]["edges"]]
+    assert kinds.count("edit") == 1
+    events = await gql(
+        'query { auditEvents(filter: { action: "incident.edit" }) { edges { node { payload } } } }'
+    )
+    [event] = events["auditEvents"]["edges"]
+    assert event["node"]["payload"]["title"] == {"from": "Checkout down", "to": "Checkout slow"}
+    # when nothing changes, nothing is recorded
+    again = await gql(EDIT, {"i": {"incidentId": created["id"], "title": "Checkout slow"}})
+    assert again["incidentEdit"]["errors"] == []
+    events = await gql(
+        'query { auditEvents(filter: { action: "incident.edit" }) { edges { node { payload } } } }'
+    )
+    assert len(events["auditEvents"]["edges"]) == 1
+
+
+async def test_an_edit_refuses_an_empty_title_and_unknown_incidents(gql: GraphQL) -> None:
+    # given
+    created = await helpers.incident(gql, await _checkout(gql), title="Checkout down")
+    # when the title is blank
+    blank = await gql(EDIT, {"i": {"incidentId": created["id"], "title": "   "}})
+    # then it is refused, on the field, and nothing changed
+    [error] = blank["incidentEdit"]["errors"]
+    assert (error["field"], error["code"]) == ("title", "INVALID")
+    assert blank["incidentEdit"]["incident"] is None
+    current = await gql(
+        "query($id: ID!) { node(id: $id) { ... on Incident { title } } }", {"id": created["id"]}
+    )
+    assert current["node"]["title"] == "Checkout down"
+    # when the incident does not exist
+    missing = await gql(EDIT, {"i": {"incidentId": "SW5jaWRlbnQ6OTk5OTk=", "title": "x"}})
+    assert missing["incidentEdit"]["errors"][0]["code"] == "NOT_FOUND"
