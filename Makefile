@@ -50,6 +50,14 @@ test-sqlite: setup
 test-postgres: setup
 	GOVSVC_TEST_DATABASE_URL=$(PG_TEST_URL) $(BIN)/pytest -q
 
+# A new migration: `make migration NAME=short_description` autogenerates the next numbered
+# revision (migrations/versions/NNNN_short_description.py) from the models' differences with a
+# scratch SQLite database at head (no server needed), and prints it for review.
+.PHONY: migration
+migration: setup
+	@test -n "$(NAME)" || { echo "usage: make migration NAME=short_description" >&2; exit 2; }
+	$(BIN)/python -m govsvc.migrate "$(NAME)"
+
 schema: setup
 	$(BIN)/govsvc schema export
 
