@@ -39,10 +39,11 @@ browser:
 
 # Audit pack reports are printed to PDF by WeasyPrint, which needs Debian's Pango (and a font).
 pdf-libs:
-	@ldconfig -p | grep -q 'libpangoft2-1.0.so.0' && fc-list | grep -qi dejavu || { \
+	@ldconfig -p | grep -q 'libpangoft2-1.0.so.0' && ldconfig -p | grep -q 'libharfbuzz-subset.so.0' \
+		&& fc-list | grep -qi dejavu || { \
 		echo "installing Pango and DejaVu fonts for the audit pack PDF"; \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -q libpango-1.0-0 libpangoft2-1.0-0 \
-			fonts-dejavu-core >/dev/null; }
+			libharfbuzz-subset0 fonts-dejavu-core >/dev/null; }
 
 test-sqlite: setup
 	GOVSVC_TEST_DATABASE_URL=sqlite $(BIN)/pytest -q
