@@ -105,6 +105,12 @@ class _Unit:
     on_commit: list[Hook] = field(default_factory=list)
     on_rollback: list[Hook] = field(default_factory=list)
 
+    @property
+    def written(self) -> bool:
+        """Its session has begun (`usecase.writing` opens the session before anything is
+        written: until the use case uses it, reads and durable writes go their own way)."""
+        return self.session is not None and self.session.in_transaction()
+
 
 _UNIT: ContextVar[_Unit | None] = ContextVar("govsvc_unit_of_work", default=None)
 
@@ -233,7 +239,7 @@ class Database:
         it. `durable` writes always commit on their own (records of acts outside the database)."""
         unit = None if durable else self._unit()
         if unit is None:
-            if durable and (joined := self._unit()) and joined.session:
+            if durable and (joined := self._unit()) and joined.written:
                 # It would wait on the unit's own locks (SQLite's one writer, the audit chain's
                 # advisory lock on PostgreSQL) and never get them: durable writes come first.
                 raise RuntimeError(
@@ -253,7 +259,7 @@ class Database:
 
         Inside a unit of work that has written, reads see its writes (its own session)."""
         unit = self._unit()
-        if unit is not None and unit.session is not None:
+        if unit is not None and unit.session is not None and unit.written:
             yield unit.session
             return
         async with self._reader() as session:

@@ -10,13 +10,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from govsvc.caller import Caller
 from govsvc.comms import audiences
 from govsvc.comms.models import StatusUpdate, UpdateState
 from govsvc.incidents.common import incident_for
 from govsvc.incidents.models import Incident, TimelineEntry
+from govsvc.usecase import UseCase
 
 
 @dataclass
@@ -36,28 +35,28 @@ class News:
     published: Sequence[StatusUpdate]
 
 
-async def start(session: AsyncSession, caller: Caller, incident_id: int) -> Cursor:
+async def start(uc: UseCase, incident_id: int) -> Cursor:
     """Where a new subscription starts: now (NOT_FOUND for an incident the caller cannot read)."""
-    incident = await incident_for(session, caller, incident_id, "read")
+    incident = await incident_for(uc.session, uc.caller, incident_id, "read")
     last_entry = (
-        await session.execute(
+        await uc.session.execute(
             select(func.max(TimelineEntry.id)).where(TimelineEntry.incident_id == incident_id)
         )
     ).scalar() or 0
     last_update = (
-        await session.execute(
+        await uc.session.execute(
             select(func.max(StatusUpdate.id)).where(StatusUpdate.incident_id == incident_id)
         )
     ).scalar() or 0
     return Cursor(incident_id, last_entry, last_update, incident.status)
 
 
-async def poll(session: AsyncSession, caller: Caller, cursor: Cursor) -> News:
+async def poll(uc: UseCase, cursor: Cursor) -> News:
     """Everything new since `cursor` the caller may read (NOT_FOUND once they may not read the
     incident any more). The caller advances the cursor as it delivers."""
-    incident = await incident_for(session, caller, cursor.incident_id, "read")
+    incident = await incident_for(uc.session, uc.caller, cursor.incident_id, "read")
     entries = (
-        await session.execute(
+        await uc.session.execute(
             select(TimelineEntry)
             .where(
                 TimelineEntry.incident_id == cursor.incident_id,
@@ -67,8 +66,8 @@ async def poll(session: AsyncSession, caller: Caller, cursor: Cursor) -> News:
         )
     ).scalars()
     published = (
-        await session.execute(
-            audiences.select_readable(caller)
+        await uc.session.execute(
+            audiences.select_readable(uc.caller)
             .where(
                 StatusUpdate.incident_id == cursor.incident_id,
                 StatusUpdate.id > cursor.last_update,

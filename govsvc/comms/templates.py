@@ -15,14 +15,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from govsvc import validation
 from govsvc.audit.log import record
-from govsvc.caller import Caller
 from govsvc.comms.models import Audience, Template
 from govsvc.comms.sandbox import ENVIRONMENT, Limits, TemplateLimitExceeded, render_limited
 from govsvc.errors import ErrorCode, Invalid, NotFound
 from govsvc.incidents.classification import Severity
+from govsvc.usecase import UseCase
 
 if TYPE_CHECKING:
-    from govsvc.runtime import Runtime
+    pass
 
 # Only plain data goes in: strings, numbers, lists and dicts built here, never ORM objects.
 SAMPLE: dict[str, Any] = {
@@ -80,8 +80,7 @@ async def render(body: str, values: Mapping[str, Any], limits: Limits = LIMITS) 
 
 
 async def create(
-    runtime: Runtime,
-    caller: Caller,
+    uc: UseCase,
     *,
     name: str,
     audience: Audience,
@@ -92,43 +91,43 @@ async def create(
     name = validation.code(name, field="name")
     body = validation.text(body, field="body", max_length=20_000)
     needed = variables(body)
-    caller.access.require_everywhere("manage", "template")
+    uc.caller.access.require_everywhere("manage", "template")
     await render(body, {**SAMPLE, **{v: f"<{v}>" for v in needed if v not in SAMPLE}})
-    async with runtime.db.write() as session:
-        latest = (
-            await session.execute(select(func.max(Template.version)).where(Template.name == name))
-        ).scalar() or 0
-        template = Template(
-            name=name,
-            version=latest + 1,
-            audience=audience.value,
-            severities=json.dumps(sorted(s.value for s in severities)),
-            body=body,
-            variables=json.dumps(needed),
-            created_by=caller.actor,
-        )
-        session.add(template)
-        await session.flush()
-        await record(
-            session,
-            caller,
-            "template.create",
-            resource_type="template",
-            resource_id=template.id,
-            payload={
-                "name": name,
-                "version": template.version,
-                "audience": audience.value,
-                "body": body,
-                "variables": needed,
-            },
-        )
-        return template
+    session = uc.session
+    latest = (
+        await session.execute(select(func.max(Template.version)).where(Template.name == name))
+    ).scalar() or 0
+    template = Template(
+        name=name,
+        version=latest + 1,
+        audience=audience.value,
+        severities=json.dumps(sorted(s.value for s in severities)),
+        body=body,
+        variables=json.dumps(needed),
+        created_by=uc.caller.actor,
+    )
+    session.add(template)
+    await session.flush()
+    await record(
+        session,
+        uc.caller,
+        "template.create",
+        resource_type="template",
+        resource_id=template.id,
+        payload={
+            "name": name,
+            "version": template.version,
+            "audience": audience.value,
+            "body": body,
+            "variables": needed,
+        },
+    )
+    return template
 
 
-async def preview(caller: Caller, *, body: str, values: Mapping[str, Any] | None) -> str:
+async def preview(uc: UseCase, *, body: str, values: Mapping[str, Any] | None) -> str:
     """Render a template body with sample data (and the caller's values): for template writers."""
-    caller.access.require_everywhere("manage", "template")
+    uc.caller.access.require_everywhere("manage", "template")
     body = validation.text(body, field="body", max_length=20_000)
     return await render(body, {**SAMPLE, **(values or {})})
 
@@ -144,9 +143,10 @@ async def latest(session: AsyncSession, name: str) -> Template:
     return found
 
 
-async def list_templates(session: AsyncSession) -> list[Template]:
+async def list_templates(uc: UseCase) -> list[Template]:
+    """Every template, every version (anyone signed in may read them)."""
     return list(
         (
-            await session.execute(select(Template).order_by(Template.name, Template.version))
+            await uc.session.execute(select(Template).order_by(Template.name, Template.version))
         ).scalars()
     )

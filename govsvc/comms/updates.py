@@ -38,6 +38,7 @@ from govsvc.incidents.common import incident_for, timeline_note, unit_code
 from govsvc.incidents.models import Incident
 from govsvc.org.models import Service
 from govsvc.outbox.enqueue import enqueue
+from govsvc.usecase import UseCase
 
 if TYPE_CHECKING:
     from govsvc.runtime import Runtime
@@ -85,14 +86,12 @@ async def current(
     ).scalar_one_or_none()
 
 
-async def current_for(
-    session: AsyncSession, caller: Caller, incident_id: int, audience: Audience
-) -> StatusUpdate | None:
+async def current_for(uc: UseCase, incident_id: int, audience: Audience) -> StatusUpdate | None:
     """The current status for an audience, if the caller may read that audience's updates."""
-    await incident_for(session, caller, incident_id, "read")
+    await incident_for(uc.session, uc.caller, incident_id, "read")
     return (
-        await session.execute(
-            audiences.select_readable(caller)
+        await uc.session.execute(
+            audiences.select_readable(uc.caller)
             .where(
                 StatusUpdate.incident_id == incident_id,
                 StatusUpdate.audience == audience.value,
@@ -104,10 +103,10 @@ async def current_for(
     ).scalar_one_or_none()
 
 
-async def list_for(session: AsyncSession, caller: Caller, incident_id: int) -> list[StatusUpdate]:
+async def list_for(uc: UseCase, incident_id: int) -> list[StatusUpdate]:
     """Every update of one incident the caller may read (NOT_FOUND for an unreadable incident)."""
-    await incident_for(session, caller, incident_id, "read")
-    return (await updates_for(session, caller, [incident_id])).get(incident_id, [])
+    await incident_for(uc.session, uc.caller, incident_id, "read")
+    return (await updates_for(uc.session, uc.caller, [incident_id])).get(incident_id, [])
 
 
 def _check_eta(runtime: Runtime, draft: Draft) -> None:
@@ -148,81 +147,81 @@ async def _body(session: AsyncSession, incident: Incident, draft: Draft) -> tupl
     return await templates.render(template.body, values), f"{template.name}@{template.version}"
 
 
-async def draft_update(runtime: Runtime, caller: Caller, draft: Draft) -> StatusUpdate:
+async def draft_update(uc: UseCase, draft: Draft) -> StatusUpdate:
     """Write an update; it publishes at once unless its rules want approval first. A refused
-    update (stale, held for a comms lead, personal data left in public text) is not stored."""
-    _check_eta(runtime, draft)
+    update (stale, held for a comms lead, personal data left in public text) is not stored.
+
+    Everything before the freeze reads through its own read transaction, not `uc.session`:
+    the frozen copy's storage intent is a durable write that must come before the unit of
+    work writes anything (see `postmortems.publish`)."""
+    _check_eta(uc.runtime, draft)
     status = validation.text(draft.status, field="status", max_length=32)
-    async with runtime.db.read() as session:
-        incident = await incident_for(session, caller, draft.incident_id, "read")
-        caller.access.require(
+    async with uc.db.read() as session:
+        incident = await incident_for(session, uc.caller, draft.incident_id, "read")
+        uc.caller.access.require(
             "update",
             "incident",
             unit_id=incident.business_unit_id,
             sensitivity=Sensitivity(incident.sensitivity),
         )
-        audiences.require_write(caller, draft.audience, incident)
+        audiences.require_write(uc.caller, draft.audience, incident)
         body, template = await _body(session, incident, draft)
-        publish_now = not runtime.policies.comms.approver_roles(
+        publish_now = not uc.policies.comms.approver_roles(
             draft.audience, Severity(incident.severity)
         )
         number = await _next_number(session, incident.id, draft.audience)
         if publish_now:
-            held = await _held(runtime, session, incident, draft.audience, body)
-        elif draft.audience in runtime.policies.comms.redacted_audiences:
+            held = await _held(uc.runtime, session, incident, draft.audience, body)
+        elif draft.audience in uc.policies.comms.redacted_audiences:
             # Refused now rather than after its approvals: approving a text that can never go
             # out would only strand it.
-            leaks = await redact.leaks(runtime, session, incident, body)
+            leaks = await redact.leaks(uc.runtime, session, incident, body)
             held = _Held(False, leaks) if leaks else None
         else:
             held = None
     if held is not None:
-        await _refuse(runtime, caller, incident, draft.audience, number, held, key=None)
+        await _refuse(uc, incident, draft.audience, number, held, key=None)
     # Bytes before rows: the frozen copy is stored before the one transaction that records
     # the update and publishes it, so that transaction does everything or nothing.
-    frozen = (
-        await _freeze(runtime, caller, incident, draft.audience, number, body)
-        if publish_now
-        else None
+    frozen = await _freeze(uc, incident, draft.audience, number, body) if publish_now else None
+    session = uc.session
+    incident = await incident_for(session, uc.caller, draft.incident_id, "update")
+    update = StatusUpdate(
+        incident_id=incident.id,
+        audience=draft.audience.value,
+        number=await _next_number(session, incident.id, draft.audience),
+        supersedes_id=draft.supersedes_id,
+        state=UpdateState.DRAFT.value,
+        status=status,
+        body=body,
+        next_update_due=draft.next_update_due,
+        eta=draft.eta,
+        eta_confidence=draft.eta_confidence.value,
+        template=template,
+        author=uc.caller.actor,
+        author_id=uc.caller.principal_id,
     )
-    async with runtime.db.write() as session:
-        incident = await incident_for(session, caller, draft.incident_id, "update")
-        update = StatusUpdate(
-            incident_id=incident.id,
-            audience=draft.audience.value,
-            number=await _next_number(session, incident.id, draft.audience),
-            supersedes_id=draft.supersedes_id,
-            state=UpdateState.DRAFT.value,
-            status=status,
-            body=body,
-            next_update_due=draft.next_update_due,
-            eta=draft.eta,
-            eta_confidence=draft.eta_confidence.value,
-            template=template,
-            author=caller.actor,
-            author_id=caller.principal_id,
-        )
-        session.add(update)
-        await session.flush()
-        await record(
-            session,
-            caller,
-            "status_update.draft",
-            resource_type="status_update",
-            resource_id=update.id,
-            unit=await unit_code(session, incident.business_unit_id),
-            payload={
-                "incident": incident.id,
-                "audience": update.audience,
-                "number": update.number,
-                "supersedes": update.supersedes_id,
-                "body": body,
-                "template": template,
-            },
-        )
-        if frozen is not None:
-            await _publish(session, caller, incident, update, frozen)
-        return update
+    session.add(update)
+    await session.flush()
+    await record(
+        session,
+        uc.caller,
+        "status_update.draft",
+        resource_type="status_update",
+        resource_id=update.id,
+        unit=await unit_code(session, incident.business_unit_id),
+        payload={
+            "incident": incident.id,
+            "audience": update.audience,
+            "number": update.number,
+            "supersedes": update.supersedes_id,
+            "body": body,
+            "template": template,
+        },
+    )
+    if frozen is not None:
+        await _publish(session, uc.caller, incident, update, frozen)
+    return update
 
 
 async def _next_number(session: AsyncSession, incident_id: int, audience: Audience) -> int:
@@ -244,51 +243,52 @@ def _required_roles(runtime: Runtime, update: StatusUpdate, incident: Incident) 
 
 
 async def decide(
-    runtime: Runtime, caller: Caller, *, update_id: int, role: str, approve: bool, comment: str = ""
+    uc: UseCase, *, update_id: int, role: str, approve: bool, comment: str = ""
 ) -> StatusUpdate:
     """Approve or reject a draft in one of the roles its rules name; the last approval
-    publishes it. A refused decision (publishing included) is not stored."""
-    async with runtime.db.read() as session:
+    publishes it. A refused decision (publishing included) is not stored. Read first, freeze,
+    then write through `uc.session`, as `draft_update` does."""
+    async with uc.db.read() as session:
         # Approvers need not edit the incident; their role on the draft is what counts.
-        update, incident = await _draft_for(session, caller, update_id, "read", lock=False)
-        needed, approved = await _decision_allowed(runtime, session, caller, update, incident, role)
+        update, incident = await _draft_for(session, uc.caller, update_id, "read", lock=False)
+        needed, approved = await _decision_allowed(
+            uc.runtime, session, uc.caller, update, incident, role
+        )
         complete = approve and set(needed) <= approved | {role}
         audience = Audience(update.audience)
-        held = await _held(runtime, session, incident, audience, update.body) if complete else None
+        held = (
+            await _held(uc.runtime, session, incident, audience, update.body) if complete else None
+        )
     if held is not None:
-        await _refuse(runtime, caller, incident, audience, update.number, held, key=str(update.id))
-    frozen = (
-        await _freeze(runtime, caller, incident, audience, update.number, update.body)
-        if complete
-        else None
+        await _refuse(uc, incident, audience, update.number, held, key=str(update.id))
+    frozen = await _freeze(uc, incident, audience, update.number, update.body) if complete else None
+    session = uc.session
+    update, incident = await _draft_for(session, uc.caller, update_id, "read")
+    # Again under the lock: someone may have decided meanwhile.
+    await _decision_allowed(uc.runtime, session, uc.caller, update, incident, role)
+    session.add(
+        UpdateDecision(
+            update_id=update.id,
+            principal_id=uc.caller.principal_id,
+            actor=uc.caller.actor,
+            role=role,
+            approve=approve,
+            comment=comment,
+        )
     )
-    async with runtime.db.write() as session:
-        update, incident = await _draft_for(session, caller, update_id, "read")
-        # Again under the lock: someone may have decided meanwhile.
-        await _decision_allowed(runtime, session, caller, update, incident, role)
-        session.add(
-            UpdateDecision(
-                update_id=update.id,
-                principal_id=caller.principal_id,
-                actor=caller.actor,
-                role=role,
-                approve=approve,
-                comment=comment,
-            )
-        )
-        if not approve:
-            update.state = UpdateState.REJECTED.value
-        await record(
-            session,
-            caller,
-            "status_update.approve" if approve else "status_update.reject",
-            resource_type="status_update",
-            resource_id=update.id,
-            payload={"role": role, "comment": comment},
-        )
-        if frozen is not None:
-            await _publish(session, caller, incident, update, frozen)
-        return update
+    if not approve:
+        update.state = UpdateState.REJECTED.value
+    await record(
+        session,
+        uc.caller,
+        "status_update.approve" if approve else "status_update.reject",
+        resource_type="status_update",
+        resource_id=update.id,
+        payload={"role": role, "comment": comment},
+    )
+    if frozen is not None:
+        await _publish(session, uc.caller, incident, update, frozen)
+    return update
 
 
 async def _decision_allowed(
@@ -335,21 +335,21 @@ async def _decision_allowed(
     return needed, {d.role for d in earlier if d.approve}
 
 
-async def withdraw(runtime: Runtime, caller: Caller, *, update_id: int) -> StatusUpdate:
+async def withdraw(uc: UseCase, *, update_id: int) -> StatusUpdate:
     """Withdraw a draft; it stays on record."""
-    async with runtime.db.write() as session:
-        update, incident = await _draft_for(session, caller, update_id, "update")
-        audiences.require_write(caller, Audience(update.audience), incident)
-        update.state = UpdateState.WITHDRAWN.value
-        await record(
-            session,
-            caller,
-            "status_update.withdraw",
-            resource_type="status_update",
-            resource_id=update.id,
-            payload={},
-        )
-        return update
+    session = uc.session
+    update, incident = await _draft_for(session, uc.caller, update_id, "update")
+    audiences.require_write(uc.caller, Audience(update.audience), incident)
+    update.state = UpdateState.WITHDRAWN.value
+    await record(
+        session,
+        uc.caller,
+        "status_update.withdraw",
+        resource_type="status_update",
+        resource_id=update.id,
+        payload={},
+    )
+    return update
 
 
 async def _draft_for(
@@ -404,8 +404,7 @@ async def _held(
 
 
 async def _refuse(
-    runtime: Runtime,
-    caller: Caller,
+    uc: UseCase,
     incident: Incident,
     audience: Audience,
     number: int,
@@ -416,7 +415,7 @@ async def _refuse(
     if held.lead_missing:
 
         async def tell() -> None:
-            await _tell_commander(runtime, caller, incident, audience, number, key=key)
+            await _tell_commander(uc.runtime, uc.caller, incident, audience, number, key=key)
 
         # Said even though the call is refused and stores nothing: the commander must act.
         await after_rollback(tell)
@@ -434,8 +433,7 @@ async def _refuse(
 
 
 async def _freeze(
-    runtime: Runtime,
-    caller: Caller,
+    uc: UseCase,
     incident: Incident,
     audience: Audience,
     number: int,
@@ -443,8 +441,8 @@ async def _freeze(
 ) -> EvidenceItem:
     """The text as it goes out, stored as evidence (WORM) before it is recorded as published."""
     return await evidence_service.collect(
-        runtime,
-        caller.on_behalf("freeze"),
+        uc.runtime,
+        uc.caller.on_behalf("freeze"),
         evidence_service.NewEvidence(
             title=f"{incident.reference} {audience.value} update #{number}",
             kind=EvidenceKind.DOCUMENT,
@@ -532,7 +530,10 @@ async def _tell_commander(
     *,
     key: str | None,
 ) -> None:
-    """Put the missing comms lead on the timeline and in front of the commander's chat."""
+    """Put the missing comms lead on the timeline and in front of the commander's chat.
+
+    Runs after the refused use case rolled back (`after_rollback`), so not in its unit of
+    work: it takes the runtime and caller and commits on its own."""
     async with runtime.db.write() as session:
         fresh = await incident_for(session, caller, incident.id, "read")
         session.add(

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any, Self
+from enum import Enum
+from typing import Self
 
 import strawberry
 from strawberry.scalars import JSON
@@ -14,11 +15,12 @@ from govsvc.authz.sensitivity import Sensitivity as SensitivityEnum
 from govsvc.comms import models, postmortems, redact, roles, templates, updates
 from govsvc.errors import NotFound
 from govsvc.graphql.context import Info
-from govsvc.graphql.errors import LegacyUserError
+from govsvc.graphql.errors import UserError
 from govsvc.graphql.incident_types import Sensitivity, Severity
 from govsvc.graphql.relay import decode_id, decode_optional, global_id
-from govsvc.graphql.resolvers import mutate_legacy, read_checked_legacy, read_legacy, read_or_legacy
+from govsvc.graphql.resolvers import mutate, read, read_checked, read_or
 from govsvc.incidents.classification import Severity as SeverityEnum
+from govsvc.usecase import writing
 
 strawberry.enum(models.Audience, name="Audience")
 Audience = models.Audience
@@ -175,11 +177,13 @@ class CommsQuery:
         incident_id: strawberry.ID,
         audience: Audience,
     ) -> StatusUpdate | None:
-        async def run(session: Any, caller: Any) -> models.StatusUpdate | None:
-            pk = decode_id(incident_id, "Incident", field="incidentId")
-            return await updates.current_for(session, caller, pk, models.Audience(audience))
-
-        found = await read_or_legacy(info, run, missing=None)
+        found = await read_or(
+            info,
+            lambda uc: updates.current_for(
+                uc, _incident_pk(incident_id), models.Audience(audience)
+            ),
+            missing=None,
+        )
         return StatusUpdate.from_model(found) if found else None
 
     @strawberry.field(
@@ -187,15 +191,14 @@ class CommsQuery:
         "allow, drafts and rejections only for those who may write or approve them."
     )
     async def status_updates(self, info: Info, incident_id: strawberry.ID) -> list[StatusUpdate]:
-        async def run(session: Any, caller: Any) -> list[models.StatusUpdate]:
-            pk = decode_id(incident_id, "Incident", field="incidentId")
-            return await updates.list_for(session, caller, pk)
-
-        return [StatusUpdate.from_model(u) for u in await read_or_legacy(info, run, missing=[])]
+        found: list[models.StatusUpdate] = await read_or(
+            info, lambda uc: updates.list_for(uc, _incident_pk(incident_id)), missing=[]
+        )
+        return [StatusUpdate.from_model(u) for u in found]
 
     @strawberry.field(description="Message templates, every version.")
     async def message_templates(self, info: Info) -> list[MessageTemplate]:
-        found = await read_legacy(info, lambda s, c: templates.list_templates(s))
+        found = await read(info, templates.list_templates)
         return [MessageTemplate.from_model(t) for t in found]
 
     @strawberry.field(
@@ -206,24 +209,21 @@ class CommsQuery:
         self, info: Info, body: str, variables: JSON | None = None
     ) -> TemplatePreview:
         values = variables if isinstance(variables, dict) else None
-        caller = info.context.caller
-        return await read_checked_legacy(
+        return await read_checked(
             info,
-            lambda _s, _c: templates.preview(caller, body=body, values=values),
+            TemplatePreview,
+            lambda uc: templates.preview(uc, body=body, values=values),
             ok=lambda text: TemplatePreview(text=text),
-            refused=lambda errors: TemplatePreview(errors=errors),
-            error_type=CommsError,
         )
 
     @strawberry.field(
         description="An incident's post-mortem (reading a restricted one is audited)."
     )
     async def post_mortem(self, info: Info, incident_id: strawberry.ID) -> PostMortem | None:
-        rt, caller = info.context.runtime, info.context.caller
+        # A read that writes: reading a restricted post-mortem is audited, in the same unit.
         try:
-            pm = await postmortems.read(
-                rt, caller, incident_id=decode_id(incident_id, "Incident", field="incidentId")
-            )
+            async with writing(info.context.runtime, info.context.caller) as uc:
+                pm = await postmortems.read(uc, incident_id=_incident_pk(incident_id))
         except NotFound:
             return None
         return PostMortem.from_model(pm)
@@ -235,11 +235,9 @@ class CommsQuery:
     async def public_post_mortem(
         self, info: Info, incident_id: strawberry.ID
     ) -> PublicPostMortem | None:
-        found = await read_or_legacy(
+        found = await read_or(
             info,
-            lambda s, c: postmortems.public_version(
-                s, c, incident_id=decode_id(incident_id, "Incident", field="incidentId")
-            ),
+            lambda uc: postmortems.public_version(uc, incident_id=_incident_pk(incident_id)),
             missing=None,
         )
         return PublicPostMortem.from_model(found) if found else None
@@ -248,14 +246,11 @@ class CommsQuery:
     async def post_mortem_redaction_preview(
         self, info: Info, incident_id: strawberry.ID
     ) -> list[RedactionSpan]:
-        rt, caller = info.context.runtime, info.context.caller
-
-        async def run(_: Any, __: Any) -> list[redact.SpanView]:
-            _pm, spans = await postmortems.preview(
-                rt, caller, incident_id=decode_id(incident_id, "Incident", field="incidentId")
-            )
-            return spans
-
+        found: list[redact.SpanView] = await read_or(
+            info,
+            lambda uc: postmortems.redaction_preview(uc, incident_id=_incident_pk(incident_id)),
+            missing=[],
+        )
         return [
             RedactionSpan(
                 start=s.start,
@@ -265,7 +260,7 @@ class CommsQuery:
                 score=s.score,
                 recognizer=s.recognizer,
             )
-            for s in await read_or_legacy(info, run, missing=[])
+            for s in found
         ]
 
 
@@ -279,9 +274,21 @@ class IncidentRoleAssignInput:
     person_id: strawberry.ID
 
 
-@strawberry.type
-class CommsError(LegacyUserError):
-    pass
+@strawberry.enum(description="Why a communication mutation (or preview) refused its input.")
+class CommsErrorCode(Enum):
+    INVALID = "INVALID"
+    NOT_FOUND = "NOT_FOUND"
+    CONFLICT = "CONFLICT"
+    ILLEGAL_TRANSITION = "ILLEGAL_TRANSITION"
+    APPROVAL_REQUIRED = "APPROVAL_REQUIRED"
+    COMMS_LEAD_REQUIRED = "COMMS_LEAD_REQUIRED"
+    REDACTION_REQUIRED = "REDACTION_REQUIRED"
+    TEMPLATE_LIMIT = "TEMPLATE_LIMIT"
+
+
+@strawberry.type(description="Why a communication mutation (or preview) refused its input.")
+class CommsError(UserError):
+    code: CommsErrorCode
 
 
 @strawberry.type(description="A rendered preview, or why the template cannot be rendered.")
@@ -294,6 +301,10 @@ class TemplatePreview:
 class IncidentRolePayload:
     role: IncidentRoleKind | None = None
     errors: list[CommsError] = strawberry.field(default_factory=list)
+
+    @classmethod
+    def of(cls, assignment: models.IncidentRole) -> IncidentRolePayload:
+        return cls(role=models.IncidentRoleKind(assignment.role))
 
 
 @strawberry.input
@@ -330,6 +341,10 @@ class StatusUpdatePayload:
     update: StatusUpdate | None = None
     errors: list[CommsError] = strawberry.field(default_factory=list)
 
+    @classmethod
+    def of(cls, update: models.StatusUpdate) -> StatusUpdatePayload:
+        return cls(update=StatusUpdate.from_model(update))
+
 
 @strawberry.input
 class TemplateCreateInput:
@@ -343,6 +358,10 @@ class TemplateCreateInput:
 class TemplatePayload:
     template: MessageTemplate | None = None
     errors: list[CommsError] = strawberry.field(default_factory=list)
+
+    @classmethod
+    def of(cls, template: models.Template) -> TemplatePayload:
+        return cls(template=MessageTemplate.from_model(template))
 
 
 @strawberry.input
@@ -387,6 +406,10 @@ class PostMortemPayload:
     post_mortem: PostMortem | None = None
     errors: list[CommsError] = strawberry.field(default_factory=list)
 
+    @classmethod
+    def of(cls, pm: models.PostMortem) -> PostMortemPayload:
+        return cls(post_mortem=PostMortem.from_model(pm))
+
 
 @strawberry.input
 class PostMortemPublishInput:
@@ -395,21 +418,21 @@ class PostMortemPublishInput:
 
 
 @strawberry.type
-class PostMortemPublishPayload:
+class PublicPostMortemPayload:
     public_post_mortem: PublicPostMortem | None = None
     errors: list[CommsError] = strawberry.field(default_factory=list)
+
+    @classmethod
+    def of(cls, public: models.PublicPostMortem) -> PublicPostMortemPayload:
+        return cls(public_post_mortem=PublicPostMortem.from_model(public))
+
+
+def _incident_pk(value: str) -> int:
+    return decode_id(value, "Incident", field="incidentId")
 
 
 def _update_pk(value: str) -> int:
     return decode_id(value, "StatusUpdate", field="updateId")
-
-
-def _update_payload() -> dict[str, Any]:
-    return {
-        "ok": lambda u: StatusUpdatePayload(update=StatusUpdate.from_model(u)),
-        "refused": lambda e: StatusUpdatePayload(errors=e),
-        "error_type": CommsError,
-    }
 
 
 @strawberry.type
@@ -418,18 +441,16 @@ class CommsMutation:
     async def incident_role_assign(
         self, info: Info, input: IncidentRoleAssignInput
     ) -> IncidentRolePayload:
-        rt, caller = info.context.runtime, info.context.caller
-        return await mutate_legacy(
-            lambda: roles.assign(
-                rt,
-                caller,
-                incident_id=decode_id(input.incident_id, "Incident", field="incidentId"),
+        return await mutate(
+            info,
+            IncidentRolePayload,
+            lambda uc: roles.assign(
+                uc,
+                incident_id=_incident_pk(input.incident_id),
                 role=models.IncidentRoleKind(input.role),
                 principal_id=decode_id(input.person_id, "Person", field="personId"),
             ),
-            ok=lambda r: IncidentRolePayload(role=models.IncidentRoleKind(r.role)),
-            refused=lambda e: IncidentRolePayload(errors=e),
-            error_type=CommsError,
+            ok=IncidentRolePayload.of,
         )
 
     @strawberry.mutation(
@@ -438,15 +459,15 @@ class CommsMutation:
     async def status_update_draft(
         self, info: Info, input: StatusUpdateDraftInput
     ) -> StatusUpdatePayload:
-        rt, caller = info.context.runtime, info.context.caller
         due: datetime | None = input.next_update_due
         eta: datetime | None = input.eta
-        return await mutate_legacy(
-            lambda: updates.draft_update(
-                rt,
-                caller,
+        return await mutate(
+            info,
+            StatusUpdatePayload,
+            lambda uc: updates.draft_update(
+                uc,
                 updates.Draft(
-                    incident_id=decode_id(input.incident_id, "Incident", field="incidentId"),
+                    incident_id=_incident_pk(input.incident_id),
                     audience=models.Audience(input.audience),
                     status=input.status,
                     body=input.body,
@@ -460,88 +481,79 @@ class CommsMutation:
                     eta_confidence=models.EtaConfidence(input.eta_confidence),
                 ),
             ),
-            **_update_payload(),
+            ok=StatusUpdatePayload.of,
         )
 
     @strawberry.mutation(description="Approve or reject a draft in a role its rules name.")
     async def status_update_decide(
         self, info: Info, input: StatusUpdateDecideInput
     ) -> StatusUpdatePayload:
-        rt, caller = info.context.runtime, info.context.caller
-        return await mutate_legacy(
-            lambda: updates.decide(
-                rt,
-                caller,
+        return await mutate(
+            info,
+            StatusUpdatePayload,
+            lambda uc: updates.decide(
+                uc,
                 update_id=_update_pk(input.update_id),
                 role=input.role,
                 approve=input.approve,
                 comment=input.comment,
             ),
-            **_update_payload(),
+            ok=StatusUpdatePayload.of,
         )
 
     @strawberry.mutation(description="Withdraw a draft (it stays on record).")
     async def status_update_withdraw(
         self, info: Info, input: StatusUpdateWithdrawInput
     ) -> StatusUpdatePayload:
-        rt, caller = info.context.runtime, info.context.caller
-        return await mutate_legacy(
-            lambda: updates.withdraw(rt, caller, update_id=_update_pk(input.update_id)),
-            **_update_payload(),
+        return await mutate(
+            info,
+            StatusUpdatePayload,
+            lambda uc: updates.withdraw(uc, update_id=_update_pk(input.update_id)),
+            ok=StatusUpdatePayload.of,
         )
 
     @strawberry.mutation(description="Add a template, or a new version of one.")
     async def template_create(self, info: Info, input: TemplateCreateInput) -> TemplatePayload:
-        rt, caller = info.context.runtime, info.context.caller
-        return await mutate_legacy(
-            lambda: templates.create(
-                rt,
-                caller,
+        return await mutate(
+            info,
+            TemplatePayload,
+            lambda uc: templates.create(
+                uc,
                 name=input.name,
                 audience=models.Audience(input.audience),
                 severities=[SeverityEnum(s) for s in input.severities],
                 body=input.body,
             ),
-            ok=lambda t: TemplatePayload(template=MessageTemplate.from_model(t)),
-            refused=lambda e: TemplatePayload(errors=e),
-            error_type=CommsError,
+            ok=TemplatePayload.of,
         )
 
     @strawberry.mutation(description="Write or revise the post-mortem's sections.")
     async def post_mortem_write(self, info: Info, input: PostMortemWriteInput) -> PostMortemPayload:
-        rt, caller = info.context.runtime, info.context.caller
-
-        async def run() -> models.PostMortem:
-            return await postmortems.write(
-                rt,
-                caller,
-                incident_id=decode_id(input.incident_id, "Incident", field="incidentId"),
+        return await mutate(
+            info,
+            PostMortemPayload,
+            lambda uc: postmortems.write(
+                uc,
+                incident_id=_incident_pk(input.incident_id),
                 sections=input.sections.given(),
                 sensitivity=SensitivityEnum(input.sensitivity) if input.sensitivity else None,
                 reviewers=input.reviewers,
                 customers=input.customers,
-            )
-
-        return await mutate_legacy(
-            run,
-            ok=lambda p: PostMortemPayload(post_mortem=PostMortem.from_model(p)),
-            refused=lambda e: PostMortemPayload(errors=e),
-            error_type=CommsError,
+            ),
+            ok=PostMortemPayload.of,
         )
 
     @strawberry.mutation(description="Move a post-mortem: to review, back to draft, approved.")
     async def post_mortem_move(self, info: Info, input: PostMortemMoveInput) -> PostMortemPayload:
-        rt, caller = info.context.runtime, info.context.caller
-        return await mutate_legacy(
-            lambda: postmortems.move(
-                rt,
-                caller,
-                incident_id=decode_id(input.incident_id, "Incident", field="incidentId"),
+        return await mutate(
+            info,
+            PostMortemPayload,
+            lambda uc: postmortems.move(
+                uc,
+                incident_id=_incident_pk(input.incident_id),
                 state=models.PostMortemState(input.state),
             ),
-            ok=lambda p: PostMortemPayload(post_mortem=PostMortem.from_model(p)),
-            refused=lambda e: PostMortemPayload(errors=e),
-            error_type=CommsError,
+            ok=PostMortemPayload.of,
         )
 
     @strawberry.mutation(
@@ -550,8 +562,7 @@ class CommsMutation:
     )
     async def post_mortem_publish(
         self, info: Info, input: PostMortemPublishInput
-    ) -> PostMortemPublishPayload:
-        rt, caller = info.context.runtime, info.context.caller
+    ) -> PublicPostMortemPayload:
         spans = [
             redact.SpanView(
                 start=s.start,
@@ -563,16 +574,11 @@ class CommsMutation:
             )
             for s in input.spans
         ]
-        return await mutate_legacy(
-            lambda: postmortems.publish(
-                rt,
-                caller,
-                incident_id=decode_id(input.incident_id, "Incident", field="incidentId"),
-                spans=spans,
+        return await mutate(
+            info,
+            PublicPostMortemPayload,
+            lambda uc: postmortems.publish(
+                uc, incident_id=_incident_pk(input.incident_id), spans=spans
             ),
-            ok=lambda p: PostMortemPublishPayload(
-                public_post_mortem=PublicPostMortem.from_model(p)
-            ),
-            refused=lambda e: PostMortemPublishPayload(errors=e),
-            error_type=CommsError,
+            ok=PublicPostMortemPayload.of,
         )

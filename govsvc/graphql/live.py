@@ -15,13 +15,14 @@ import strawberry
 
 from govsvc.caller import Caller
 from govsvc.comms import events
-from govsvc.errors import NotFound, ServiceError, Unauthenticated
+from govsvc.errors import NotFound, Unauthenticated
 from govsvc.graphql.comms import StatusUpdate
 from govsvc.graphql.context import Info
 from govsvc.graphql.incident_types import IncidentStatus, TimelineEntry
 from govsvc.graphql.relay import decode_id
-from govsvc.graphql.resolvers import bad_input
+from govsvc.graphql.resolvers import read
 from govsvc.incidents.models import IncidentStatus as IncidentStatusEnum
+from govsvc.usecase import reading
 
 FORBIDDEN = 4403
 # How long a closed socket's subscription waits for the connection to wind it down.
@@ -66,21 +67,19 @@ class Subscription:
     async def incident_events(
         self, info: Info, incident_id: strawberry.ID
     ) -> AsyncGenerator[IncidentEvent, None]:
-        runtime, caller = info.context.runtime, info.context.caller
-        try:
-            pk = decode_id(incident_id, "Incident", field="incidentId")
-            async with runtime.db.read() as session:
-                cursor = await events.start(session, caller, pk)
-        except ServiceError as error:
-            raise bad_input(error) from None
+        runtime = info.context.runtime
+        cursor = await read(
+            info,
+            lambda uc: events.start(uc, decode_id(incident_id, "Incident", field="incidentId")),
+        )
         while True:
             await asyncio.sleep(runtime.settings.live_poll_seconds)
             current_caller = await _still_allowed(info)
             try:
                 if current_caller is None:
                     raise NotFound("credential no longer valid")
-                async with runtime.db.read() as session:
-                    news = await events.poll(session, current_caller, cursor)
+                async with reading(runtime, current_caller) as uc:
+                    news = await events.poll(uc, cursor)
             except NotFound:
                 await _close_forbidden(info)
                 return

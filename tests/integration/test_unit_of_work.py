@@ -6,10 +6,12 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
+from govsvc.caller import Caller
 from govsvc.db import after_commit, after_rollback, unit_of_work
 from govsvc.errors import Invalid
 from govsvc.org.models import BusinessUnit
 from govsvc.runtime import Runtime
+from govsvc.usecase import writing
 
 
 async def _units(runtime: Runtime) -> list[str]:
@@ -76,3 +78,24 @@ async def test_a_durable_write_survives_the_rollback(runtime: Runtime) -> None:
         await use_case()
     # then the durable record stays, the rest is gone
     assert await _units(runtime) == ["kept"]
+
+
+async def test_a_use_case_may_write_durably_before_it_uses_its_session(runtime: Runtime) -> None:
+    # given a use case (usecase.writing opens its session up front) that freezes something
+    # first, as publishing a status update does, and only then writes through uc.session
+    caller = Caller.system(runtime.policies.access, "system:test")
+    async with writing(runtime, caller) as uc:
+        async with uc.db.read() as session:  # reads before the durable write go their own way
+            assert session is not uc.session
+        async with uc.db.write(durable=True) as session:
+            session.add(BusinessUnit(code="frozen", name="Frozen"))
+        uc.session.add(BusinessUnit(code="recorded", name="Recorded"))
+        await uc.session.flush()
+        # once it has written, reads see its writes through its own session
+        async with uc.db.read() as session:
+            assert session is uc.session
+        # and a durable write now would wait on the unit's own locks: refused at once
+        with pytest.raises(RuntimeError):
+            async with uc.db.write(durable=True):
+                pass
+    assert await _units(runtime) == ["frozen", "recorded"]
