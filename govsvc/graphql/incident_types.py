@@ -5,14 +5,12 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 import strawberry
-from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry import relay
 
 from govsvc.authz.sensitivity import Sensitivity as SensitivityEnum
-from govsvc.caller import Caller
 from govsvc.graphql.context import Info
 from govsvc.graphql.org import BusinessUnit, Person, Service, Team
 from govsvc.graphql.relay import (
@@ -25,6 +23,11 @@ from govsvc.incidents import models
 from govsvc.incidents import queries as incident_queries
 from govsvc.org import service as org_service
 from govsvc.pagination import page_size
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from govsvc.caller import Caller
 
 strawberry.enum(models.IncidentStatus, name="IncidentStatus")
 IncidentStatus = models.IncidentStatus
