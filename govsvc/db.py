@@ -233,9 +233,12 @@ class Database:
         it. `durable` writes always commit on their own (records of acts outside the database)."""
         unit = None if durable else self._unit()
         if unit is None:
-            if durable and (joined := self._unit()) and joined.session:
+            joined = self._unit() if durable else None
+            if joined is not None and joined.session and joined.session.in_transaction():
                 # It would wait on the unit's own locks (SQLite's one writer, the audit chain's
                 # advisory lock on PostgreSQL) and never get them: durable writes come first.
+                # A unit whose session has run nothing yet (a use case built by `writing` that
+                # has not touched uc.session) holds no lock: its durable writes may go first.
                 raise RuntimeError(
                     "a durable write after the unit of work has written; do it first"
                 )

@@ -6,10 +6,12 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
+from govsvc.caller import Caller
 from govsvc.db import after_commit, after_rollback, unit_of_work
 from govsvc.errors import Invalid
 from govsvc.org.models import BusinessUnit
 from govsvc.runtime import Runtime
+from govsvc.usecase import writing
 
 
 async def _units(runtime: Runtime) -> list[str]:
@@ -74,5 +76,25 @@ async def test_a_durable_write_survives_the_rollback(runtime: Runtime) -> None:
     # when
     with pytest.raises(Invalid):
         await use_case()
+    # then the durable record stays, the rest is gone
+    assert await _units(runtime) == ["kept"]
+
+
+async def test_a_use_case_built_by_writing_may_write_durably_before_its_first_statement(
+    runtime: Runtime,
+) -> None:
+    # given a use case (built by `writing`) that records an intent first, then writes and refuses
+    caller = Caller.system(runtime.policies.access, "system:test")
+    with pytest.raises(Invalid):
+        async with writing(runtime, caller) as uc:
+            async with uc.db.write(durable=True) as session:
+                session.add(BusinessUnit(code="kept", name="Kept"))
+            uc.session.add(BusinessUnit(code="dropped", name="Dropped"))
+            await uc.session.flush()
+            # when it tries another durable write after its own session has written
+            with pytest.raises(RuntimeError):
+                async with uc.db.write(durable=True):
+                    pass
+            raise Invalid("refused")
     # then the durable record stays, the rest is gone
     assert await _units(runtime) == ["kept"]
