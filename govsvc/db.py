@@ -118,6 +118,11 @@ def _current_unit() -> _Unit | None:
     return unit
 
 
+def _begun(session: AsyncSession) -> bool:
+    """Whether a unit's session holds a transaction (and so locks) or has changes pending."""
+    return session.in_transaction() or bool(session.new)
+
+
 @asynccontextmanager
 async def unit_of_work() -> AsyncIterator[None]:
     """Run a whole use case as one transaction: committed when the block ends, rolled back
@@ -234,7 +239,7 @@ class Database:
         unit = None if durable else self._unit()
         if unit is None:
             joined = self._unit() if durable else None
-            if joined is not None and joined.session and joined.session.in_transaction():
+            if joined is not None and joined.session and _begun(joined.session):
                 # It would wait on the unit's own locks (SQLite's one writer, the audit chain's
                 # advisory lock on PostgreSQL) and never get them: durable writes come first.
                 # A unit whose session has run nothing yet (a use case built by `writing` that
@@ -256,7 +261,9 @@ class Database:
 
         Inside a unit of work that has written, reads see its writes (its own session)."""
         unit = self._unit()
-        if unit is not None and unit.session is not None:
+        # A unit that has not begun (built by `writing`, nothing run or added yet) has nothing
+        # to show: the read gets its own session, so a durable write may still come after it.
+        if unit is not None and unit.session is not None and _begun(unit.session):
             yield unit.session
             return
         async with self._reader() as session:

@@ -87,6 +87,8 @@ async def test_a_use_case_built_by_writing_may_write_durably_before_its_first_st
     caller = Caller.system(runtime.policies.access, "system:test")
     with pytest.raises(Invalid):
         async with writing(runtime, caller) as uc:
+            async with uc.db.read() as session:  # a check first, in a read of its own
+                await session.execute(select(BusinessUnit.id))
             async with uc.db.write(durable=True) as session:
                 session.add(BusinessUnit(code="kept", name="Kept"))
             uc.session.add(BusinessUnit(code="dropped", name="Dropped"))
