@@ -105,12 +105,6 @@ class _Unit:
     on_commit: list[Hook] = field(default_factory=list)
     on_rollback: list[Hook] = field(default_factory=list)
 
-    @property
-    def written(self) -> bool:
-        """Its session has begun (`usecase.writing` opens the session before anything is
-        written: until the use case uses it, reads and durable writes go their own way)."""
-        return self.session is not None and self.session.in_transaction()
-
 
 _UNIT: ContextVar[_Unit | None] = ContextVar("govsvc_unit_of_work", default=None)
 
@@ -122,6 +116,11 @@ def _current_unit() -> _Unit | None:
     if unit is None or unit.task is not asyncio.current_task():
         return None
     return unit
+
+
+def _begun(session: AsyncSession) -> bool:
+    """Whether a unit's session holds a transaction (and so locks) or has changes pending."""
+    return session.in_transaction() or bool(session.new)
 
 
 @asynccontextmanager
@@ -239,9 +238,12 @@ class Database:
         it. `durable` writes always commit on their own (records of acts outside the database)."""
         unit = None if durable else self._unit()
         if unit is None:
-            if durable and (joined := self._unit()) and joined.written:
+            joined = self._unit() if durable else None
+            if joined is not None and joined.session and _begun(joined.session):
                 # It would wait on the unit's own locks (SQLite's one writer, the audit chain's
                 # advisory lock on PostgreSQL) and never get them: durable writes come first.
+                # A unit whose session has run nothing yet (a use case built by `writing` that
+                # has not touched uc.session) holds no lock: its durable writes may go first.
                 raise RuntimeError(
                     "a durable write after the unit of work has written; do it first"
                 )
@@ -259,7 +261,9 @@ class Database:
 
         Inside a unit of work that has written, reads see its writes (its own session)."""
         unit = self._unit()
-        if unit is not None and unit.session is not None and unit.written:
+        # A unit that has not begun (built by `writing`, nothing run or added yet) has nothing
+        # to show: the read gets its own session, so a durable write may still come after it.
+        if unit is not None and unit.session is not None and _begun(unit.session):
             yield unit.session
             return
         async with self._reader() as session:

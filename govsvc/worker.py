@@ -15,7 +15,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from govsvc import leader
+from govsvc import leader, usecase
 from govsvc.audit import checkpoints, tree_heads
 from govsvc.caller import Caller
 from govsvc.compliance import pack_jobs
@@ -50,8 +50,9 @@ def jobs(runtime: Runtime) -> list[Job]:
         Job(checkpoints.JOB, settings.worker_checkpoint_interval_seconds,
             lambda: checkpoints.write_checkpoint(runtime)),
         # Packs are claimed one at a time with a claim token: workers may build several at once.
+        # A build commits in steps (claim, progress, outcome): see pack_jobs.build_next.
         Job("audit pack build", settings.worker_pack_interval_seconds,
-            lambda: pack_jobs.build_next(runtime), exclusive=False),
+            lambda: usecase.run(runtime, caller, pack_jobs.build_next), exclusive=False),
         Job("outbox delivery", settings.worker_outbox_interval_seconds,
             lambda: outbox_delivery.deliver_due(runtime), exclusive=False),
     ]  # fmt: skip

@@ -16,7 +16,6 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from sqlalchemy import and_, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from govsvc.authz.completeness import reads_everything
 from govsvc.caller import Caller
@@ -30,7 +29,7 @@ from govsvc.incidents.models import Incident
 from govsvc.org.units import load_unit_tree
 
 if TYPE_CHECKING:
-    from govsvc.runtime import Runtime
+    from govsvc.usecase import UseCase
 
 
 class CoverageStatus(StrEnum):
@@ -67,9 +66,7 @@ def _period(start: datetime, end: datetime) -> str:
 
 
 async def compute(
-    runtime: Runtime,
-    session: AsyncSession,
-    caller: Caller,
+    uc: UseCase,
     *,
     framework: str,
     period_start: datetime,
@@ -78,6 +75,7 @@ async def compute(
     unit_ids: Sequence[int] = (),
 ) -> Coverage:
     """Each control objective of `framework` with its evidence, status and named gaps."""
+    runtime, session, caller = uc.runtime, uc.session, uc.caller
     if framework not in runtime.policies.catalog.frameworks:
         raise NotFound(f"no framework {framework!r} in the catalog", field="framework")
     controls = [

@@ -21,7 +21,7 @@ from govsvc.incidents.common import incident_for
 from govsvc.incidents.models import IncidentTag
 
 if TYPE_CHECKING:
-    from govsvc.runtime import Runtime
+    from govsvc.usecase import UseCase
 
 TARGETS = ("incident", "evidence")
 
@@ -32,10 +32,10 @@ class Suggestion:
     because_of: list[str]  # the tags that suggested it
 
 
-async def suggestions(
-    runtime: Runtime, session: AsyncSession, *, incident_id: int
-) -> list[Suggestion]:
+async def suggestions(uc: UseCase, *, incident_id: int) -> list[Suggestion]:
     """Controls the incident's tags point at, minus those a person already decided on."""
+    session = uc.session
+    await incident_for(session, uc.caller, incident_id, "read")
     tags = set(
         (
             await session.execute(
@@ -55,14 +55,13 @@ async def suggestions(
     )
     return [
         Suggestion(control, sorted(tags & set(control.suggested_by_tags)))
-        for control in runtime.policies.catalog.suggest(tags)
+        for control in uc.policies.catalog.suggest(tags)
         if control.key not in decided
     ]
 
 
 async def decide(
-    runtime: Runtime,
-    caller: Caller,
+    uc: UseCase,
     *,
     control_key: str,
     target_type: str,
@@ -71,50 +70,50 @@ async def decide(
 ) -> ControlMapping:
     """Confirm (or reject) that a control objective applies to an incident or evidence item."""
     try:
-        control = runtime.policies.catalog.get(control_key)
+        control = uc.policies.catalog.get(control_key)
     except UnknownControl as error:
         raise Invalid(str(error), field="controlKey", code=ErrorCode.NOT_FOUND) from None
     if target_type not in TARGETS:
         raise Invalid(f"map incidents or evidence, not {target_type!r}", field="targetId")
-    async with runtime.db.write() as session:
-        unit_id, sensitivity = await _target(session, caller, target_type, target_id)
-        caller.access.require("decide", "control_mapping", unit_id=unit_id, sensitivity=sensitivity)
-        mapping = (
-            await session.execute(
-                select(ControlMapping).where(
-                    ControlMapping.control_key == control.key,
-                    ControlMapping.target_type == target_type,
-                    ControlMapping.target_id == target_id,
-                )
+    caller, session = uc.caller, uc.session
+    unit_id, sensitivity = await _target(session, caller, target_type, target_id)
+    caller.access.require("decide", "control_mapping", unit_id=unit_id, sensitivity=sensitivity)
+    mapping = (
+        await session.execute(
+            select(ControlMapping).where(
+                ControlMapping.control_key == control.key,
+                ControlMapping.target_type == target_type,
+                ControlMapping.target_id == target_id,
             )
-        ).scalar_one_or_none()
-        if mapping is None:
-            mapping = ControlMapping(
-                control_key=control.key,
-                framework=control.framework,
-                target_type=target_type,
-                target_id=target_id,
-                suggested_by=await _suggested_by(session, control, target_type, target_id),
-            )
-            session.add(mapping)
-        before = mapping.state
-        mapping.state = (MappingState.CONFIRMED if confirm else MappingState.REJECTED).value
-        mapping.decided_by, mapping.decided_at = caller.actor, utcnow()
-        await session.flush()
-        await record(
-            session,
-            caller,
-            "control_mapping.confirm" if confirm else "control_mapping.reject",
-            resource_type=target_type,
-            resource_id=target_id,
-            payload={
-                "control": control.key,
-                "from": before,
-                "to": mapping.state,
-                "suggested_by": mapping.suggested_by,
-            },
         )
-        return mapping
+    ).scalar_one_or_none()
+    if mapping is None:
+        mapping = ControlMapping(
+            control_key=control.key,
+            framework=control.framework,
+            target_type=target_type,
+            target_id=target_id,
+            suggested_by=await _suggested_by(session, control, target_type, target_id),
+        )
+        session.add(mapping)
+    before = mapping.state
+    mapping.state = (MappingState.CONFIRMED if confirm else MappingState.REJECTED).value
+    mapping.decided_by, mapping.decided_at = caller.actor, utcnow()
+    await session.flush()
+    await record(
+        session,
+        caller,
+        "control_mapping.confirm" if confirm else "control_mapping.reject",
+        resource_type=target_type,
+        resource_id=target_id,
+        payload={
+            "control": control.key,
+            "from": before,
+            "to": mapping.state,
+            "suggested_by": mapping.suggested_by,
+        },
+    )
+    return mapping
 
 
 async def _target(

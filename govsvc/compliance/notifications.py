@@ -5,10 +5,9 @@ that framework's controls (e.g. GDPR Art. 33): the same decision that puts it in
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -16,11 +15,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from govsvc.audit.chain import format_time
-from govsvc.caller import Caller
 from govsvc.comms import redact as comms_redact
 from govsvc.compliance import regulatory
-from govsvc.compliance.clocks import ClockState, ClockStatus, TriggerKind, evaluate
+from govsvc.compliance.clocks import ClockState, TriggerKind
 from govsvc.compliance.models import ControlMapping, MappingState, RegulatoryTrigger
+from govsvc.compliance.regulatory import IncidentClock, clocks_for
 from govsvc.db import utcnow
 from govsvc.errors import ErrorCode, Invalid, NotFound
 from govsvc.evidence.models import EvidenceItem
@@ -29,87 +28,21 @@ from govsvc.incidents.models import Incident, IncidentStatusChange, TimelineEntr
 
 if TYPE_CHECKING:
     from govsvc.runtime import Runtime
-
-
-@dataclass(frozen=True)
-class IncidentClock:
-    incident: Incident
-    status: ClockStatus
-    # The reasons for the delay given with the notification that settled the clock, if any.
-    late_reason: str | None = None
-
-
-async def regimes_by_incident(
-    runtime: Runtime, session: AsyncSession, ids: Sequence[int]
-) -> dict[int, list[str]]:
-    rows = await session.execute(
-        select(ControlMapping.target_id, ControlMapping.framework)
-        .where(
-            ControlMapping.target_type == "incident",
-            ControlMapping.target_id.in_(list(ids)),
-            ControlMapping.state == MappingState.CONFIRMED.value,
-        )
-        .distinct()
-    )
-    found: dict[int, set[str]] = defaultdict(set)
-    for incident_id, framework in rows.all():
-        if framework in runtime.policies.regimes:
-            found[incident_id].add(framework)
-    return {i: sorted(r) for i, r in found.items()}
-
-
-async def clocks_for(
-    runtime: Runtime,
-    session: AsyncSession,
-    incidents: Sequence[Incident],
-    *,
-    now: datetime | None = None,
-) -> list[IncidentClock]:
-    """Every applicable clock of every incident given, in a fixed number of queries."""
-    now = now or utcnow()
-    ids = [i.id for i in incidents]
-    regimes = await regimes_by_incident(runtime, session, ids)
-    triggers = await regulatory.triggers_by_incident(session, ids)
-    notices = await regulatory.notifications_by_incident(session, ids)
-    facts = await regulatory.facts_by_incident(session, incidents)
-    due_soon = timedelta(hours=runtime.settings.clock_due_soon_hours)
-    result = []
-    for incident in incidents:
-        first = regulatory.first_triggers(incident, triggers.get(incident.id, []))
-        sent = regulatory.sent_by_clock(notices.get(incident.id, []))
-        # Notices come sorted by time: the first of each clock is the one that settles it.
-        reasons: dict[str, str | None] = {}
-        for notice in notices.get(incident.id, []):
-            reasons.setdefault(f"{notice.regime}/{notice.clock}", notice.late_reason)
-        for regime_id in regimes.get(incident.id, []):
-            regime = runtime.policies.regimes[regime_id]
-            result += [
-                IncidentClock(incident, status, reasons.get(f"{regime_id}/{status.clock}"))
-                for status in evaluate(
-                    regime,
-                    triggers=first,
-                    notifications={k: v for k, v in sent.items() if k.startswith(f"{regime_id}/")},
-                    facts=facts[incident.id],
-                    now=now,
-                    due_soon=due_soon,
-                )
-            ]
-    return result
+    from govsvc.usecase import UseCase
 
 
 async def notification_clocks(
-    runtime: Runtime,
-    session: AsyncSession,
-    caller: Caller,
+    uc: UseCase,
     *,
     states: Sequence[ClockState] = (),
     incident_id: int | None = None,
     limit: int = 500,
 ) -> list[IncidentClock]:
     """Clocks across the incidents the caller may read, soonest due first."""
+    session = uc.session
     query = (
         select(Incident)
-        .where(readable_incidents(caller))
+        .where(readable_incidents(uc.caller))
         .join(
             ControlMapping,
             (ControlMapping.target_type == "incident")
@@ -121,7 +54,7 @@ async def notification_clocks(
     if incident_id is not None:
         query = query.where(Incident.id == incident_id)
     incidents = list((await session.execute(query.order_by(Incident.id).limit(limit))).scalars())
-    clocks = await clocks_for(runtime, session, incidents)
+    clocks = await clocks_for(uc.runtime, session, incidents)
     if states:
         clocks = [c for c in clocks if c.status.state in states]
     far = datetime.max.replace(tzinfo=utcnow().tzinfo)
@@ -154,21 +87,20 @@ class TimelineItem:
 
 
 async def regulator_timeline(
-    runtime: Runtime,
-    session: AsyncSession,
-    caller: Caller,
+    uc: UseCase,
     *,
     incident_id: int,
     regime: str,
     include_entry_ids: Sequence[int] = (),
     redact: bool = True,
-) -> list[TimelineItem]:
+) -> dict[str, Any]:
     """One chronological, regulator-facing timeline: the moments the regime counts from, the
     notifications sent under it, the status of the incident, and only those internal timeline
-    entries someone chose to include. Nothing else leaves."""
+    entries someone chose to include. Nothing else leaves. As its export (`timeline_json`)."""
+    runtime, session = uc.runtime, uc.session
     if regime not in runtime.policies.regimes:
         raise NotFound(f"unknown regime {regime!r}", field="regime")
-    incident = await incident_for(session, caller, incident_id, "read")
+    incident = await incident_for(session, uc.caller, incident_id, "read")
     triggers = (await regulatory.triggers_by_incident(session, [incident.id])).get(incident.id, [])
     changes = list(
         (
@@ -255,7 +187,7 @@ async def regulator_timeline(
         ]
     if redact:
         items = await _redacted(runtime, session, incident, items)
-    return sorted(items, key=lambda i: (i.at, i.kind, i.source))
+    return timeline_json(incident, regime, sorted(items, key=lambda i: (i.at, i.kind, i.source)))
 
 
 def _detection(

@@ -12,17 +12,22 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from govsvc.audit.log import record
 from govsvc.authz.access import Access
 from govsvc.authz.policy import ANY_UNIT
 from govsvc.authz.sensitivity import Sensitivity
 from govsvc.caller import Caller
-from govsvc.compliance.models import AuditPack
-from govsvc.errors import NotFound
+from govsvc.compliance.models import AuditPack, AuditPackState
+from govsvc.errors import Conflict, NotFound
+
+if TYPE_CHECKING:
+    from govsvc.usecase import UseCase
 
 # What a pack's contents are read as; each must be readable for the pack to be.
 CONTENT_TYPES = ("incident", "evidence", "audit_event")
@@ -97,6 +102,44 @@ async def pack_for(session: AsyncSession, caller: Caller, pack_id: int) -> Audit
     if pack is None or not may_read(caller, pack):
         raise NotFound("no such audit pack", field="id")
     return pack
+
+
+async def audit_pack(uc: UseCase, *, pack_id: int) -> AuditPack:
+    """An audit pack and how far its build has got, if the caller may read it."""
+    return await pack_for(uc.session, uc.caller, pack_id)
+
+
+@dataclass(frozen=True)
+class Download:
+    """What to stream for a ready pack: where its bytes are and what they must hash to."""
+
+    pack_id: int
+    storage_key: str
+    storage_version: str
+    sha256: str
+    size: int | None
+
+
+async def download(uc: UseCase, *, pack_id: int) -> Download:
+    """Hand out a ready pack's bytes (audited: reading a pack is reading everything in it);
+    a pack not ready yet is a conflict, one the caller may not read is missing."""
+    pack = await pack_for(uc.session, uc.caller, pack_id)
+    key, version, digest = pack.storage_key, pack.storage_version, pack.sha256
+    if pack.state != AuditPackState.READY.value or not (key and version and digest):
+        raise Conflict(
+            f"the audit pack is {pack.state} ({pack.progress:.0%}); it can be "
+            "downloaded once ready",
+            field="id",
+        )
+    await record(
+        uc.session,
+        uc.caller,
+        "audit_pack.download",
+        resource_type="audit_pack",
+        resource_id=pack.id,
+        payload={"sha256": digest},
+    )
+    return Download(pack.id, key, version, digest, pack.size)
 
 
 async def packs_by_id(

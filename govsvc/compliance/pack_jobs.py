@@ -9,6 +9,7 @@ overwrite the new builder's work."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import tempfile
@@ -31,6 +32,7 @@ from govsvc.org.models import Principal
 
 if TYPE_CHECKING:
     from govsvc.runtime import Runtime
+    from govsvc.usecase import UseCase
 
 log = logging.getLogger("govsvc.packs")
 
@@ -42,37 +44,47 @@ class ClaimLost(Exception):
     """Another worker took this pack over; stop building it."""
 
 
-async def request(runtime: Runtime, caller: Caller, pack_request: packs.PackRequest) -> AuditPack:
+async def request(uc: UseCase, *, pack_request: packs.PackRequest) -> AuditPack:
     """Queue a pack for the worker to build (validated and audited now); returns at once."""
-    packs.validate(runtime, caller, pack_request)
-    async with runtime.db.write() as session:
-        pack = AuditPack(
-            framework=pack_request.framework,
-            period_start=pack_request.period_start,
-            period_end=pack_request.period_end,
-            request=json.dumps(pack_request.as_json(), sort_keys=True),
-            state=AuditPackState.QUEUED.value,
-            progress=0.0,
-            excluded="[]",
-            created_by=caller.actor,
-            requested_by_id=caller.principal_id,
-        )
-        session.add(pack)
-        await session.flush()
-        await record(
-            session,
-            caller,
-            "audit_pack.request",
-            resource_type="audit_pack",
-            resource_id=pack.id,
-            payload=pack_request.as_json(),
-        )
-        return pack
+    caller, session = uc.caller, uc.session
+    packs.validate(uc.runtime, caller, pack_request)
+    pack = AuditPack(
+        framework=pack_request.framework,
+        period_start=pack_request.period_start,
+        period_end=pack_request.period_end,
+        request=json.dumps(pack_request.as_json(), sort_keys=True),
+        state=AuditPackState.QUEUED.value,
+        progress=0.0,
+        excluded="[]",
+        created_by=caller.actor,
+        requested_by_id=caller.principal_id,
+    )
+    session.add(pack)
+    await session.flush()
+    await record(
+        session,
+        caller,
+        "audit_pack.request",
+        resource_type="audit_pack",
+        resource_id=pack.id,
+        payload=pack_request.as_json(),
+    )
+    return pack
 
 
-async def build_next(runtime: Runtime) -> int | None:
+async def build_next(uc: UseCase) -> int | None:
     """The worker's hook: build one queued pack (or one whose builder vanished), if any;
-    returns its id. One per call, so other jobs get their turn between packs."""
+    returns its id. One per call, so other jobs get their turn between packs.
+
+    A long job that commits in several steps on purpose, not one unit of work: the claim, each
+    progress report and the outcome must each be seen at once by readers and other workers
+    (and the pack's bytes go to WORM storage in between). So it runs in a task of its own,
+    outside the unit `uc` was built in (whose session it never touches), where each of its
+    writes commits by itself. It builds as the person who asked, not as `uc.caller`."""
+    return await asyncio.create_task(_build_next(uc.runtime))
+
+
+async def _build_next(runtime: Runtime) -> int | None:
     claim = await _claim(runtime, utcnow())
     if claim is None:
         return None

@@ -36,6 +36,7 @@ from govsvc.evidence.models import EvidenceItem, EvidenceState
 from govsvc.evidence.streams import verified
 from govsvc.incidents import export
 from govsvc.org.models import BusinessUnit
+from govsvc.usecase import UseCase
 
 if TYPE_CHECKING:
     from govsvc.runtime import Runtime
@@ -163,9 +164,7 @@ async def assemble(
     validate(runtime, caller, request)
     async with runtime.db.read() as session:
         report = await coverage.compute(
-            runtime,
-            session,
-            caller,
+            UseCase(caller, runtime, session),
             framework=request.framework,
             period_start=request.period_start,
             period_end=request.period_end,

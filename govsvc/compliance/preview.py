@@ -12,11 +12,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
-from govsvc.caller import Caller
-from govsvc.compliance.clocks import ClockStatus, Regime, Regimes, TriggerKind, evaluate
+from govsvc.compliance.clocks import ClockStatus, Regime, TriggerKind, evaluate
 from govsvc.compliance.facts import read_fact
 from govsvc.errors import Invalid, NotFound
+
+if TYPE_CHECKING:
+    from govsvc.usecase import UseCase
 
 
 @dataclass(frozen=True)
@@ -25,9 +28,8 @@ class ClockPreview:
     assumed_sent: tuple[str, ...]  # "<regime>/<clock>" taken as sent at its deadline
 
 
-def preview(
-    regimes: Regimes,
-    caller: Caller,
+async def preview(
+    uc: UseCase,
     *,
     regime: str,
     triggered_at: datetime,
@@ -36,7 +38,8 @@ def preview(
 ) -> list[ClockPreview]:
     """Each clock of `regime` that may apply, with its deadline from `triggered_at`."""
     # Only policy data is read, but the deadlines are for those who work incidents.
-    caller.access.require("read", "incident")
+    uc.caller.access.require("read", "incident")
+    regimes = uc.policies.regimes
     known = regimes.get(regime)
     if known is None:
         raise NotFound(f"unknown regime {regime!r}; known: {', '.join(regimes)}", field="regime")

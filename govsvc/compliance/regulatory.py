@@ -4,7 +4,9 @@ notifications sent (their content frozen as evidence). Both are append-only."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterable
+from collections import defaultdict
+from collections.abc import AsyncIterator, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -14,10 +16,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from govsvc import validation
 from govsvc.audit.chain import format_time
 from govsvc.audit.log import record
-from govsvc.caller import Caller
-from govsvc.compliance.clocks import Clock, Regime, TriggerKind, evaluate
+from govsvc.compliance.clocks import Clock, ClockStatus, Regime, TriggerKind, evaluate
 from govsvc.compliance.facts import read_fact
-from govsvc.compliance.models import RegulatoryFact, RegulatoryNotification, RegulatoryTrigger
+from govsvc.compliance.models import (
+    ControlMapping,
+    MappingState,
+    RegulatoryFact,
+    RegulatoryNotification,
+    RegulatoryTrigger,
+)
 from govsvc.db import utcnow
 from govsvc.errors import ErrorCode, Invalid
 from govsvc.evidence import service as evidence_service
@@ -27,6 +34,7 @@ from govsvc.incidents.models import Incident
 
 if TYPE_CHECKING:
     from govsvc.runtime import Runtime
+    from govsvc.usecase import UseCase
 
 CLOCK_SKEW = timedelta(minutes=5)
 
@@ -39,45 +47,45 @@ def _when(value: datetime | None, *, field: str) -> datetime:
 
 
 async def record_trigger(
-    runtime: Runtime,
-    caller: Caller,
+    uc: UseCase,
     *,
     incident_id: int,
     kind: TriggerKind,
     occurred_at: datetime | None = None,
     note: str = "",
-) -> RegulatoryTrigger:
-    """Record when a clock-starting moment happened (e.g. when we became aware)."""
+) -> Standing:
+    """Record when a clock-starting moment happened (e.g. when we became aware); answers where
+    the incident then stands with its regulators."""
     occurred = _when(occurred_at, field="occurredAt")
     note = validation.text(note, field="note", max_length=5000, allow_empty=True)
-    async with runtime.db.write() as session:
-        incident = await incident_for(session, caller, incident_id, "record_regulatory")
-        trigger = RegulatoryTrigger(
-            incident_id=incident.id,
-            kind=kind.value,
-            occurred_at=occurred,
-            note=note,
-            recorded_by=caller.actor,
+    caller, session = uc.caller, uc.session
+    incident = await incident_for(session, caller, incident_id, "record_regulatory")
+    trigger = RegulatoryTrigger(
+        incident_id=incident.id,
+        kind=kind.value,
+        occurred_at=occurred,
+        note=note,
+        recorded_by=caller.actor,
+    )
+    session.add(trigger)
+    await session.flush()
+    trigger.audit_seq = (
+        await record(
+            session,
+            caller,
+            "incident.regulatory_trigger",
+            resource_type="incident",
+            resource_id=incident.id,
+            unit=await unit_code(session, incident.business_unit_id),
+            payload={
+                "trigger": trigger.id,
+                "kind": kind.value,
+                "occurred_at": occurred,
+                "note": note,
+            },
         )
-        session.add(trigger)
-        await session.flush()
-        trigger.audit_seq = (
-            await record(
-                session,
-                caller,
-                "incident.regulatory_trigger",
-                resource_type="incident",
-                resource_id=incident.id,
-                unit=await unit_code(session, incident.business_unit_id),
-                payload={
-                    "trigger": trigger.id,
-                    "kind": kind.value,
-                    "occurred_at": occurred,
-                    "note": note,
-                },
-            )
-        ).seq
-        return trigger
+    ).seq
+    return await _standing(uc, incident)
 
 
 async def _text(data: bytes) -> AsyncIterator[bytes]:
@@ -85,8 +93,7 @@ async def _text(data: bytes) -> AsyncIterator[bytes]:
 
 
 async def record_notification(
-    runtime: Runtime,
-    caller: Caller,
+    uc: UseCase,
     *,
     incident_id: int,
     regime: str,
@@ -96,8 +103,12 @@ async def record_notification(
     summary: str = "",
     sent_at: datetime | None = None,
     late_reason: str | None = None,
-) -> RegulatoryNotification:
-    """Record a notification that went out; what was sent is frozen as evidence first."""
+) -> Standing:
+    """Record a notification that went out; what was sent is frozen as evidence first.
+
+    The freezing is a durable write (the content is locked in WORM storage at once), so nothing
+    before it touches `uc.session`: the checks read in a read of their own."""
+    runtime, caller = uc.runtime, uc.caller
     known = runtime.policies.regimes.get(regime)
     if known is None:
         raise Invalid(f"unknown regime {regime!r}", field="regime", code=ErrorCode.NOT_FOUND)
@@ -133,41 +144,41 @@ async def record_notification(
         ),
         _text(content.encode()),
     )
-    async with runtime.db.write() as session:
-        incident = await incident_for(session, caller, incident_id, "record_regulatory")
-        notification = RegulatoryNotification(
-            incident_id=incident.id,
-            regime=regime,
-            clock=clock,
-            recipient=recipient,
-            sent_at=sent,
-            summary=summary,
-            late_reason=reason,
-            content_evidence_id=frozen.id,
-            recorded_by=caller.actor,
+    session = uc.session
+    incident = await incident_for(session, caller, incident_id, "record_regulatory")
+    notification = RegulatoryNotification(
+        incident_id=incident.id,
+        regime=regime,
+        clock=clock,
+        recipient=recipient,
+        sent_at=sent,
+        summary=summary,
+        late_reason=reason,
+        content_evidence_id=frozen.id,
+        recorded_by=caller.actor,
+    )
+    session.add(notification)
+    await session.flush()
+    notification.audit_seq = (
+        await record(
+            session,
+            caller,
+            "incident.regulatory_notification",
+            resource_type="incident",
+            resource_id=incident.id,
+            unit=await unit_code(session, incident.business_unit_id),
+            payload={
+                "notification": notification.id,
+                "regime": regime,
+                "clock": clock,
+                "recipient": recipient,
+                "sent_at": sent,
+                "content_sha256": frozen.sha256,
+                "late_reason": reason,
+            },
         )
-        session.add(notification)
-        await session.flush()
-        notification.audit_seq = (
-            await record(
-                session,
-                caller,
-                "incident.regulatory_notification",
-                resource_type="incident",
-                resource_id=incident.id,
-                unit=await unit_code(session, incident.business_unit_id),
-                payload={
-                    "notification": notification.id,
-                    "regime": regime,
-                    "clock": clock,
-                    "recipient": recipient,
-                    "sent_at": sent,
-                    "content_sha256": frozen.sha256,
-                    "late_reason": reason,
-                },
-            )
-        ).seq
-        return notification
+    ).seq
+    return await _standing(uc, incident)
 
 
 async def _require_reasons_if_late(
@@ -264,31 +275,30 @@ async def notifications_by_incident(
     return grouped
 
 
-async def record_fact(
-    runtime: Runtime, caller: Caller, *, incident_id: int, name: str, value: str
-) -> RegulatoryFact:
-    """Record a fact the clocks depend on (the latest value counts; earlier ones stay)."""
+async def record_fact(uc: UseCase, *, incident_id: int, name: str, value: str) -> Standing:
+    """Record a fact the clocks depend on (the latest value counts; earlier ones stay);
+    answers where the incident then stands with its regulators."""
     fact_value = read_fact(name, value)
-    async with runtime.db.write() as session:
-        incident = await incident_for(session, caller, incident_id, "record_regulatory")
-        fact = RegulatoryFact(
-            incident_id=incident.id,
-            name=name,
-            value=json.dumps(fact_value),
-            recorded_by=caller.actor,
-        )
-        session.add(fact)
-        await session.flush()
-        await record(
-            session,
-            caller,
-            "incident.regulatory_fact",
-            resource_type="incident",
-            resource_id=incident.id,
-            unit=await unit_code(session, incident.business_unit_id),
-            payload={"fact": fact.id, "name": name, "value": fact_value},
-        )
-        return fact
+    caller, session = uc.caller, uc.session
+    incident = await incident_for(session, caller, incident_id, "record_regulatory")
+    fact = RegulatoryFact(
+        incident_id=incident.id,
+        name=name,
+        value=json.dumps(fact_value),
+        recorded_by=caller.actor,
+    )
+    session.add(fact)
+    await session.flush()
+    await record(
+        session,
+        caller,
+        "incident.regulatory_fact",
+        resource_type="incident",
+        resource_id=incident.id,
+        unit=await unit_code(session, incident.business_unit_id),
+        payload={"fact": fact.id, "name": name, "value": fact_value},
+    )
+    return await _standing(uc, incident)
 
 
 async def facts_by_incident(
@@ -306,3 +316,81 @@ async def facts_by_incident(
     for fact in rows.scalars():
         found[fact.incident_id][fact.name] = json.loads(fact.value)
     return found
+
+
+@dataclass(frozen=True)
+class IncidentClock:
+    incident: Incident
+    status: ClockStatus
+    # The reasons for the delay given with the notification that settled the clock, if any.
+    late_reason: str | None = None
+
+
+async def regimes_by_incident(
+    runtime: Runtime, session: AsyncSession, ids: Sequence[int]
+) -> dict[int, list[str]]:
+    rows = await session.execute(
+        select(ControlMapping.target_id, ControlMapping.framework)
+        .where(
+            ControlMapping.target_type == "incident",
+            ControlMapping.target_id.in_(list(ids)),
+            ControlMapping.state == MappingState.CONFIRMED.value,
+        )
+        .distinct()
+    )
+    found: dict[int, set[str]] = defaultdict(set)
+    for incident_id, framework in rows.all():
+        if framework in runtime.policies.regimes:
+            found[incident_id].add(framework)
+    return {i: sorted(r) for i, r in found.items()}
+
+
+async def clocks_for(
+    runtime: Runtime,
+    session: AsyncSession,
+    incidents: Sequence[Incident],
+    *,
+    now: datetime | None = None,
+) -> list[IncidentClock]:
+    """Every applicable clock of every incident given, in a fixed number of queries."""
+    now = now or utcnow()
+    ids = [i.id for i in incidents]
+    regimes = await regimes_by_incident(runtime, session, ids)
+    triggers = await triggers_by_incident(session, ids)
+    notices = await notifications_by_incident(session, ids)
+    facts = await facts_by_incident(session, incidents)
+    due_soon = timedelta(hours=runtime.settings.clock_due_soon_hours)
+    result = []
+    for incident in incidents:
+        first = first_triggers(incident, triggers.get(incident.id, []))
+        sent = sent_by_clock(notices.get(incident.id, []))
+        # Notices come sorted by time: the first of each clock is the one that settles it.
+        reasons: dict[str, str | None] = {}
+        for notice in notices.get(incident.id, []):
+            reasons.setdefault(f"{notice.regime}/{notice.clock}", notice.late_reason)
+        for regime_id in regimes.get(incident.id, []):
+            regime = runtime.policies.regimes[regime_id]
+            result += [
+                IncidentClock(incident, status, reasons.get(f"{regime_id}/{status.clock}"))
+                for status in evaluate(
+                    regime,
+                    triggers=first,
+                    notifications={k: v for k, v in sent.items() if k.startswith(f"{regime_id}/")},
+                    facts=facts[incident.id],
+                    now=now,
+                    due_soon=due_soon,
+                )
+            ]
+    return result
+
+
+@dataclass(frozen=True)
+class Standing:
+    """An incident and every clock of the regimes that apply to it, as they stand now."""
+
+    incident: Incident
+    clocks: list[IncidentClock]
+
+
+async def _standing(uc: UseCase, incident: Incident) -> Standing:
+    return Standing(incident, await clocks_for(uc.runtime, uc.session, [incident]))

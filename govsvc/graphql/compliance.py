@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from datetime import datetime
+from enum import Enum
 from typing import Annotated, Any, Self
 
 import strawberry
@@ -28,17 +29,12 @@ from govsvc.compliance.catalog import Control as ControlModel
 from govsvc.compliance.clocks import ClockState as ClockStateEnum
 from govsvc.compliance.clocks import TriggerKind as TriggerKindEnum
 from govsvc.graphql.context import Info
-from govsvc.graphql.errors import LegacyUserError
+from govsvc.graphql.errors import UserError
 from govsvc.graphql.evidence import EvidenceItem
 from govsvc.graphql.incident_types import Incident
 from govsvc.graphql.relay import decode_filter, decode_id, global_id, split_global_id
-from govsvc.graphql.resolvers import (
-    load_nodes,
-    mutate_legacy,
-    read_checked_legacy,
-    read_legacy,
-    read_or_legacy,
-)
+from govsvc.graphql.resolvers import load_nodes, mutate, read, read_checked, read_or
+from govsvc.usecase import UseCase
 
 strawberry.enum(
     ClockStateEnum,
@@ -154,7 +150,7 @@ class NotificationClock:
     explanation: str
 
     @classmethod
-    def from_clock(cls, c: notifications.IncidentClock) -> Self:
+    def from_clock(cls, c: regulatory.IncidentClock) -> Self:
         s = c.status
         return cls(
             incident=Incident.from_model(c.incident),
@@ -337,16 +333,13 @@ class ComplianceQuery:
     async def control_suggestions(
         self, info: Info, incident_id: strawberry.ID
     ) -> list[ControlSuggestion]:
-        rt = info.context.runtime
-
-        async def run(session: Any, caller: Any) -> list[mapping.Suggestion]:
-            from govsvc.incidents.common import incident_for
-
-            pk = decode_id(incident_id, "Incident", field="incidentId")
-            await incident_for(session, caller, pk, "read")
-            return await mapping.suggestions(rt, session, incident_id=pk)
-
-        found: list[mapping.Suggestion] = await read_or_legacy(info, run, missing=[])
+        found: list[mapping.Suggestion] = await read_or(
+            info,
+            lambda uc: mapping.suggestions(
+                uc, incident_id=decode_id(incident_id, "Incident", field="incidentId")
+            ),
+            missing=[],
+        )
         return [
             ControlSuggestion(control=Control.from_model(s.control), because_of_tags=s.because_of)
             for s in found
@@ -362,25 +355,23 @@ class ComplianceQuery:
         control_keys: list[str] | None = None,
         business_unit_ids: list[strawberry.ID] | None = None,
     ) -> CoverageReport | None:
-        rt = info.context.runtime
-
-        async def run(session: Any, caller: Any) -> coverage_service.Coverage:
-            units = [
-                decode_id(u, "BusinessUnit", field="businessUnitIds")
-                for u in business_unit_ids or ()
-            ]
-            return await coverage_service.compute(
-                rt,
-                session,
-                caller,
+        start: datetime = period_start
+        end: datetime = period_end
+        report = await read_or(
+            info,
+            lambda uc: coverage_service.compute(
+                uc,
                 framework=framework,
-                period_start=period_start,
-                period_end=period_end,
+                period_start=start,
+                period_end=end,
                 control_keys=control_keys or (),
-                unit_ids=units,
-            )
-
-        report = await read_or_legacy(info, run, missing=None)
+                unit_ids=[
+                    decode_id(u, "BusinessUnit", field="businessUnitIds")
+                    for u in business_unit_ids or ()
+                ],
+            ),
+            missing=None,
+        )
         if report is None:
             return None
         return CoverageReport(
@@ -406,12 +397,11 @@ class ComplianceQuery:
         "or not yours to read."
     )
     async def audit_pack(self, info: Info, id: strawberry.ID) -> AuditPack | None:
-        async def run(session: Any, caller: Any) -> compliance_models.AuditPack:
-            return await pack_access.pack_for(
-                session, caller, decode_id(id, "AuditPack", field="id")
-            )
-
-        found = await read_or_legacy(info, run, missing=None)
+        found = await read_or(
+            info,
+            lambda uc: pack_access.audit_pack(uc, pack_id=decode_id(id, "AuditPack", field="id")),
+            missing=None,
+        )
         return AuditPack.from_model(found) if found is not None else None
 
     @strawberry.field(description="Regulator clocks across incidents, soonest due first.")
@@ -421,12 +411,11 @@ class ComplianceQuery:
         states: list[ClockState] | None = None,
         incident_id: strawberry.ID | None = None,
     ) -> list[NotificationClock]:
-        rt = info.context.runtime
         pk = decode_filter(incident_id, "Incident")
-        clocks = await read_legacy(
+        clocks = await read(
             info,
-            lambda s, c: notifications.notification_clocks(
-                rt, s, c, states=[ClockStateEnum(x) for x in states or ()], incident_id=pk
+            lambda uc: notifications.notification_clocks(
+                uc, states=[ClockStateEnum(x) for x in states or ()], incident_id=pk
             ),
         )
         return [NotificationClock.from_clock(c) for c in clocks]
@@ -444,24 +433,16 @@ class ComplianceQuery:
         trigger: TriggerKind | None = None,
         facts: list[RegulatoryFactInput] | None = None,
     ) -> NotificationClockPreviewResult:
-        regimes = info.context.runtime.policies.regimes
         at: datetime = triggered_at
         kind = TriggerKindEnum(trigger) if trigger is not None else None
         given = [(f.name, f.value) for f in facts or ()]
-
-        async def run(_: Any, caller: Any) -> list[preview.ClockPreview]:
-            return preview.preview(
-                regimes, caller, regime=regime, triggered_at=at, trigger=kind, facts=given
-            )
-
-        return await read_checked_legacy(
+        return await read_checked(
             info,
-            run,
-            ok=lambda found: NotificationClockPreviewResult(
-                clocks=[NotificationClockPreview.from_preview(p) for p in found]
+            NotificationClockPreviewResult,
+            lambda uc: preview.preview(
+                uc, regime=regime, triggered_at=at, trigger=kind, facts=given
             ),
-            refused=lambda errors: NotificationClockPreviewResult(errors=errors),
-            error_type=RegulatoryError,
+            ok=NotificationClockPreviewResult.of,
         )
 
     @strawberry.field(description="The regulator-facing timeline of an incident under a regime.")
@@ -475,30 +456,20 @@ class ComplianceQuery:
             bool, strawberry.argument(description="Take names, contacts and secrets out.")
         ] = True,
     ) -> RegulatorTimeline | None:
-        rt = info.context.runtime
-
-        async def run(session: Any, caller: Any) -> dict[str, Any]:
-            from govsvc.incidents.common import incident_for
-
-            pk = decode_id(incident_id, "Incident", field="incidentId")
-            entries = [
-                decode_id(e, "TimelineEntry", field="includeEntryIds")
-                for e in include_entry_ids or ()
-            ]
-
-            items = await notifications.regulator_timeline(
-                rt,
-                session,
-                caller,
-                incident_id=pk,
+        document: Any = await read_or(
+            info,
+            lambda uc: notifications.regulator_timeline(
+                uc,
+                incident_id=decode_id(incident_id, "Incident", field="incidentId"),
                 regime=regime,
-                include_entry_ids=entries,
+                include_entry_ids=[
+                    decode_id(e, "TimelineEntry", field="includeEntryIds")
+                    for e in include_entry_ids or ()
+                ],
                 redact=redact,
-            )
-            incident = await incident_for(session, caller, pk, "read")
-            return notifications.timeline_json(incident, regime, items)
-
-        document: Any = await read_or_legacy(info, run, missing=None)
+            ),
+            missing=None,
+        )
         if document is None:
             return None
         return RegulatorTimeline(
@@ -528,16 +499,28 @@ class ControlMappingDecideInput:
     confirm: bool = True
 
 
-@strawberry.type
-class ControlMappingError(LegacyUserError):
-    pass
+@strawberry.enum(description="Why a compliance mutation (or preview) refused its input.")
+class ComplianceErrorCode(Enum):
+    INVALID = "INVALID"
+    NOT_FOUND = "NOT_FOUND"
+    CONFLICT = "CONFLICT"
+    JUSTIFICATION_REQUIRED = "JUSTIFICATION_REQUIRED"
+
+
+@strawberry.type(description="Why a compliance mutation (or preview) refused its input.")
+class ComplianceError(UserError):
+    code: ComplianceErrorCode
 
 
 @strawberry.type
 class ControlMappingPayload:
     control_key: str | None = None
     state: MappingState | None = None
-    errors: list[ControlMappingError] = strawberry.field(default_factory=list)
+    errors: list[ComplianceError] = strawberry.field(default_factory=list)
+
+    @classmethod
+    def of(cls, m: compliance_models.ControlMapping) -> ControlMappingPayload:
+        return cls(control_key=m.control_key, state=compliance_models.MappingState(m.state))
 
 
 @strawberry.input
@@ -569,22 +552,28 @@ class RegulatoryNotificationRecordInput:
     late_reason: str | None = None
 
 
-@strawberry.type
-class RegulatoryError(LegacyUserError):
-    pass
-
-
 @strawberry.type(description="Previewed clocks, or why the preview cannot be made.")
 class NotificationClockPreviewResult:
     clocks: list[NotificationClockPreview] = strawberry.field(default_factory=list)
-    errors: list[RegulatoryError] = strawberry.field(default_factory=list)
+    errors: list[ComplianceError] = strawberry.field(default_factory=list)
+
+    @classmethod
+    def of(cls, found: list[preview.ClockPreview]) -> NotificationClockPreviewResult:
+        return cls(clocks=[NotificationClockPreview.from_preview(p) for p in found])
 
 
 @strawberry.type
 class RegulatoryPayload:
     incident: Incident | None = None
     clocks: list[NotificationClock] = strawberry.field(default_factory=list)
-    errors: list[RegulatoryError] = strawberry.field(default_factory=list)
+    errors: list[ComplianceError] = strawberry.field(default_factory=list)
+
+    @classmethod
+    def of(cls, standing: regulatory.Standing) -> RegulatoryPayload:
+        return cls(
+            incident=Incident.from_model(standing.incident),
+            clocks=[NotificationClock.from_clock(c) for c in standing.clocks],
+        )
 
 
 @strawberry.input
@@ -597,14 +586,17 @@ class AuditPackCreateInput:
 
 
 @strawberry.type
-class AuditPackCreateError(LegacyUserError):
-    pass
-
-
-@strawberry.type
-class AuditPackCreatePayload:
+class AuditPackPayload:
     audit_pack: AuditPack | None = None
-    errors: list[AuditPackCreateError] = strawberry.field(default_factory=list)
+    errors: list[ComplianceError] = strawberry.field(default_factory=list)
+
+    @classmethod
+    def of(cls, pack: compliance_models.AuditPack) -> AuditPackPayload:
+        return cls(audit_pack=AuditPack.from_model(pack))
+
+
+def _incident_pk(value: str) -> int:
+    return decode_id(value, "Incident", field="incidentId")
 
 
 def _target(value: str) -> tuple[str, int]:
@@ -615,74 +607,40 @@ def _target(value: str) -> tuple[str, int]:
     return kinds[type_name], decode_id(value, type_name, field="targetId")
 
 
-async def _after_regulatory(info: Info, incident_pk: int) -> RegulatoryPayload:
-    rt = info.context.runtime
-
-    async def run(session: Any, caller: Any) -> tuple[Any, list[notifications.IncidentClock]]:
-        from govsvc.incidents.common import incident_for
-
-        incident = await incident_for(session, caller, incident_pk, "read")
-        return incident, await notifications.clocks_for(rt, session, [incident])
-
-    incident, clocks = await read_legacy(info, run)
-    return RegulatoryPayload(
-        incident=Incident.from_model(incident),
-        clocks=[NotificationClock.from_clock(c) for c in clocks],
-    )
-
-
 @strawberry.type
 class ComplianceMutation:
     @strawberry.mutation(description="Confirm or reject that a control applies (audited).")
     async def control_mapping_decide(
         self, info: Info, input: ControlMappingDecideInput
     ) -> ControlMappingPayload:
-        rt, caller = info.context.runtime, info.context.caller
-
-        async def run() -> compliance_models.ControlMapping:
+        async def decide(uc: UseCase) -> compliance_models.ControlMapping:
             kind, pk = _target(input.target_id)
             return await mapping.decide(
-                rt,
-                caller,
+                uc,
                 control_key=input.control_key,
                 target_type=kind,
                 target_id=pk,
                 confirm=input.confirm,
             )
 
-        return await mutate_legacy(
-            run,
-            ok=lambda m: ControlMappingPayload(
-                control_key=m.control_key, state=compliance_models.MappingState(m.state)
-            ),
-            refused=lambda e: ControlMappingPayload(errors=e),
-            error_type=ControlMappingError,
-        )
+        return await mutate(info, ControlMappingPayload, decide, ok=ControlMappingPayload.of)
 
     @strawberry.mutation(description="Record when a clock-starting moment happened.")
     async def regulatory_trigger_record(
         self, info: Info, input: RegulatoryTriggerRecordInput
     ) -> RegulatoryPayload:
-        rt, caller = info.context.runtime, info.context.caller
         occurred: datetime | None = input.occurred_at
-
-        async def run() -> RegulatoryPayload:
-            pk = decode_id(input.incident_id, "Incident", field="incidentId")
-            await regulatory.record_trigger(
-                rt,
-                caller,
-                incident_id=pk,
+        return await mutate(
+            info,
+            RegulatoryPayload,
+            lambda uc: regulatory.record_trigger(
+                uc,
+                incident_id=_incident_pk(input.incident_id),
                 kind=TriggerKindEnum(input.kind),
                 occurred_at=occurred,
                 note=input.note,
-            )
-            return await _after_regulatory(info, pk)
-
-        return await mutate_legacy(
-            run,
-            ok=lambda p: p,
-            refused=lambda e: RegulatoryPayload(errors=e),
-            error_type=RegulatoryError,
+            ),
+            ok=RegulatoryPayload.of,
         )
 
     @strawberry.mutation(
@@ -692,35 +650,29 @@ class ComplianceMutation:
     async def regulatory_fact_record(
         self, info: Info, input: RegulatoryFactRecordInput
     ) -> RegulatoryPayload:
-        rt, caller = info.context.runtime, info.context.caller
-
-        async def run() -> RegulatoryPayload:
-            pk = decode_id(input.incident_id, "Incident", field="incidentId")
-            await regulatory.record_fact(
-                rt, caller, incident_id=pk, name=input.name, value=input.value
-            )
-            return await _after_regulatory(info, pk)
-
-        return await mutate_legacy(
-            run,
-            ok=lambda p: p,
-            refused=lambda e: RegulatoryPayload(errors=e),
-            error_type=RegulatoryError,
+        return await mutate(
+            info,
+            RegulatoryPayload,
+            lambda uc: regulatory.record_fact(
+                uc,
+                incident_id=_incident_pk(input.incident_id),
+                name=input.name,
+                value=input.value,
+            ),
+            ok=RegulatoryPayload.of,
         )
 
     @strawberry.mutation(description="Record a notification sent; its content becomes evidence.")
     async def regulatory_notification_record(
         self, info: Info, input: RegulatoryNotificationRecordInput
     ) -> RegulatoryPayload:
-        rt, caller = info.context.runtime, info.context.caller
         sent: datetime | None = input.sent_at
-
-        async def run() -> RegulatoryPayload:
-            pk = decode_id(input.incident_id, "Incident", field="incidentId")
-            await regulatory.record_notification(
-                rt,
-                caller,
-                incident_id=pk,
+        return await mutate(
+            info,
+            RegulatoryPayload,
+            lambda uc: regulatory.record_notification(
+                uc,
+                incident_id=_incident_pk(input.incident_id),
                 regime=input.regime,
                 clock=input.clock,
                 recipient=input.recipient,
@@ -728,43 +680,32 @@ class ComplianceMutation:
                 summary=input.summary,
                 sent_at=sent,
                 late_reason=input.late_reason,
-            )
-            return await _after_regulatory(info, pk)
-
-        return await mutate_legacy(
-            run,
-            ok=lambda p: p,
-            refused=lambda e: RegulatoryPayload(errors=e),
-            error_type=RegulatoryError,
+            ),
+            ok=RegulatoryPayload.of,
         )
 
     @strawberry.mutation(
         description="Ask for an audit pack: it is queued at once and built by the worker; "
         "follow it with `auditPack(id) { state progress }` (kept in WORM storage, audited)."
     )
-    async def audit_pack_create(
-        self, info: Info, input: AuditPackCreateInput
-    ) -> AuditPackCreatePayload:
-        rt, caller = info.context.runtime, info.context.caller
+    async def audit_pack_create(self, info: Info, input: AuditPackCreateInput) -> AuditPackPayload:
         start: datetime = input.period_start
         end: datetime = input.period_end
-
-        async def run() -> compliance_models.AuditPack:
-            request = packs.PackRequest(
-                framework=input.framework,
-                period_start=start,
-                period_end=end,
-                control_keys=tuple(input.control_keys),
-                unit_ids=tuple(
-                    decode_id(u, "BusinessUnit", field="businessUnitIds")
-                    for u in input.business_unit_ids
+        return await mutate(
+            info,
+            AuditPackPayload,
+            lambda uc: pack_jobs.request(
+                uc,
+                pack_request=packs.PackRequest(
+                    framework=input.framework,
+                    period_start=start,
+                    period_end=end,
+                    control_keys=tuple(input.control_keys),
+                    unit_ids=tuple(
+                        decode_id(u, "BusinessUnit", field="businessUnitIds")
+                        for u in input.business_unit_ids
+                    ),
                 ),
-            )
-            return await pack_jobs.request(rt, caller, request)
-
-        return await mutate_legacy(
-            run,
-            ok=lambda p: AuditPackCreatePayload(audit_pack=AuditPack.from_model(p)),
-            refused=lambda e: AuditPackCreatePayload(errors=e),
-            error_type=AuditPackCreateError,
+            ),
+            ok=AuditPackPayload.of,
         )

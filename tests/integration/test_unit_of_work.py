@@ -99,3 +99,29 @@ async def test_a_use_case_may_write_durably_before_it_uses_its_session(runtime: 
             async with uc.db.write(durable=True):
                 pass
     assert await _units(runtime) == ["frozen", "recorded"]
+
+
+async def test_a_use_case_built_by_writing_may_write_durably_before_its_first_statement(
+    runtime: Runtime,
+) -> None:
+    # given a use case (built by `writing`) that records an intent first, then writes and refuses
+    caller = Caller.system(runtime.policies.access, "system:test")
+
+    async def use_case() -> None:
+        async with writing(runtime, caller) as uc:
+            async with uc.db.read() as session:  # a check first, in a read of its own
+                await session.execute(select(BusinessUnit.id))
+            async with uc.db.write(durable=True) as session:
+                session.add(BusinessUnit(code="kept", name="Kept"))
+            uc.session.add(BusinessUnit(code="dropped", name="Dropped"))
+            await uc.session.flush()
+            # when it tries another durable write after its own session has written
+            with pytest.raises(RuntimeError):
+                async with uc.db.write(durable=True):
+                    pass
+            raise Invalid("refused")
+
+    with pytest.raises(Invalid):
+        await use_case()
+    # then the durable record stays, the rest is gone
+    assert await _units(runtime) == ["kept"]
