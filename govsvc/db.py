@@ -22,7 +22,7 @@ from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeGuard
 
 from sqlalchemy import DateTime, MetaData, event
 from sqlalchemy.engine import Dialect
@@ -233,9 +233,10 @@ class Database:
         it. `durable` writes always commit on their own (records of acts outside the database)."""
         unit = None if durable else self._unit()
         if unit is None:
-            if durable and (joined := self._unit()) and joined.session:
+            if durable and (joined := self._unit()) and _begun(joined.session):
                 # It would wait on the unit's own locks (SQLite's one writer, the audit chain's
                 # advisory lock on PostgreSQL) and never get them: durable writes come first.
+                # (A unit's session that has run no statement yet holds no lock.)
                 raise RuntimeError(
                     "a durable write after the unit of work has written; do it first"
                 )
@@ -253,9 +254,11 @@ class Database:
 
         Inside a unit of work that has written, reads see its writes (its own session)."""
         unit = self._unit()
-        if unit is not None and unit.session is not None:
+        if unit is not None and _begun(unit.session):
             yield unit.session
             return
+        # Not begun yet (a UseCase's session before its first statement): a read of its own,
+        # which takes no write lock, so a durable write may still come first.
         async with self._reader() as session:
             yield session
 
@@ -269,3 +272,8 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+def _begun(session: AsyncSession | None) -> TypeGuard[AsyncSession]:
+    """Has the unit's session run a statement (and so, on SQLite, taken the write lock)?"""
+    return session is not None and session.in_transaction()

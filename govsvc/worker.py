@@ -15,7 +15,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from govsvc import leader
+from govsvc import leader, usecase
 from govsvc.audit import checkpoints, tree_heads
 from govsvc.caller import Caller
 from govsvc.compliance import pack_jobs
@@ -42,9 +42,9 @@ def jobs(runtime: Runtime) -> list[Job]:
     settings = runtime.settings
     return [
         Job(recovery.JOB, settings.worker_sweep_interval_seconds,
-            lambda: recovery.reconcile_uploads(runtime, caller)),
+            lambda: usecase.run(runtime, caller, recovery.reconcile_uploads)),
         Job(disposition.JOB, settings.worker_sweep_interval_seconds,
-            lambda: disposition.sweep(runtime, caller)),
+            lambda: usecase.run(runtime, caller, disposition.sweep)),
         Job(tree_heads.JOB, settings.worker_checkpoint_interval_seconds,
             lambda: tree_heads.sign_head(runtime)),
         Job(checkpoints.JOB, settings.worker_checkpoint_interval_seconds,

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from govsvc import validation
+from govsvc import usecase, validation
 from govsvc.audit.log import record
 from govsvc.authz.access import readable
 from govsvc.authz.sensitivity import Sensitivity
@@ -296,9 +296,10 @@ async def publish(
             code=ErrorCode.REDACTION_REQUIRED,
         )
     source_sha = hashlib.sha256(source.encode()).hexdigest()
-    frozen = await evidence_service.collect(
+    frozen = await usecase.run(
         runtime,
         caller.on_behalf("freeze"),
+        evidence_service.collect,
         evidence_service.NewEvidence(
             title=f"{incident.reference} public post-mortem (from revision {pm.revision}, "
             f"source sha256 {source_sha[:16]})",

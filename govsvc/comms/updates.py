@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from govsvc import validation
+from govsvc import usecase, validation
 from govsvc.audit.log import record
 from govsvc.authz.sensitivity import Sensitivity
 from govsvc.caller import Caller
@@ -442,9 +442,10 @@ async def _freeze(
     body: str,
 ) -> EvidenceItem:
     """The text as it goes out, stored as evidence (WORM) before it is recorded as published."""
-    return await evidence_service.collect(
+    return await usecase.run(
         runtime,
         caller.on_behalf("freeze"),
+        evidence_service.collect,
         evidence_service.NewEvidence(
             title=f"{incident.reference} {audience.value} update #{number}",
             kind=EvidenceKind.DOCUMENT,
