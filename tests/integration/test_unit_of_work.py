@@ -6,10 +6,12 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
+from govsvc.caller import Caller
 from govsvc.db import after_commit, after_rollback, unit_of_work
 from govsvc.errors import Invalid
 from govsvc.org.models import BusinessUnit
 from govsvc.runtime import Runtime
+from govsvc.usecase import writing
 
 
 async def _units(runtime: Runtime) -> list[str]:
@@ -75,4 +77,26 @@ async def test_a_durable_write_survives_the_rollback(runtime: Runtime) -> None:
     with pytest.raises(Invalid):
         await use_case()
     # then the durable record stays, the rest is gone
+    assert await _units(runtime) == ["kept"]
+
+
+async def test_a_use_case_writes_durably_before_its_own_first_statement(runtime: Runtime) -> None:
+    # given a use case (its session open, no statement run) that reads, records something
+    # irreversible, then writes in its own transaction and refuses (evidence.collect's shape)
+    caller = Caller.system(runtime.policies.access, "system:test")
+
+    async def use_case() -> None:
+        async with writing(runtime, caller) as uc:
+            async with uc.db.read() as session:  # a read of its own: takes no write lock
+                await session.execute(select(BusinessUnit.id))
+            async with uc.db.write(durable=True) as session:
+                session.add(BusinessUnit(code="kept", name="Kept"))
+            uc.session.add(BusinessUnit(code="dropped", name="Dropped"))
+            await uc.session.flush()
+            raise Invalid("refused")
+
+    # when
+    with pytest.raises(Invalid):
+        await use_case()
+    # then the durable record stays (no wait on the use case's own lock), the rest is gone
     assert await _units(runtime) == ["kept"]
