@@ -16,6 +16,7 @@ from typing import TypeVar
 import click
 from pydantic import ValidationError
 
+from govsvc import usecase
 from govsvc.audit import chain, checkpoints
 from govsvc.auth import tokens
 from govsvc.caller import Caller
@@ -124,8 +125,10 @@ def serve(host: str | None, port: int | None) -> None:
             # Uploads a previous process was writing when it died: fail them, clean up. A
             # failure here must not keep the service down: the worker's job tries again.
             try:
-                await recovery.reconcile_uploads(
-                    runtime, Caller.system(runtime.policies.access, "system:serve")
+                await usecase.run(
+                    runtime,
+                    Caller.system(runtime.policies.access, "system:serve"),
+                    recovery.reconcile_uploads,
                 )
             except Exception:
                 logging.getLogger("govsvc").exception(
@@ -319,7 +322,7 @@ def retention_sweep(dry_run: bool) -> None:
     """Dispose of evidence past its retention and under no legal hold, keeping a record."""
 
     async def work(runtime: Runtime) -> disposition.SweepResult:
-        return await disposition.sweep(runtime, _cli_caller(runtime), dry_run=dry_run)
+        return await usecase.run(runtime, _cli_caller(runtime), disposition.sweep, dry_run=dry_run)
 
     result = _run(work)
     verb = "would dispose of" if dry_run else "disposed of"

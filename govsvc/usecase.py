@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Concatenate, ParamSpec, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -57,6 +57,11 @@ class UseCase:
     @property
     def redactor(self) -> RedactionEngine:
         return self.runtime.redactor
+
+    def on_behalf(self, purpose: str) -> UseCase:
+        """The same call, acting as the service on the caller's behalf (e.g. to freeze a text
+        as evidence, which the caller may not be allowed to upload directly)."""
+        return replace(self, caller=self.caller.on_behalf(purpose))
 
 
 @asynccontextmanager

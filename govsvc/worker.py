@@ -42,9 +42,9 @@ def jobs(runtime: Runtime) -> list[Job]:
     settings = runtime.settings
     return [
         Job(recovery.JOB, settings.worker_sweep_interval_seconds,
-            lambda: recovery.reconcile_uploads(runtime, caller)),
+            lambda: usecase.run(runtime, caller, recovery.reconcile_uploads)),
         Job(disposition.JOB, settings.worker_sweep_interval_seconds,
-            lambda: disposition.sweep(runtime, caller)),
+            lambda: usecase.run(runtime, caller, disposition.sweep)),
         Job(tree_heads.JOB, settings.worker_checkpoint_interval_seconds,
             lambda: tree_heads.sign_head(runtime)),
         Job(checkpoints.JOB, settings.worker_checkpoint_interval_seconds,

@@ -295,8 +295,7 @@ async def publish(
         )
     source_sha = hashlib.sha256(source.encode()).hexdigest()
     frozen = await evidence_service.collect(
-        uc.runtime,
-        uc.caller.on_behalf("freeze"),
+        uc.on_behalf("freeze"),
         evidence_service.NewEvidence(
             title=f"{incident.reference} public post-mortem (from revision {pm.revision}, "
             f"source sha256 {source_sha[:16]})",

@@ -441,8 +441,7 @@ async def _freeze(
 ) -> EvidenceItem:
     """The text as it goes out, stored as evidence (WORM) before it is recorded as published."""
     return await evidence_service.collect(
-        uc.runtime,
-        uc.caller.on_behalf("freeze"),
+        uc.on_behalf("freeze"),
         evidence_service.NewEvidence(
             title=f"{incident.reference} {audience.value} update #{number}",
             kind=EvidenceKind.DOCUMENT,

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from govsvc import validation
+from govsvc import usecase, validation
 from govsvc.audit.chain import format_time
 from govsvc.audit.log import record
 from govsvc.compliance.clocks import Clock, ClockStatus, Regime, TriggerKind, evaluate
@@ -130,9 +130,10 @@ async def record_notification(
         await _require_reasons_if_late(
             session, incident, known.clock(clock), regime=known, sent=sent, reason=reason
         )
-    frozen = await evidence_service.collect(
+    frozen = await usecase.run(
         runtime,
         caller.on_behalf("freeze"),
+        evidence_service.collect,
         evidence_service.NewEvidence(
             title=f"{incident.reference}: {regime} {clock} notification to {recipient}",
             kind=EvidenceKind.DOCUMENT,

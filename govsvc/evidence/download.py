@@ -16,6 +16,7 @@ from govsvc.evidence.access import evidence_for
 from govsvc.evidence.models import EvidenceItem, EvidenceState, IntegrityFailure
 from govsvc.evidence.streams import HashMismatch, verified
 from govsvc.storage import IntegrityMismatch
+from govsvc.usecase import UseCase
 
 if TYPE_CHECKING:
     from govsvc.runtime import Runtime
@@ -33,25 +34,25 @@ class Download:
     chunks: AsyncIterator[bytes]
 
 
-async def open_download(runtime: Runtime, caller: Caller, *, evidence_id: int) -> Download:
-    """Authorize and audit a download, then hand back the verified byte stream."""
-    async with runtime.db.write() as session:
-        item = await evidence_for(session, caller, evidence_id, "read")
-        if item.state != EvidenceState.ACTIVE.value:
-            raise Invalid(
-                f"the evidence was {item.state}; its bytes are gone or unreadable",
-                field="evidenceId",
-                code=ErrorCode.GONE,
-            )
-        await record(
-            session,
-            caller,
-            "evidence.download",
-            resource_type="evidence",
-            resource_id=item.id,
-            payload={"sha256": item.sha256, "sensitivity": item.sensitivity},
+async def open_download(uc: UseCase, *, evidence_id: int) -> Download:
+    """Authorize and audit a download, then hand back the verified byte stream (read after the
+    use case has committed: the stream records an integrity failure on its own)."""
+    item = await evidence_for(uc.session, uc.caller, evidence_id, "read")
+    if item.state != EvidenceState.ACTIVE.value:
+        raise Invalid(
+            f"the evidence was {item.state}; its bytes are gone or unreadable",
+            field="evidenceId",
+            code=ErrorCode.GONE,
         )
-    return Download(item, _stream(runtime, caller, item))
+    await record(
+        uc.session,
+        uc.caller,
+        "evidence.download",
+        resource_type="evidence",
+        resource_id=item.id,
+        payload={"sha256": item.sha256, "sensitivity": item.sensitivity},
+    )
+    return Download(item, _stream(uc.runtime, uc.caller, item))
 
 
 async def _stream(runtime: Runtime, caller: Caller, item: EvidenceItem) -> AsyncIterator[bytes]:

@@ -18,11 +18,11 @@ from govsvc.evidence.models import (
     LegalHold,
 )
 from govsvc.pagination import Page, fetch_page
+from govsvc.usecase import UseCase
 
 
 async def list_evidence(
-    session: AsyncSession,
-    caller: Caller,
+    uc: UseCase,
     *,
     size: int,
     after_id: int | None,
@@ -31,7 +31,7 @@ async def list_evidence(
     states: Sequence[str] = (),
 ) -> Page[EvidenceItem]:
     """Evidence the caller may read, newest first."""
-    query = select(EvidenceItem).where(readable_evidence(caller))
+    query = select(EvidenceItem).where(readable_evidence(uc.caller))
     if incident_id is not None:
         query = query.join(
             EvidenceLink,
@@ -45,7 +45,9 @@ async def list_evidence(
         query = query.where(EvidenceItem.kind.in_(list(kinds)))
     if states:
         query = query.where(EvidenceItem.state.in_(list(states)))
-    return await fetch_page(session, query, id_column=EvidenceItem.id, size=size, after_id=after_id)
+    return await fetch_page(
+        uc.session, query, id_column=EvidenceItem.id, size=size, after_id=after_id
+    )
 
 
 async def evidence_by_id(
@@ -82,15 +84,15 @@ async def holds_by_id(
 
 
 async def list_dispositions(
-    session: AsyncSession, caller: Caller, *, size: int, after_id: int | None
+    uc: UseCase, *, size: int, after_id: int | None
 ) -> Page[DispositionRecord]:
     """What was disposed of, newest first, for those who keep the records of its unit (a
     record names the item and its hash: another unit's are as private as its evidence)."""
     visible = readable(
-        caller.access, "disposition", EvidenceItem.business_unit_id, EvidenceItem.sensitivity
+        uc.caller.access, "disposition", EvidenceItem.business_unit_id, EvidenceItem.sensitivity
     )
     return await fetch_page(
-        session,
+        uc.session,
         select(DispositionRecord)
         .join(EvidenceItem, EvidenceItem.id == DispositionRecord.evidence_id)
         .where(visible),

@@ -13,7 +13,10 @@ Completing it would invent evidence no one vouched for. Then what can go goes (t
 multipart uploads, versions whose retention has passed), and what the store still locks is
 recorded: an audit event per intent names each version kept, until when and why.
 
-Runs at `govsvc serve` start-up and as a worker job, under one leader lock."""
+Runs at `govsvc serve` start-up and as a worker job, under one leader lock. It commits step by
+step on purpose (each batch of failed intents, each record of a clean-up, with
+`db.write(durable=True)`): they record what was done to the store, which no rollback undoes, so
+it never writes through the use case's own transaction."""
 
 from __future__ import annotations
 
@@ -26,13 +29,13 @@ from sqlalchemy import select
 
 from govsvc import leader
 from govsvc.audit.log import record
-from govsvc.caller import Caller
 from govsvc.db import utcnow
 from govsvc.evidence.models import StorageIntent
 from govsvc.storage import ObjectLocked, ObjectMissing, StorageError
 
 if TYPE_CHECKING:
-    from govsvc.runtime import Runtime
+    from govsvc.db import Database
+    from govsvc.usecase import UseCase
 
 log = logging.getLogger("govsvc.evidence.recovery")
 JOB = "upload recovery"
@@ -50,27 +53,25 @@ class Abandoned:
     retained: list[dict[str, Any]] = field(default_factory=list)  # version, until, why
 
 
-async def reconcile_uploads(
-    runtime: Runtime, caller: Caller, *, now: datetime | None = None
-) -> list[Abandoned]:
+async def reconcile_uploads(uc: UseCase, *, now: datetime | None = None) -> list[Abandoned]:
     """Fail every upload unfinished after the grace period and clean up after it."""
-    async with leader.lead(runtime.db, JOB, wait=True):
+    async with leader.lead(uc.db, JOB, wait=True):
         now = now or utcnow()
-        grace = timedelta(seconds=runtime.settings.evidence_upload_grace_seconds)
+        grace = timedelta(seconds=uc.settings.evidence_upload_grace_seconds)
         done: list[Abandoned] = []
-        while claimed := await _claim(runtime, before=now - grace, grace=grace):
+        while claimed := await _claim(uc.db, before=now - grace, grace=grace):
             for intent_id, key in claimed:
-                done.append(await clean_up(runtime, caller, intent_id, key))
+                done.append(await clean_up(uc, intent_id, key))
         # Leftovers of puts older than the grace whose intent was never open (or is gone).
-        for stray in await runtime.store.discard_stale(now - grace):
+        for stray in await uc.store.discard_stale(now - grace):
             log.warning("removed a stale upload leftover: %s", stray)
         return done
 
 
-async def _claim(runtime: Runtime, *, before: datetime, grace: timedelta) -> list[tuple[int, str]]:
+async def _claim(db: Database, *, before: datetime, grace: timedelta) -> list[tuple[int, str]]:
     """Fail a batch of dead uploads' intents first, so that an upload which was only slow can
     no longer complete (it is refused on completion) while its leftovers are removed."""
-    async with runtime.db.write() as session:
+    async with db.write(durable=True) as session:
         intents = list(
             (
                 await session.execute(
@@ -96,10 +97,11 @@ async def _claim(runtime: Runtime, *, before: datetime, grace: timedelta) -> lis
         return [(intent.id, intent.storage_key) for intent in intents]
 
 
-async def clean_up(runtime: Runtime, caller: Caller, intent_id: int, key: str) -> Abandoned:
-    """Remove what a failed intent's upload left that may go; audit what stays and why."""
+async def clean_up(uc: UseCase, intent_id: int, key: str) -> Abandoned:
+    """Remove what a failed intent's upload left that may go; audit what stays and why (durably:
+    the store's deletions stand whatever becomes of the caller's transaction)."""
     outcome = Abandoned(intent_id, key)
-    store = runtime.store
+    store = uc.store
     try:
         outcome.removed = await store.discard_incomplete(key)
         versions = [version for k, version in await store.versions(key) if k == key]
@@ -130,10 +132,10 @@ async def clean_up(runtime: Runtime, caller: Caller, intent_id: int, key: str) -
             outcome.retained.append({"version": version, "why": f"{type(error).__name__}: {error}"})
             continue
         outcome.deleted.append(version)
-    async with runtime.db.write() as session:
+    async with uc.db.write(durable=True) as session:
         await record(
             session,
-            caller,
+            uc.caller,
             "upload.abandoned",
             resource_type="storage_intent",
             resource_id=intent_id,

@@ -13,11 +13,12 @@ from govsvc.graphql.audit import AuditEvent
 from govsvc.graphql.compliance import AuditPack
 from govsvc.graphql.context import Info
 from govsvc.graphql.customers import Customer
-from govsvc.graphql.evidence import EvidenceItem, LegalHold
+from govsvc.graphql.evidence import EvidenceItem
 from govsvc.graphql.incidents import ClassificationDispute, Incident, TimelineEntry
 from govsvc.graphql.org import BusinessUnit, Person, Service, Team
 from govsvc.graphql.outbox import WebhookDelivery
 from govsvc.graphql.relay import split_global_id
+from govsvc.graphql.retention import LegalHold
 
 NODE_TYPES: dict[str, Any] = {
     cls.__name__: cls

@@ -29,6 +29,7 @@ from govsvc.graphql.live import Subscription
 from govsvc.graphql.nodes import NodeQuery
 from govsvc.graphql.org import OrgMutation, OrgQuery
 from govsvc.graphql.outbox import OutboxMutation, OutboxQuery
+from govsvc.graphql.retention import RetentionMutation, RetentionQuery
 from govsvc.graphql.scalars import DATETIME
 from govsvc.graphql.text_guard import RefuseUnstorableText
 from govsvc.settings import Settings
@@ -42,6 +43,7 @@ class Query(
     IncidentQuery,
     CommsQuery,
     EvidenceQuery,
+    RetentionQuery,
     ComplianceQuery,
     OutboxQuery,
     AuditQuery,
@@ -56,6 +58,7 @@ class Mutation(
     IncidentMutation,
     CommsMutation,
     EvidenceMutation,
+    RetentionMutation,
     ComplianceMutation,
     OutboxMutation,
 ):

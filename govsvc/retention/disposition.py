@@ -3,7 +3,9 @@
 Runs in the worker, or on demand (`govsvc retention sweep [--dry-run]`). One sweep at a time:
 the whole sweep, from listing to the last record, holds the sweep's leader lock (govsvc.leader).
 A sweep that finds nothing due writes nothing: no run row, no audit event. Its writes are
-durable: each records a deletion in the store that no rollback of the caller could undo."""
+durable: each records a deletion in the store that no rollback of the caller could undo, so the
+sweep commits item by item (`db.write(durable=True)`) and never writes through the use case's own
+transaction."""
 
 from __future__ import annotations
 
@@ -16,7 +18,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from govsvc import leader
 from govsvc.audit.log import record
-from govsvc.caller import Caller
 from govsvc.db import utcnow
 from govsvc.evidence.models import (
     DispositionRecord,
@@ -29,7 +30,7 @@ from govsvc.retention.holds import items_in_scope
 from govsvc.storage import ObjectLocked, StorageError
 
 if TYPE_CHECKING:
-    from govsvc.runtime import Runtime
+    from govsvc.usecase import UseCase
 
 JOB = "retention sweep"
 
@@ -48,6 +49,7 @@ class SweepResult:
     run_id: int | None  # None for a dry run, or when nothing was due (no run is recorded)
     disposed: list[Candidate]
     skipped: list[tuple[Candidate, str]]  # and why
+    dry_run: bool = False  # then `disposed` is what would go
 
 
 async def _candidates(session: AsyncSession, now: datetime) -> list[Candidate]:
@@ -80,44 +82,42 @@ async def _held_ids(session: AsyncSession) -> set[int]:
     return held
 
 
-async def sweep(
-    runtime: Runtime, caller: Caller, *, dry_run: bool = False, now: datetime | None = None
-) -> SweepResult:
+async def sweep(uc: UseCase, *, dry_run: bool = False, now: datetime | None = None) -> SweepResult:
     """Dispose of every expired, unheld item; a dry run lists exactly what would go."""
-    caller.access.require_everywhere("run", "retention_sweep")
+    uc.caller.access.require_everywhere("run", "retention_sweep")
     if dry_run:
-        async with runtime.db.read() as session:
-            return SweepResult(None, await _candidates(session, now or utcnow()), [])
-    async with leader.lead(runtime.db, JOB, wait=True):
-        return await _sweep(runtime, caller, now or utcnow())
+        async with uc.db.read() as session:
+            return SweepResult(None, await _candidates(session, now or utcnow()), [], dry_run=True)
+    async with leader.lead(uc.db, JOB, wait=True):
+        return await _sweep(uc, now or utcnow())
 
 
-async def _sweep(runtime: Runtime, caller: Caller, now: datetime) -> SweepResult:
-    async with runtime.db.read() as session:
+async def _sweep(uc: UseCase, now: datetime) -> SweepResult:
+    async with uc.db.read() as session:
         candidates = await _candidates(session, now)
     if not candidates:
         return SweepResult(None, [], [])
-    async with runtime.db.write(durable=True) as session:
-        run = DispositionRun(run_by=caller.actor)
+    async with uc.db.write(durable=True) as session:
+        run = DispositionRun(run_by=uc.caller.actor)
         session.add(run)
         await session.flush()
         run_id = run.id
     disposed: list[Candidate] = []
     skipped: list[tuple[Candidate, str]] = []
     for candidate in candidates:
-        reason = await _dispose_one(runtime, caller, candidate, run_id=run_id, now=now)
+        reason = await _dispose_one(uc, candidate, run_id=run_id, now=now)
         if reason is None:
             disposed.append(candidate)
         else:
             skipped.append((candidate, reason))
-    async with runtime.db.write(durable=True) as session:
+    async with uc.db.write(durable=True) as session:
         finished = await session.get(DispositionRun, run_id)
         assert finished is not None  # noqa: S101 - created above
         finished.finished_at = utcnow()
         finished.disposed, finished.skipped = len(disposed), len(skipped)
         await record(
             session,
-            caller,
+            uc.caller,
             "retention.sweep",
             resource_type="disposition_run",
             resource_id=run_id,
@@ -130,10 +130,10 @@ async def _sweep(runtime: Runtime, caller: Caller, now: datetime) -> SweepResult
 
 
 async def _dispose_one(
-    runtime: Runtime, caller: Caller, candidate: Candidate, *, run_id: int, now: datetime
+    uc: UseCase, candidate: Candidate, *, run_id: int, now: datetime
 ) -> str | None:
     """Delete one item's bytes, then record it; the reason it stays, or None when it went."""
-    async with runtime.db.write(durable=True) as session:
+    async with uc.db.write(durable=True) as session:
         item = await session.get(EvidenceItem, candidate.evidence_id, with_for_update=True)
         # Re-check under the lock: a hold or an extension may have come in since listing.
         if (
@@ -144,7 +144,7 @@ async def _dispose_one(
         ):
             return "changed since listing (held, extended or already disposed)"
         try:
-            await runtime.store.delete_version(item.storage_key, item.storage_version)
+            await uc.store.delete_version(item.storage_key, item.storage_version)
         except ObjectLocked as error:
             return f"the store still locks it: {error}"
         except StorageError as error:
@@ -163,7 +163,7 @@ async def _dispose_one(
         )
         await record(
             session,
-            caller,
+            uc.caller,
             "evidence.dispose",
             resource_type="evidence",
             resource_id=item.id,

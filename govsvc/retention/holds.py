@@ -31,7 +31,7 @@ from govsvc.org.units import load_unit_tree
 from govsvc.pagination import Page, fetch_page
 
 if TYPE_CHECKING:
-    from govsvc.runtime import Runtime
+    from govsvc.usecase import UseCase
 
 MIN_REASON = 10
 
@@ -72,8 +72,7 @@ async def _still_held(session: AsyncSession, item: EvidenceItem, *, besides: int
 
 
 async def place(
-    runtime: Runtime,
-    caller: Caller,
+    uc: UseCase,
     *,
     matter: str,
     reason: str,
@@ -89,44 +88,44 @@ async def place(
         raise Invalid(
             "say why the hold is placed", field="reason", code=ErrorCode.JUSTIFICATION_REQUIRED
         )
-    async with runtime.db.write() as session:
-        scope_id, unit_id = await _scope(
-            session, caller, scope, incident_id, business_unit_id, list(evidence_ids)
-        )
-        caller.access.require("place", "legal_hold", unit_id=unit_id)
-        hold = LegalHold(
-            matter=matter,
-            reason=reason,
-            scope=scope.value,
-            scope_id=scope_id,
-            placed_by=caller.actor,
-        )
-        session.add(hold)
-        await session.flush()
-        session.add_all(LegalHoldItem(hold_id=hold.id, evidence_id=e) for e in evidence_ids)
-        await session.flush()
-        items = await items_in_scope(session, hold)
-        # Objects first: if the commit fails, the store holds more than the database says,
-        # which keeps evidence; never the other way round.
-        for item in items:
-            await runtime.store.set_legal_hold(item.storage_key, item.storage_version, on=True)
-            item.legal_hold = True
-        await record(
-            session,
-            caller,
-            "legal_hold.place",
-            resource_type="legal_hold",
-            resource_id=hold.id,
-            unit=await _audit_unit(session, hold),
-            payload={
-                "matter": matter,
-                "reason": reason,
-                "scope": scope.value,
-                "scope_id": scope_id,
-                "evidence": [i.id for i in items],
-            },
-        )
-        return hold
+    session, caller = uc.session, uc.caller
+    scope_id, unit_id = await _scope(
+        session, caller, scope, incident_id, business_unit_id, list(evidence_ids)
+    )
+    caller.access.require("place", "legal_hold", unit_id=unit_id)
+    hold = LegalHold(
+        matter=matter,
+        reason=reason,
+        scope=scope.value,
+        scope_id=scope_id,
+        placed_by=caller.actor,
+    )
+    session.add(hold)
+    await session.flush()
+    session.add_all(LegalHoldItem(hold_id=hold.id, evidence_id=e) for e in evidence_ids)
+    await session.flush()
+    items = await items_in_scope(session, hold)
+    # Objects first: if the commit fails, the store holds more than the database says,
+    # which keeps evidence; never the other way round.
+    for item in items:
+        await uc.store.set_legal_hold(item.storage_key, item.storage_version, on=True)
+        item.legal_hold = True
+    await record(
+        session,
+        caller,
+        "legal_hold.place",
+        resource_type="legal_hold",
+        resource_id=hold.id,
+        unit=await _audit_unit(session, hold),
+        payload={
+            "matter": matter,
+            "reason": reason,
+            "scope": scope.value,
+            "scope_id": scope_id,
+            "evidence": [i.id for i in items],
+        },
+    )
+    return hold
 
 
 async def _scope(
@@ -178,40 +177,40 @@ async def _scope(
     return None, None
 
 
-async def lift(runtime: Runtime, caller: Caller, *, hold_id: int, reason: str) -> LegalHold:
+async def lift(uc: UseCase, *, hold_id: int, reason: str) -> LegalHold:
     """Lift a hold; items no other hold covers become disposable again when their time is up."""
     reason = validation.text(reason, field="reason", max_length=5000)
     if len(reason) < MIN_REASON:
         raise Invalid(
             "say why the hold is lifted", field="reason", code=ErrorCode.JUSTIFICATION_REQUIRED
         )
-    async with runtime.db.write() as session:
-        hold = await _visible_hold(session, caller, hold_id)
-        await _require_on_every_unit(session, caller, hold, "lift")
-        if hold.lifted_at is not None:
-            raise Invalid(
-                "the hold was already lifted", field="holdId", code=ErrorCode.ILLEGAL_TRANSITION
-            )
-        hold.lifted_at, hold.lifted_by, hold.lift_reason = utcnow(), caller.actor, reason
-        released = []
-        for item in await items_in_scope(session, hold):
-            if not await _still_held(session, item, besides=hold.id):
-                item.legal_hold = False
-                released.append(item)
-        await record(
-            session,
-            caller,
-            "legal_hold.lift",
-            resource_type="legal_hold",
-            resource_id=hold.id,
-            unit=await _audit_unit(session, hold),
-            payload={"matter": hold.matter, "reason": reason, "released": [i.id for i in released]},
+    session, caller = uc.session, uc.caller
+    hold = await _visible_hold(session, caller, hold_id)
+    await _require_on_every_unit(session, caller, hold, "lift")
+    if hold.lifted_at is not None:
+        raise Invalid(
+            "the hold was already lifted", field="holdId", code=ErrorCode.ILLEGAL_TRANSITION
         )
+    hold.lifted_at, hold.lifted_by, hold.lift_reason = utcnow(), caller.actor, reason
+    released = []
+    for item in await items_in_scope(session, hold):
+        if not await _still_held(session, item, besides=hold.id):
+            item.legal_hold = False
+            released.append(item)
+    await record(
+        session,
+        caller,
+        "legal_hold.lift",
+        resource_type="legal_hold",
+        resource_id=hold.id,
+        unit=await _audit_unit(session, hold),
+        payload={"matter": hold.matter, "reason": reason, "released": [i.id for i in released]},
+    )
 
     # After the commit: a crash here leaves the store holding on, which only keeps evidence.
     async def release() -> None:
         for item in released:
-            await runtime.store.set_legal_hold(item.storage_key, item.storage_version, on=False)
+            await uc.store.set_legal_hold(item.storage_key, item.storage_version, on=False)
 
     await after_commit(release)
     return hold
@@ -246,10 +245,10 @@ async def _audit_unit(session: AsyncSession, hold: LegalHold) -> str | None:
 
 
 async def list_holds(
-    session: AsyncSession, caller: Caller, *, active_only: bool, size: int, after_id: int | None
+    uc: UseCase, *, active_only: bool, size: int, after_id: int | None
 ) -> Page[LegalHold]:
     """Legal holds, newest first, that the caller may read in every unit they touch."""
-    query = select(LegalHold).where(holds_allowed(caller.access, "read"))
+    query = select(LegalHold).where(holds_allowed(uc.caller.access, "read"))
     if active_only:
         query = query.where(LegalHold.lifted_at.is_(None))
-    return await fetch_page(session, query, id_column=LegalHold.id, size=size, after_id=after_id)
+    return await fetch_page(uc.session, query, id_column=LegalHold.id, size=size, after_id=after_id)

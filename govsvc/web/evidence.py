@@ -20,6 +20,7 @@ from govsvc.evidence.models import EvidenceItem, EvidenceKind
 from govsvc.graphql.relay import decode_id, decode_optional, global_id
 from govsvc.graphql.scalars import parse_datetime, serialize_datetime
 from govsvc.runtime import Runtime
+from govsvc.usecase import run, writing
 from govsvc.web.errors import forbidden, refused
 
 
@@ -99,8 +100,12 @@ class EvidenceEndpoints:
                 status_code=413,
             )
         try:
-            item = await service.collect(
-                self.runtime, caller, _new_evidence(request), _bounded(request.stream(), limit)
+            item = await run(
+                self.runtime,
+                caller,
+                service.collect,
+                _new_evidence(request),
+                _bounded(request.stream(), limit),
             )
         except ServiceError as error:
             return refused(error)
@@ -115,7 +120,9 @@ class EvidenceEndpoints:
             return unauthenticated(error)
         try:
             evidence_id = decode_id(request.path_params["id"], "EvidenceItem", field="id")
-            opened = await download.open_download(self.runtime, caller, evidence_id=evidence_id)
+            # The download is audited (committed) before the first byte goes out.
+            async with writing(self.runtime, caller) as uc:
+                opened = await download.open_download(uc, evidence_id=evidence_id)
         except ServiceError as error:
             return refused(error)
         except Forbidden as error:

@@ -16,6 +16,7 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy import func, select
 
+from govsvc import usecase
 from govsvc.caller import Caller
 from govsvc.evidence import service as evidence_service
 from govsvc.evidence.models import EvidenceItem, EvidenceKind, StorageIntent
@@ -447,7 +448,7 @@ async def test_an_upload_that_breaks_midway_leaves_no_row_and_no_object(
     )
     # when
     with pytest.raises(ConnectionResetError):
-        await evidence_service.collect(runtime, caller, new, dying())
+        await usecase.run(runtime, caller, evidence_service.collect, new, dying())
     # then no row, a failed intent on record, and nothing in the store under that key
     async with runtime.db.read() as session:
         assert (await session.execute(select(func.count()).select_from(EvidenceItem))).scalar() == 0

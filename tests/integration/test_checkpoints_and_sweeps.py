@@ -9,6 +9,7 @@ from pathlib import Path
 
 from sqlalchemy import select, text
 
+from govsvc import usecase
 from govsvc.audit import chain, checkpoints
 from govsvc.audit.models import AuditCheckpoint, AuditEvent
 from govsvc.caller import Caller
@@ -105,9 +106,10 @@ async def test_the_sweep_dry_run_names_what_would_go_and_the_worker_disposes_of_
     try:
         caller = _system(runtime)
         unit = await org_service.create_business_unit(runtime.db, caller, code="ops", name="Ops")
-        item = await evidence_service.collect(
+        item = await usecase.run(
             runtime,
             caller,
+            evidence_service.collect,
             evidence_service.NewEvidence(
                 title="Old export", kind=EvidenceKind.LOG_EXPORT, business_unit_id=unit.id
             ),

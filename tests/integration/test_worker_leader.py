@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import ColumnElement, func, select
 
+from govsvc import usecase
 from govsvc.audit import checkpoints, tree_heads
 from govsvc.audit.models import AuditCheckpoint, AuditEvent, SignedTreeHead
 from govsvc.caller import Caller
@@ -57,9 +58,10 @@ def _one_second_retention(settings: Settings, tmp_path: Path) -> Settings:
 async def _expired_item(runtime: Runtime) -> None:
     caller = _system(runtime)
     unit = await org_service.create_business_unit(runtime.db, caller, code="ops", name="Ops")
-    await evidence_service.collect(
+    await usecase.run(
         runtime,
         caller,
+        evidence_service.collect,
         evidence_service.NewEvidence(
             title="Old export", kind=EvidenceKind.LOG_EXPORT, business_unit_id=unit.id
         ),
