@@ -59,23 +59,35 @@ async def seed(
 ) -> Seeded:
     rng = random.Random(rng_seed)
     caller = Caller.system(runtime.policies.access, "bench:seed")
-    db = runtime.db
 
     service_ids: list[int] = []
     for top in TOP_UNITS:
-        parent = await org_service.create_business_unit(db, caller, code=top, name=top.title())
+        parent = await usecase.run(
+            runtime, caller, org_service.create_business_unit, code=top, name=top.title()
+        )
         for child in CHILD_UNITS:
             code = f"{top}-{child}"
-            unit = await org_service.create_business_unit(
-                db, caller, code=code, name=f"{top.title()} {child.upper()}", parent_id=parent.id
+            unit = await usecase.run(
+                runtime,
+                caller,
+                org_service.create_business_unit,
+                code=code,
+                name=f"{top.title()} {child.upper()}",
+                parent_id=parent.id,
             )
-            team = await org_service.create_team(
-                db, caller, code=f"{code}-ops", name=f"{code} operations", business_unit_id=unit.id
+            team = await usecase.run(
+                runtime,
+                caller,
+                org_service.create_team,
+                code=f"{code}-ops",
+                name=f"{code} operations",
+                business_unit_id=unit.id,
             )
             for n in range(SERVICES_PER_UNIT):
-                service = await org_service.create_service(
-                    db,
+                service = await usecase.run(
+                    runtime,
                     caller,
+                    org_service.create_service,
                     code=f"{code}-svc{n}",
                     name=f"{top.title()} {child.upper()} service {n}",
                     business_unit_id=unit.id,

@@ -24,7 +24,6 @@ from govsvc.errors import Forbidden, ServiceError
 from govsvc.evidence import recovery
 from govsvc.grants import service as authz_service
 from govsvc.org import service as org_service
-from govsvc.org.models import BusinessUnit, PrincipalKind
 from govsvc.retention import disposition
 from govsvc.runtime import Runtime
 from govsvc.settings import REPO_ROOT, Settings
@@ -208,41 +207,25 @@ def token_create(
         raise click.BadParameter("--unit needs --role", param_hint="--unit")
 
     async def work(runtime: Runtime) -> str:
-        caller = _cli_caller(runtime)
-        async with runtime.db.write() as session:
-            principal = await org_service.principal_by_email(session, email)
+        async with usecase.writing(runtime, _cli_caller(runtime)) as uc:
+            principal = await org_service.principal_by_email(uc, email)
             if principal is None:
-                kind = (
-                    PrincipalKind.MACHINE if email.startswith("machine:") else PrincipalKind.PERSON
-                )
-                principal = await org_service.add_principal(
-                    session,
-                    caller,
-                    kind=kind,
-                    email=email,
-                    name=email.removeprefix("machine:").split("@")[0],
-                )
+                short_name = email.removeprefix("machine:").split("@")[0]
+                if email.startswith("machine:"):
+                    principal = await org_service.create_machine(uc, handle=email, name=short_name)
+                else:
+                    principal = await org_service.create_person(uc, email=email, name=short_name)
             if role:
                 unit_id = None
                 if unit:
-                    found = await session.execute(
-                        BusinessUnit.__table__.select().where(BusinessUnit.code == unit)
-                    )
-                    row = found.first()
-                    if row is None:
+                    found = await org_service.business_unit_by_code(uc, unit)
+                    if found is None:
                         raise click.ClickException(f"no business unit with code {unit!r}")
-                    unit_id = row.id
-                await authz_service.add_grant(
-                    session, caller, principal_id=principal.id, role=role, business_unit_id=unit_id
+                    unit_id = found.id
+                await authz_service.grant_role(
+                    uc, principal_id=principal.id, role=role, business_unit_id=unit_id
                 )
-            issued = await tokens.issue_token(
-                session,
-                caller,
-                secret=runtime.settings.secret_key.get_secret_value(),
-                principal=principal,
-                ttl=ttl,
-                name=name,
-            )
+            issued = await tokens.create_token(uc, principal_id=principal.id, ttl=ttl, name=name)
             return issued.plaintext
 
     click.echo(_run(work))
@@ -257,12 +240,8 @@ def token_revoke(value: str | None, token_id: int | None) -> None:
         raise click.UsageError("give exactly one of --token and --id")
 
     async def work(runtime: Runtime) -> int:
-        revoked = await tokens.revoke_token(
-            runtime.db,
-            _cli_caller(runtime),
-            secret=runtime.settings.secret_key.get_secret_value(),
-            token=value,
-            token_id=token_id,
+        revoked = await usecase.run(
+            runtime, _cli_caller(runtime), tokens.revoke_token, token=value, token_id=token_id
         )
         return revoked.id
 

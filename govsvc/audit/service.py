@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from govsvc.audit.models import AuditEvent
 from govsvc.caller import Caller
 from govsvc.pagination import Page, fetch_page
+from govsvc.usecase import UseCase
 
 
 @dataclass(frozen=True)
@@ -36,11 +37,11 @@ def readable_events(caller: Caller) -> ColumnElement[bool]:
 
 
 async def list_events(
-    session: AsyncSession, caller: Caller, *, where: EventFilter, size: int, after_seq: int | None
+    uc: UseCase, *, where: EventFilter, size: int, after_seq: int | None
 ) -> Page[AuditEvent]:
     """Audit events in chain order (oldest first) that match the filter and the caller's rights."""
     # A window that ends before it starts is empty, not an error: the filters below say so.
-    query = select(AuditEvent).where(readable_events(caller))
+    query = select(AuditEvent).where(readable_events(uc.caller))
     if where.resource_type is not None:
         query = query.where(AuditEvent.resource_type == where.resource_type)
     if where.resource_id is not None:
@@ -54,7 +55,12 @@ async def list_events(
     if where.until is not None:
         query = query.where(AuditEvent.at < where.until)
     return await fetch_page(
-        session, query, id_column=AuditEvent.seq, size=size, after_id=after_seq, newest_first=False
+        uc.session,
+        query,
+        id_column=AuditEvent.seq,
+        size=size,
+        after_id=after_seq,
+        newest_first=False,
     )
 
 

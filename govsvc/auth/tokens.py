@@ -14,10 +14,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from govsvc.audit.log import record
 from govsvc.auth.models import ApiToken
 from govsvc.caller import Caller
-from govsvc.db import Database, utcnow
+from govsvc.db import utcnow
 from govsvc.errors import Invalid, NotFound
 from govsvc.org import service as org_service
 from govsvc.org.models import Principal
+from govsvc.usecase import UseCase
 
 TOKEN_PREFIX = "gsv_"  # noqa: S105 - a marker, not a secret
 MAX_TTL = timedelta(days=3650)
@@ -72,56 +73,57 @@ async def issue_token(
     return IssuedToken(token, plaintext)
 
 
+def _secret(uc: UseCase) -> str:
+    return uc.settings.secret_key.get_secret_value()
+
+
 async def create_token(
-    db: Database, caller: Caller, *, secret: str, principal_id: int, ttl: timedelta, name: str = ""
+    uc: UseCase, *, principal_id: int, ttl: timedelta, name: str = ""
 ) -> IssuedToken:
     """Mint a token for a person or machine the caller may manage tokens for."""
-    async with db.write() as session:
-        # A token acts with all its principal's grants, wherever they are: only someone who
-        # manages tokens everywhere may mint or revoke one (a unit admin could otherwise
-        # mint a token for a global admin and step out of their unit).
-        caller.access.require_everywhere("manage", "token")
-        principal = await org_service.get_principal(
-            session, caller, principal_id, field="principalId"
-        )
-        return await issue_token(
-            session, caller, secret=secret, principal=principal, ttl=ttl, name=name
-        )
+    # A token acts with all its principal's grants, wherever they are: only someone who
+    # manages tokens everywhere may mint or revoke one (a unit admin could otherwise
+    # mint a token for a global admin and step out of their unit).
+    uc.caller.access.require_everywhere("manage", "token")
+    principal = await org_service.get_principal(
+        uc.session, uc.caller, principal_id, field="principalId"
+    )
+    return await issue_token(
+        uc.session, uc.caller, secret=_secret(uc), principal=principal, ttl=ttl, name=name
+    )
 
 
 async def revoke_token(
-    db: Database,
-    caller: Caller,
+    uc: UseCase,
     *,
-    secret: str,
     token: str | None = None,
     token_id: int | None = None,
 ) -> ApiToken:
     """Revoke one token, named by its value or its id. Revoking twice is a no-op, not an error."""
-    async with db.write() as session:
-        if token is not None:
-            query = select(ApiToken).where(ApiToken.token_hash == hash_token(secret, token))
-        elif token_id is not None:
-            query = select(ApiToken).where(ApiToken.id == token_id)
-        else:
-            raise Invalid("name the token by value or by id", field="token")
-        found = (await session.execute(query)).scalar_one_or_none()
-        if found is None:
-            raise NotFound("no such token", field="token")
-        principal = await session.get(Principal, found.principal_id)
-        # As in create_token: only someone who manages tokens everywhere.
-        caller.access.require_everywhere("manage", "token")
-        if found.revoked_at is None:
-            found.revoked_at = utcnow()
-            await record(
-                session,
-                caller,
-                "token.revoke",
-                resource_type="api_token",
-                resource_id=found.id,
-                payload={"principal": principal.email if principal else None},
-            )
-        return found
+    session = uc.session
+    if token is not None:
+        query = select(ApiToken).where(ApiToken.token_hash == hash_token(_secret(uc), token))
+    elif token_id is not None:
+        query = select(ApiToken).where(ApiToken.id == token_id)
+    else:
+        raise Invalid("name the token by value or by id", field="token")
+    found = (await session.execute(query)).scalar_one_or_none()
+    if found is None:
+        raise NotFound("no such token", field="token")
+    principal = await session.get(Principal, found.principal_id)
+    # As in create_token: only someone who manages tokens everywhere.
+    uc.caller.access.require_everywhere("manage", "token")
+    if found.revoked_at is None:
+        found.revoked_at = utcnow()
+        await record(
+            session,
+            uc.caller,
+            "token.revoke",
+            resource_type="api_token",
+            resource_id=found.id,
+            payload={"principal": principal.email if principal else None},
+        )
+    return found
 
 
 async def principal_for_token(

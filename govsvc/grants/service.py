@@ -11,17 +11,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from govsvc.audit.log import record
 from govsvc.authz.access import readable
 from govsvc.caller import Caller
-from govsvc.db import Database, utcnow
+from govsvc.db import utcnow
 from govsvc.errors import ErrorCode, Invalid, NotFound
 from govsvc.grants.models import Grant
 from govsvc.org import service as org_service
 from govsvc.org.models import BusinessUnit
 from govsvc.pagination import Page, fetch_page
+from govsvc.usecase import UseCase
 
 
 async def grant_role(
-    db: Database,
-    caller: Caller,
+    uc: UseCase,
     *,
     principal_id: int,
     role: str,
@@ -29,31 +29,10 @@ async def grant_role(
     expires_at: datetime | None = None,
 ) -> Grant:
     """Grant a role in a business unit (and its children), or everywhere when no unit is given."""
-    async with db.write() as session:
-        return await add_grant(
-            session,
-            caller,
-            principal_id=principal_id,
-            role=role,
-            business_unit_id=business_unit_id,
-            expires_at=expires_at,
-        )
-
-
-async def add_grant(
-    session: AsyncSession,
-    caller: Caller,
-    *,
-    principal_id: int,
-    role: str,
-    business_unit_id: int | None,
-    expires_at: datetime | None = None,
-) -> Grant:
-    """Insert a grant inside the caller's transaction (shared by GraphQL and the CLI)."""
     # Someone who may grant nothing learns nothing either (not even the list of roles).
-    caller.access.require("manage", "grant")
-    if role not in caller.access.policy.roles:
-        known = ", ".join(sorted(caller.access.policy.roles))
+    uc.caller.access.require("manage", "grant")
+    if role not in uc.caller.access.policy.roles:
+        known = ", ".join(sorted(uc.caller.access.policy.roles))
         raise Invalid(
             f"unknown role {role!r}; known roles: {known}",
             field="role",
@@ -61,28 +40,30 @@ async def add_grant(
         )
     if expires_at is not None and expires_at <= utcnow():
         raise Invalid("expiry must be in the future", field="expiresAt")
-    principal = await org_service.get_principal(session, caller, principal_id, field="principalId")
+    principal = await org_service.get_principal(
+        uc.session, uc.caller, principal_id, field="principalId"
+    )
     unit_code = None
     if business_unit_id is None:
-        caller.access.require_everywhere("manage", "grant")
+        uc.caller.access.require_everywhere("manage", "grant")
     else:
-        units = await org_service.business_units_by_id(session, caller, [business_unit_id])
+        units = await org_service.business_units_by_id(uc.session, uc.caller, [business_unit_id])
         if business_unit_id not in units:
             raise NotFound("no such business unit", field="businessUnitId")
-        caller.access.require("manage", "grant", unit_id=business_unit_id)
+        uc.caller.access.require("manage", "grant", unit_id=business_unit_id)
         unit_code = units[business_unit_id].code
     grant = Grant(
         principal_id=principal.id,
         role=role,
         business_unit_id=business_unit_id,
         expires_at=expires_at,
-        granted_by=caller.actor,
+        granted_by=uc.caller.actor,
     )
-    session.add(grant)
-    await session.flush()
+    uc.session.add(grant)
+    await uc.session.flush()
     await record(
-        session,
-        caller,
+        uc.session,
+        uc.caller,
         "grant.create",
         resource_type="grant",
         resource_id=grant.id,
@@ -97,34 +78,34 @@ async def add_grant(
     return grant
 
 
-async def revoke_grant(db: Database, caller: Caller, *, grant_id: int) -> Grant:
+async def revoke_grant(uc: UseCase, *, grant_id: int) -> Grant:
     """Revoke a grant; it stays on record with who revoked it and when."""
-    async with db.write() as session:
-        grant = await _visible_grant(session, caller, grant_id)
-        if grant.business_unit_id is None:
-            caller.access.require_everywhere("manage", "grant")
-        else:
-            caller.access.require("manage", "grant", unit_id=grant.business_unit_id)
-        if grant.revoked_at is None:
-            grant.revoked_at = utcnow()
-            grant.revoked_by = caller.actor
-            # Name the unit as grant.create does, so whoever reads that unit's audit log sees
-            # the access end as well as begin.
-            unit = (
-                await session.get(BusinessUnit, grant.business_unit_id)
-                if grant.business_unit_id is not None
-                else None
-            )
-            await record(
-                session,
-                caller,
-                "grant.revoke",
-                resource_type="grant",
-                resource_id=grant.id,
-                unit=unit.code if unit else None,
-                payload={"role": grant.role, "principal_id": grant.principal_id},
-            )
-        return grant
+    session = uc.session
+    grant = await _visible_grant(session, uc.caller, grant_id)
+    if grant.business_unit_id is None:
+        uc.caller.access.require_everywhere("manage", "grant")
+    else:
+        uc.caller.access.require("manage", "grant", unit_id=grant.business_unit_id)
+    if grant.revoked_at is None:
+        grant.revoked_at = utcnow()
+        grant.revoked_by = uc.caller.actor
+        # Name the unit as grant.create does, so whoever reads that unit's audit log sees
+        # the access end as well as begin.
+        unit = (
+            await session.get(BusinessUnit, grant.business_unit_id)
+            if grant.business_unit_id is not None
+            else None
+        )
+        await record(
+            session,
+            uc.caller,
+            "grant.revoke",
+            resource_type="grant",
+            resource_id=grant.id,
+            unit=unit.code if unit else None,
+            payload={"role": grant.role, "principal_id": grant.principal_id},
+        )
+    return grant
 
 
 def _grant_filter(caller: Caller) -> ColumnElement[bool]:
@@ -146,18 +127,17 @@ async def _visible_grant(session: AsyncSession, caller: Caller, grant_id: int) -
 
 
 async def list_grants(
-    session: AsyncSession,
-    caller: Caller,
+    uc: UseCase,
     *,
     principal_id: int | None,
     size: int,
     after_id: int | None,
 ) -> Page[Grant]:
     """Grants the caller may see, newest first, optionally of one principal."""
-    query = select(Grant).where(_grant_filter(caller))
+    query = select(Grant).where(_grant_filter(uc.caller))
     if principal_id is not None:
         query = query.where(Grant.principal_id == principal_id)
-    return await fetch_page(session, query, id_column=Grant.id, size=size, after_id=after_id)
+    return await fetch_page(uc.session, query, id_column=Grant.id, size=size, after_id=after_id)
 
 
 async def grants_by_principal(

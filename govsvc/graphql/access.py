@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from enum import Enum
 from typing import Any, Self
 
 import strawberry
@@ -13,7 +14,7 @@ from govsvc.auth import tokens
 from govsvc.grants import models
 from govsvc.grants import service as authz_service
 from govsvc.graphql.context import Info
-from govsvc.graphql.errors import LegacyUserError
+from govsvc.graphql.errors import UserError
 from govsvc.graphql.org import BusinessUnit, Person
 from govsvc.graphql.relay import (
     connection,
@@ -22,7 +23,7 @@ from govsvc.graphql.relay import (
     decode_id,
     decode_optional,
 )
-from govsvc.graphql.resolvers import load_nodes, mutate_legacy, read_legacy
+from govsvc.graphql.resolvers import load_nodes, mutate, read
 from govsvc.org import service as org_service
 from govsvc.pagination import page_size
 
@@ -109,11 +110,10 @@ class AccessQuery:
         after: str | None = None,
     ) -> relay.Connection[Grant]:
         cap = info.context.runtime.settings.graphql_max_page
-        page = await read_legacy(
+        page = await read(
             info,
-            lambda s, c: authz_service.list_grants(
-                s,
-                c,
+            lambda uc: authz_service.list_grants(
+                uc,
                 principal_id=decode_filter(principal_id, "Person"),
                 size=page_size(first, cap=cap),
                 after_id=decode_cursor(after),
@@ -132,31 +132,9 @@ class GrantCreateInput:
     expires_at: datetime | None = None
 
 
-@strawberry.type
-class GrantCreateError(LegacyUserError):
-    pass
-
-
-@strawberry.type
-class GrantCreatePayload:
-    grant: Grant | None = None
-    errors: list[GrantCreateError] = strawberry.field(default_factory=list)
-
-
 @strawberry.input
 class GrantRevokeInput:
     id: strawberry.ID
-
-
-@strawberry.type
-class GrantRevokeError(LegacyUserError):
-    pass
-
-
-@strawberry.type
-class GrantRevokePayload:
-    grant: Grant | None = None
-    errors: list[GrantRevokeError] = strawberry.field(default_factory=list)
 
 
 @strawberry.input
@@ -168,30 +146,51 @@ class ApiTokenCreateInput:
     )
 
 
-@strawberry.type
-class ApiTokenCreateError(LegacyUserError):
-    pass
+@strawberry.enum(description="Why an access mutation refused its input.")
+class AccessErrorCode(Enum):
+    INVALID = "INVALID"
+    NOT_FOUND = "NOT_FOUND"
+    UNKNOWN_ROLE = "UNKNOWN_ROLE"
+
+
+@strawberry.type(description="Why an access mutation refused its input.")
+class AccessError(UserError):
+    code: AccessErrorCode
 
 
 @strawberry.type
-class ApiTokenCreatePayload:
+class GrantPayload:
+    grant: Grant | None = None
+    errors: list[AccessError] = strawberry.field(default_factory=list)
+
+    @classmethod
+    def of(cls, grant: models.Grant) -> GrantPayload:
+        return cls(grant=Grant.from_model(grant))
+
+
+@strawberry.type
+class ApiTokenPayload:
     token: str | None = strawberry.field(
         default=None, description="Shown this once; only a hash is kept."
     )
     expires_at: datetime | None = None
-    errors: list[ApiTokenCreateError] = strawberry.field(default_factory=list)
+    errors: list[AccessError] = strawberry.field(default_factory=list)
+
+    @classmethod
+    def of(cls, issued: tokens.IssuedToken) -> ApiTokenPayload:
+        return cls(token=issued.plaintext, expires_at=issued.token.expires_at)
 
 
 @strawberry.type
 class AccessMutation:
     @strawberry.mutation
-    async def grant_create(self, info: Info, input: GrantCreateInput) -> GrantCreatePayload:
-        rt, caller = info.context.runtime, info.context.caller
+    async def grant_create(self, info: Info, input: GrantCreateInput) -> GrantPayload:
         expires: datetime | None = input.expires_at
-        return await mutate_legacy(
-            lambda: authz_service.grant_role(
-                rt.db,
-                caller,
+        return await mutate(
+            info,
+            GrantPayload,
+            lambda uc: authz_service.grant_role(
+                uc,
                 principal_id=decode_id(input.principal_id, "Person", field="principalId"),
                 role=input.role,
                 business_unit_id=decode_optional(
@@ -199,38 +198,30 @@ class AccessMutation:
                 ),
                 expires_at=expires,
             ),
-            ok=lambda g: GrantCreatePayload(grant=Grant.from_model(g)),
-            refused=lambda e: GrantCreatePayload(errors=e),
-            error_type=GrantCreateError,
+            ok=GrantPayload.of,
         )
 
     @strawberry.mutation
-    async def grant_revoke(self, info: Info, input: GrantRevokeInput) -> GrantRevokePayload:
-        rt, caller = info.context.runtime, info.context.caller
-        return await mutate_legacy(
-            lambda: authz_service.revoke_grant(
-                rt.db, caller, grant_id=decode_id(input.id, "Grant", field="id")
+    async def grant_revoke(self, info: Info, input: GrantRevokeInput) -> GrantPayload:
+        return await mutate(
+            info,
+            GrantPayload,
+            lambda uc: authz_service.revoke_grant(
+                uc, grant_id=decode_id(input.id, "Grant", field="id")
             ),
-            ok=lambda g: GrantRevokePayload(grant=Grant.from_model(g)),
-            refused=lambda e: GrantRevokePayload(errors=e),
-            error_type=GrantRevokeError,
+            ok=GrantPayload.of,
         )
 
     @strawberry.mutation(description="Mint an API token for a person or machine principal.")
-    async def api_token_create(
-        self, info: Info, input: ApiTokenCreateInput
-    ) -> ApiTokenCreatePayload:
-        rt, caller = info.context.runtime, info.context.caller
-        return await mutate_legacy(
-            lambda: tokens.create_token(
-                rt.db,
-                caller,
-                secret=rt.settings.secret_key.get_secret_value(),
+    async def api_token_create(self, info: Info, input: ApiTokenCreateInput) -> ApiTokenPayload:
+        return await mutate(
+            info,
+            ApiTokenPayload,
+            lambda uc: tokens.create_token(
+                uc,
                 principal_id=decode_id(input.principal_id, "Person", field="principalId"),
                 ttl=timedelta(seconds=input.expires_in_seconds),
                 name=input.name,
             ),
-            ok=lambda t: ApiTokenCreatePayload(token=t.plaintext, expires_at=t.token.expires_at),
-            refused=lambda e: ApiTokenCreatePayload(errors=e),
-            error_type=ApiTokenCreateError,
+            ok=ApiTokenPayload.of,
         )

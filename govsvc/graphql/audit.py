@@ -15,7 +15,7 @@ from govsvc.audit import service as audit_service
 from govsvc.audit.models import AuditEvent as AuditEventModel
 from govsvc.graphql.context import Info
 from govsvc.graphql.relay import INT64_MAX, connection, decode_cursor
-from govsvc.graphql.resolvers import load_nodes, read_legacy
+from govsvc.graphql.resolvers import load_nodes, read
 from govsvc.pagination import page_size
 
 
@@ -91,10 +91,10 @@ class AuditQuery:
         )
         cap = info.context.runtime.settings.graphql_max_page
         after_seq = decode_cursor(after, max_key=INT64_MAX)  # the sequence is 64-bit
-        page = await read_legacy(
+        page = await read(
             info,
-            lambda s, c: audit_service.list_events(
-                s, c, where=where, size=page_size(first, cap=cap), after_seq=after_seq
+            lambda uc: audit_service.list_events(
+                uc, where=where, size=page_size(first, cap=cap), after_seq=after_seq
             ),
         )
         return connection(page, AuditEvent.from_model, key=lambda e: e.seq)

@@ -10,9 +10,9 @@ import strawberry
 from strawberry import relay
 
 from govsvc.graphql.context import Info
-from govsvc.graphql.errors import LegacyUserError
+from govsvc.graphql.org_errors import OrgError
 from govsvc.graphql.relay import decode_id
-from govsvc.graphql.resolvers import load_nodes, mutate_legacy, read_legacy
+from govsvc.graphql.resolvers import load_nodes, mutate, read
 from govsvc.org import customers, models
 
 
@@ -45,38 +45,35 @@ class CustomerRemoveInput:
 
 
 @strawberry.type
-class CustomerError(LegacyUserError):
-    pass
-
-
-@strawberry.type
 class CustomerPayload:
     customer: Customer | None = None
-    errors: list[CustomerError] = strawberry.field(default_factory=list)
+    errors: list[OrgError] = strawberry.field(default_factory=list)
+
+    @classmethod
+    def of(cls, customer: models.Customer) -> CustomerPayload:
+        return cls(customer=Customer.from_model(customer))
 
 
 async def list_all(info: Info) -> list[Customer]:
-    found = await read_legacy(info, customers.list_customers)
+    found = await read(info, customers.list_customers)
     return [Customer.from_model(c) for c in found]
 
 
 async def add(info: Info, input: CustomerAddInput) -> CustomerPayload:
-    rt, caller = info.context.runtime, info.context.caller
-    return await mutate_legacy(
-        lambda: customers.add_customer(rt.db, caller, name=input.name),
-        ok=lambda c: CustomerPayload(customer=Customer.from_model(c)),
-        refused=lambda e: CustomerPayload(errors=e),
-        error_type=CustomerError,
+    return await mutate(
+        info,
+        CustomerPayload,
+        lambda uc: customers.add_customer(uc, name=input.name),
+        ok=CustomerPayload.of,
     )
 
 
 async def remove(info: Info, input: CustomerRemoveInput) -> CustomerPayload:
-    rt, caller = info.context.runtime, info.context.caller
-    return await mutate_legacy(
-        lambda: customers.remove_customer(
-            rt.db, caller, customer_id=decode_id(input.id, "Customer", field="id")
+    return await mutate(
+        info,
+        CustomerPayload,
+        lambda uc: customers.remove_customer(
+            uc, customer_id=decode_id(input.id, "Customer", field="id")
         ),
-        ok=lambda c: CustomerPayload(customer=Customer.from_model(c)),
-        refused=lambda e: CustomerPayload(errors=e),
-        error_type=CustomerError,
+        ok=CustomerPayload.of,
     )

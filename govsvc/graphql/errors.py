@@ -20,7 +20,6 @@ import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
 
-from govsvc.errors import ErrorCode as DomainErrorCode
 from govsvc.errors import Forbidden, ServiceError
 from govsvc.graphql.scalars import InputValueError
 
@@ -31,15 +30,6 @@ log = logging.getLogger("govsvc.graphql")
 class UserError:
     field: str | None = strawberry.field(description="The input field at fault, if one is.")
     message: str
-
-
-# Transitional, until every domain declares its own error type: the one global code enum.
-LegacyErrorCode = strawberry.enum(DomainErrorCode, name="ErrorCode")
-
-
-@strawberry.interface(description="A refusal with a code from the global enum (being retired).")
-class LegacyUserError(UserError):
-    code: LegacyErrorCode  # type: ignore[valid-type]
 
 
 @functools.cache

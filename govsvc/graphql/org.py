@@ -12,9 +12,9 @@ from strawberry import relay
 
 from govsvc.graphql import customers as customer_schema
 from govsvc.graphql.context import Info
-from govsvc.graphql.errors import LegacyUserError
+from govsvc.graphql.org_errors import OrgError, OrgErrorCode
 from govsvc.graphql.relay import connection, decode_cursor, decode_id, decode_optional
-from govsvc.graphql.resolvers import load_nodes, mutate_legacy, read_legacy
+from govsvc.graphql.resolvers import load_nodes, mutate, read
 from govsvc.org import models
 from govsvc.org import service as org_service
 from govsvc.pagination import page_size
@@ -198,10 +198,10 @@ class OrgQuery:
     async def business_units(
         self, info: Info, first: int | None = None, after: str | None = None
     ) -> relay.Connection[BusinessUnit]:
-        page = await read_legacy(
+        page = await read(
             info,
-            lambda s, c: org_service.list_business_units(
-                s, c, size=page_size(first, cap=_cap(info)), after_id=decode_cursor(after)
+            lambda uc: org_service.list_business_units(
+                uc, size=page_size(first, cap=_cap(info)), after_id=decode_cursor(after)
             ),
         )
         return connection(page, BusinessUnit.from_model)
@@ -210,10 +210,10 @@ class OrgQuery:
     async def services(
         self, info: Info, first: int | None = None, after: str | None = None
     ) -> relay.Connection[Service]:
-        page = await read_legacy(
+        page = await read(
             info,
-            lambda s, c: org_service.list_services(
-                s, c, size=page_size(first, cap=_cap(info)), after_id=decode_cursor(after)
+            lambda uc: org_service.list_services(
+                uc, size=page_size(first, cap=_cap(info)), after_id=decode_cursor(after)
             ),
         )
         return connection(page, Service.from_model)
@@ -222,10 +222,10 @@ class OrgQuery:
     async def teams(
         self, info: Info, first: int | None = None, after: str | None = None
     ) -> relay.Connection[Team]:
-        page = await read_legacy(
+        page = await read(
             info,
-            lambda s, c: org_service.list_teams(
-                s, c, size=page_size(first, cap=_cap(info)), after_id=decode_cursor(after)
+            lambda uc: org_service.list_teams(
+                uc, size=page_size(first, cap=_cap(info)), after_id=decode_cursor(after)
             ),
         )
         return connection(page, Team.from_model)
@@ -234,10 +234,10 @@ class OrgQuery:
     async def people(
         self, info: Info, first: int | None = None, after: str | None = None
     ) -> relay.Connection[Person]:
-        page = await read_legacy(
+        page = await read(
             info,
-            lambda s, c: org_service.list_people(
-                s, c, size=page_size(first, cap=_cap(info)), after_id=decode_cursor(after)
+            lambda uc: org_service.list_people(
+                uc, size=page_size(first, cap=_cap(info)), after_id=decode_cursor(after)
             ),
         )
         return connection(page, Person.from_model)
@@ -260,17 +260,6 @@ class BusinessUnitCreateInput:
     parent_id: strawberry.ID | None = None
 
 
-@strawberry.type
-class BusinessUnitCreateError(LegacyUserError):
-    pass
-
-
-@strawberry.type
-class BusinessUnitCreatePayload:
-    business_unit: BusinessUnit | None = None
-    errors: list[BusinessUnitCreateError] = strawberry.field(default_factory=list)
-
-
 @strawberry.input
 class BusinessUnitUpdateInput:
     id: strawberry.ID
@@ -279,17 +268,6 @@ class BusinessUnitUpdateInput:
         default=strawberry.UNSET,
         description="Move under this unit; null makes it top-level; omit to keep.",
     )
-
-
-@strawberry.type
-class BusinessUnitUpdateError(LegacyUserError):
-    pass
-
-
-@strawberry.type
-class BusinessUnitUpdatePayload:
-    business_unit: BusinessUnit | None = None
-    errors: list[BusinessUnitUpdateError] = strawberry.field(default_factory=list)
 
 
 @strawberry.input
@@ -307,17 +285,6 @@ class ServiceCreateInput:
     )
 
 
-@strawberry.type
-class ServiceCreateError(LegacyUserError):
-    pass
-
-
-@strawberry.type
-class ServiceCreatePayload:
-    service: Service | None = None
-    errors: list[ServiceCreateError] = strawberry.field(default_factory=list)
-
-
 @strawberry.input(description="Omitted fields stay as they are; businessUnitId moves the service.")
 class ServiceUpdateInput:
     id: strawberry.ID
@@ -331,17 +298,6 @@ class ServiceUpdateInput:
     public_name: str | None = strawberry.UNSET
 
 
-@strawberry.type
-class ServiceUpdateError(LegacyUserError):
-    pass
-
-
-@strawberry.type
-class ServiceUpdatePayload:
-    service: Service | None = None
-    errors: list[ServiceUpdateError] = strawberry.field(default_factory=list)
-
-
 @strawberry.input
 class TeamCreateInput:
     code: str
@@ -349,32 +305,10 @@ class TeamCreateInput:
     business_unit_id: strawberry.ID
 
 
-@strawberry.type
-class TeamCreateError(LegacyUserError):
-    pass
-
-
-@strawberry.type
-class TeamCreatePayload:
-    team: Team | None = None
-    errors: list[TeamCreateError] = strawberry.field(default_factory=list)
-
-
 @strawberry.input
 class TeamMembershipInput:
     team_id: strawberry.ID
     person_id: strawberry.ID
-
-
-@strawberry.type
-class TeamMembershipError(LegacyUserError):
-    pass
-
-
-@strawberry.type
-class TeamMembershipPayload:
-    team: Team | None = None
-    errors: list[TeamMembershipError] = strawberry.field(default_factory=list)
 
 
 @strawberry.input
@@ -386,17 +320,6 @@ class PersonCreateInput:
     handles: list[str] = strawberry.field(
         default_factory=list, description='Chat ids ("@kofi.mensah" or "kofi.mensah").'
     )
-
-
-@strawberry.type
-class PersonCreateError(LegacyUserError):
-    pass
-
-
-@strawberry.type
-class PersonCreatePayload:
-    person: Person | None = None
-    errors: list[PersonCreateError] = strawberry.field(default_factory=list)
 
 
 @strawberry.input
@@ -411,17 +334,6 @@ class PersonUpdateInput:
     )
 
 
-@strawberry.type
-class PersonUpdateError(LegacyUserError):
-    pass
-
-
-@strawberry.type
-class PersonUpdatePayload:
-    person: Person | None = None
-    errors: list[PersonUpdateError] = strawberry.field(default_factory=list)
-
-
 @strawberry.input
 class MachineCreateInput:
     handle: str = strawberry.field(description="A short lower-case name, e.g. alertmanager-eu.")
@@ -429,14 +341,53 @@ class MachineCreateInput:
 
 
 @strawberry.type
-class MachineCreateError(LegacyUserError):
-    pass
+class BusinessUnitPayload:
+    business_unit: BusinessUnit | None = None
+    errors: list[OrgError] = strawberry.field(default_factory=list)
+
+    @classmethod
+    def of(cls, unit: models.BusinessUnit) -> BusinessUnitPayload:
+        return cls(business_unit=BusinessUnit.from_model(unit))
 
 
 @strawberry.type
-class MachineCreatePayload:
+class ServicePayload:
+    service: Service | None = None
+    errors: list[OrgError] = strawberry.field(default_factory=list)
+
+    @classmethod
+    def of(cls, service: models.Service) -> ServicePayload:
+        return cls(service=Service.from_model(service))
+
+
+@strawberry.type
+class TeamPayload:
+    team: Team | None = None
+    errors: list[OrgError] = strawberry.field(default_factory=list)
+
+    @classmethod
+    def of(cls, team: models.Team) -> TeamPayload:
+        return cls(team=Team.from_model(team))
+
+
+@strawberry.type
+class PersonPayload:
+    person: Person | None = None
+    errors: list[OrgError] = strawberry.field(default_factory=list)
+
+    @classmethod
+    def of(cls, person: models.Principal) -> PersonPayload:
+        return cls(person=Person.from_model(person))
+
+
+@strawberry.type(description="A machine principal (its field is `machine`, not `person`).")
+class MachinePayload:
     machine: Person | None = None
-    errors: list[MachineCreateError] = strawberry.field(default_factory=list)
+    errors: list[OrgError] = strawberry.field(default_factory=list)
+
+    @classmethod
+    def of(cls, machine: models.Principal) -> MachinePayload:
+        return cls(machine=Person.from_model(machine))
 
 
 def _keep(value: Any) -> Any:
@@ -448,49 +399,45 @@ class OrgMutation:
     @strawberry.mutation
     async def business_unit_create(
         self, info: Info, input: BusinessUnitCreateInput
-    ) -> BusinessUnitCreatePayload:
-        rt, caller = info.context.runtime, info.context.caller
-        return await mutate_legacy(
-            lambda: org_service.create_business_unit(
-                rt.db,
-                caller,
+    ) -> BusinessUnitPayload:
+        return await mutate(
+            info,
+            BusinessUnitPayload,
+            lambda uc: org_service.create_business_unit(
+                uc,
                 code=input.code,
                 name=input.name,
                 parent_id=decode_optional(input.parent_id, "BusinessUnit", field="parentId"),
             ),
-            ok=lambda u: BusinessUnitCreatePayload(business_unit=BusinessUnit.from_model(u)),
-            refused=lambda e: BusinessUnitCreatePayload(errors=e),
-            error_type=BusinessUnitCreateError,
+            ok=BusinessUnitPayload.of,
         )
 
     @strawberry.mutation
     async def business_unit_update(
         self, info: Info, input: BusinessUnitUpdateInput
-    ) -> BusinessUnitUpdatePayload:
-        rt, caller = info.context.runtime, info.context.caller
+    ) -> BusinessUnitPayload:
         parent = _keep(input.parent_id)
-        return await mutate_legacy(
-            lambda: org_service.update_business_unit(
-                rt.db,
-                caller,
+        return await mutate(
+            info,
+            BusinessUnitPayload,
+            lambda uc: org_service.update_business_unit(
+                uc,
                 unit_id=decode_id(input.id, "BusinessUnit", field="id"),
                 name=input.name,
                 parent_id=parent
                 if parent is KEEP
                 else decode_optional(parent, "BusinessUnit", field="parentId"),
             ),
-            ok=lambda u: BusinessUnitUpdatePayload(business_unit=BusinessUnit.from_model(u)),
-            refused=lambda e: BusinessUnitUpdatePayload(errors=e),
-            error_type=BusinessUnitUpdateError,
+            ok=BusinessUnitPayload.of,
         )
 
     @strawberry.mutation
-    async def service_create(self, info: Info, input: ServiceCreateInput) -> ServiceCreatePayload:
-        rt, caller = info.context.runtime, info.context.caller
-        return await mutate_legacy(
-            lambda: org_service.create_service(
-                rt.db,
-                caller,
+    async def service_create(self, info: Info, input: ServiceCreateInput) -> ServicePayload:
+        return await mutate(
+            info,
+            ServicePayload,
+            lambda uc: org_service.create_service(
+                uc,
                 code=input.code,
                 name=input.name,
                 business_unit_id=decode_id(
@@ -503,19 +450,17 @@ class OrgMutation:
                 owning_team_id=decode_optional(input.owning_team_id, "Team", field="owningTeamId"),
                 public_name=input.public_name,
             ),
-            ok=lambda s: ServiceCreatePayload(service=Service.from_model(s)),
-            refused=lambda e: ServiceCreatePayload(errors=e),
-            error_type=ServiceCreateError,
+            ok=ServicePayload.of,
         )
 
     @strawberry.mutation(description="Change a service's SLA or owner, or move it to another unit.")
-    async def service_update(self, info: Info, input: ServiceUpdateInput) -> ServiceUpdatePayload:
-        rt, caller = info.context.runtime, info.context.caller
+    async def service_update(self, info: Info, input: ServiceUpdateInput) -> ServicePayload:
         team = _keep(input.owning_team_id)
-        return await mutate_legacy(
-            lambda: org_service.update_service(
-                rt.db,
-                caller,
+        return await mutate(
+            info,
+            ServicePayload,
+            lambda uc: org_service.update_service(
+                uc,
                 service_id=decode_id(input.id, "Service", field="id"),
                 name=input.name,
                 business_unit_id=decode_optional(
@@ -530,66 +475,56 @@ class OrgMutation:
                 else decode_optional(team, "Team", field="owningTeamId"),
                 public_name=_keep(input.public_name),
             ),
-            ok=lambda s: ServiceUpdatePayload(service=Service.from_model(s)),
-            refused=lambda e: ServiceUpdatePayload(errors=e),
-            error_type=ServiceUpdateError,
+            ok=ServicePayload.of,
         )
 
     @strawberry.mutation
-    async def team_create(self, info: Info, input: TeamCreateInput) -> TeamCreatePayload:
-        rt, caller = info.context.runtime, info.context.caller
-        return await mutate_legacy(
-            lambda: org_service.create_team(
-                rt.db,
-                caller,
+    async def team_create(self, info: Info, input: TeamCreateInput) -> TeamPayload:
+        return await mutate(
+            info,
+            TeamPayload,
+            lambda uc: org_service.create_team(
+                uc,
                 code=input.code,
                 name=input.name,
                 business_unit_id=decode_id(
                     input.business_unit_id, "BusinessUnit", field="businessUnitId"
                 ),
             ),
-            ok=lambda t: TeamCreatePayload(team=Team.from_model(t)),
-            refused=lambda e: TeamCreatePayload(errors=e),
-            error_type=TeamCreateError,
+            ok=TeamPayload.of,
         )
 
     @strawberry.mutation
-    async def team_member_add(
-        self, info: Info, input: TeamMembershipInput
-    ) -> TeamMembershipPayload:
+    async def team_member_add(self, info: Info, input: TeamMembershipInput) -> TeamPayload:
         return await _membership(info, input, member=True)
 
     @strawberry.mutation
-    async def team_member_remove(
-        self, info: Info, input: TeamMembershipInput
-    ) -> TeamMembershipPayload:
+    async def team_member_remove(self, info: Info, input: TeamMembershipInput) -> TeamPayload:
         return await _membership(info, input, member=False)
 
     @strawberry.mutation
-    async def person_create(self, info: Info, input: PersonCreateInput) -> PersonCreatePayload:
-        rt, caller = info.context.runtime, info.context.caller
-        return await mutate_legacy(
-            lambda: org_service.create_person(
-                rt.db,
-                caller,
+    async def person_create(self, info: Info, input: PersonCreateInput) -> PersonPayload:
+        return await mutate(
+            info,
+            PersonPayload,
+            lambda uc: org_service.create_person(
+                uc,
                 email=input.email,
                 name=input.name,
                 time_zone=input.time_zone,
                 jurisdiction=input.jurisdiction,
                 handles=input.handles,
             ),
-            ok=lambda p: PersonCreatePayload(person=Person.from_model(p)),
-            refused=lambda e: PersonCreatePayload(errors=e),
-            error_type=PersonCreateError,
+            ok=PersonPayload.of,
         )
 
     @strawberry.mutation(description="Change a person; active: false stops their credentials.")
-    async def person_update(self, info: Info, input: PersonUpdateInput) -> PersonUpdatePayload:
-        rt, caller = info.context.runtime, info.context.caller
-        return await mutate_legacy(
-            lambda: org_service.update_person(
-                rt.db,
-                caller,
+    async def person_update(self, info: Info, input: PersonUpdateInput) -> PersonPayload:
+        return await mutate(
+            info,
+            PersonPayload,
+            lambda uc: org_service.update_person(
+                uc,
                 person_id=decode_id(input.id, "Person", field="id"),
                 name=input.name,
                 time_zone=input.time_zone,
@@ -597,9 +532,7 @@ class OrgMutation:
                 active=input.active,
                 handles=input.handles,
             ),
-            ok=lambda p: PersonUpdatePayload(person=Person.from_model(p)),
-            refused=lambda e: PersonUpdatePayload(errors=e),
-            error_type=PersonUpdateError,
+            ok=PersonPayload.of,
         )
 
     @strawberry.mutation(description="Add a customer to the organisation's list (audited).")
@@ -615,32 +548,36 @@ class OrgMutation:
         return await customer_schema.remove(info, input)
 
     @strawberry.mutation(description="Register a machine principal (alert source, status page).")
-    async def machine_create(self, info: Info, input: MachineCreateInput) -> MachineCreatePayload:
-        rt, caller = info.context.runtime, info.context.caller
-        return await mutate_legacy(
-            lambda: org_service.create_machine(rt.db, caller, handle=input.handle, name=input.name),
-            ok=lambda p: MachineCreatePayload(machine=Person.from_model(p)),
-            refused=lambda e: MachineCreatePayload(errors=e),
-            error_type=MachineCreateError,
+    async def machine_create(self, info: Info, input: MachineCreateInput) -> MachinePayload:
+        return await mutate(
+            info,
+            MachinePayload,
+            lambda uc: org_service.create_machine(uc, handle=input.handle, name=input.name),
+            ok=MachinePayload.of,
         )
 
 
-async def _membership(
-    info: Info, input: TeamMembershipInput, *, member: bool
-) -> TeamMembershipPayload:
-    rt, caller = info.context.runtime, info.context.caller
-    return await mutate_legacy(
-        lambda: org_service.set_team_membership(
-            rt.db,
-            caller,
+async def _membership(info: Info, input: TeamMembershipInput, *, member: bool) -> TeamPayload:
+    return await mutate(
+        info,
+        TeamPayload,
+        lambda uc: org_service.set_team_membership(
+            uc,
             team_id=decode_id(input.team_id, "Team", field="teamId"),
             person_id=decode_id(input.person_id, "Person", field="personId"),
             member=member,
         ),
-        ok=lambda t: TeamMembershipPayload(team=Team.from_model(t)),
-        refused=lambda e: TeamMembershipPayload(errors=e),
-        error_type=TeamMembershipError,
+        ok=TeamPayload.of,
     )
 
 
-__all__ = ["BusinessUnit", "OrgMutation", "OrgQuery", "Person", "Service", "Team"]
+__all__ = [
+    "BusinessUnit",
+    "OrgError",
+    "OrgErrorCode",
+    "OrgMutation",
+    "OrgQuery",
+    "Person",
+    "Service",
+    "Team",
+]

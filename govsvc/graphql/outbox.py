@@ -5,20 +5,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from enum import Enum
 from typing import Any, Self
 
 import strawberry
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry import relay
 
-from govsvc.caller import Caller
 from govsvc.graphql.context import Info
-from govsvc.graphql.errors import LegacyUserError
+from govsvc.graphql.errors import UserError
 from govsvc.graphql.relay import connection, decode_cursor, decode_id, global_id
-from govsvc.graphql.resolvers import load_nodes, mutate_legacy, read_legacy
+from govsvc.graphql.resolvers import load_nodes, mutate, read
 from govsvc.outbox import admin
-from govsvc.outbox.models import Delivery, DeliveryAttempt, DeliveryState
+from govsvc.outbox.models import Delivery, DeliveryState
 
 strawberry.enum(DeliveryState, name="DeliveryState")
 DeliveryStateGQL = DeliveryState
@@ -57,21 +55,6 @@ class WebhookAttempt:
     duration_ms: int | None
 
 
-async def _attempts(
-    session: AsyncSession, _: Caller, ids: list[int]
-) -> dict[int, list[DeliveryAttempt]]:
-    return await admin.attempts_for(session, ids)
-
-
-async def _deliveries_by_id(
-    session: AsyncSession, caller: Caller, ids: list[int]
-) -> dict[int, Delivery]:
-    if not caller.access.allows("read", "webhook"):
-        return {}
-    rows = await session.execute(select(Delivery).where(Delivery.id.in_(set(ids))))
-    return {d.id: d for d in rows.scalars()}
-
-
 @strawberry.type
 class WebhookDelivery(relay.Node):
     id: relay.NodeID[int]
@@ -108,11 +91,11 @@ class WebhookDelivery(relay.Node):
     async def resolve_nodes(
         cls, *, info: Info, node_ids: Iterable[str], required: bool = False
     ) -> list[Any]:
-        return await load_nodes(info, node_ids, _deliveries_by_id, cls.from_model)
+        return await load_nodes(info, node_ids, admin.deliveries_by_id, cls.from_model)
 
     @strawberry.field(description="Every attempt, in order.")
     async def attempts(self, info: Info) -> list[WebhookAttempt]:
-        rows = await info.context.loader(_attempts, default=list).load(self.id)
+        rows = await info.context.loader(admin.attempts_by_delivery, default=list).load(self.id)
         return [
             WebhookAttempt(
                 attempt=a.attempt,
@@ -130,7 +113,7 @@ class WebhookDelivery(relay.Node):
 class OutboxQuery:
     @strawberry.field(description="Webhook endpoints (administrators).")
     async def webhook_endpoints(self, info: Info) -> list[WebhookEndpoint]:
-        views = await read_legacy(info, admin.list_endpoints)
+        views = await read(info, admin.list_endpoints)
         return [WebhookEndpoint.from_view(v) for v in views]
 
     @strawberry.field(description="Deliveries, newest first (administrators).")
@@ -143,10 +126,10 @@ class OutboxQuery:
     ) -> relay.Connection[WebhookDelivery]:
         cap = info.context.runtime.settings.graphql_max_page
         wanted = DeliveryState(state).value if state is not None else None
-        page = await read_legacy(
+        page = await read(
             info,
-            lambda s, c: admin.list_deliveries(
-                s, c, state=wanted, first=first, after_id=decode_cursor(after), max_page=cap
+            lambda uc: admin.list_deliveries(
+                uc, state=wanted, first=first, after_id=decode_cursor(after), max_page=cap
             ),
         )
         return connection(page, WebhookDelivery.from_model)
@@ -160,15 +143,27 @@ class WebhookEndpointCreateInput:
     secret: str = strawberry.field(description="The HMAC key deliveries are signed with.")
 
 
-@strawberry.type
-class WebhookError(LegacyUserError):
-    pass
+@strawberry.enum(description="Why an outbox mutation refused its input.")
+class OutboxErrorCode(Enum):
+    INVALID = "INVALID"
+    NOT_FOUND = "NOT_FOUND"
+    ALREADY_EXISTS = "ALREADY_EXISTS"
+    CONFLICT = "CONFLICT"
+
+
+@strawberry.type(description="Why an outbox mutation refused its input.")
+class OutboxError(UserError):
+    code: OutboxErrorCode
 
 
 @strawberry.type
 class WebhookEndpointPayload:
     endpoint: WebhookEndpoint | None = None
-    errors: list[WebhookError] = strawberry.field(default_factory=list)
+    errors: list[OutboxError] = strawberry.field(default_factory=list)
+
+    @classmethod
+    def of(cls, endpoint: admin.EndpointView) -> WebhookEndpointPayload:
+        return cls(endpoint=WebhookEndpoint.from_view(endpoint))
 
 
 @strawberry.input
@@ -179,7 +174,11 @@ class WebhookDeliveryRetryInput:
 @strawberry.type
 class WebhookDeliveryPayload:
     delivery: WebhookDelivery | None = None
-    errors: list[WebhookError] = strawberry.field(default_factory=list)
+    errors: list[OutboxError] = strawberry.field(default_factory=list)
+
+    @classmethod
+    def of(cls, delivery: Delivery) -> WebhookDeliveryPayload:
+        return cls(delivery=WebhookDelivery.from_model(delivery))
 
 
 @strawberry.type
@@ -188,28 +187,25 @@ class OutboxMutation:
     async def webhook_endpoint_create(
         self, info: Info, input: WebhookEndpointCreateInput
     ) -> WebhookEndpointPayload:
-        rt, caller = info.context.runtime, info.context.caller
-        return await mutate_legacy(
-            lambda: admin.create_endpoint(
-                rt, caller, name=input.name, url=input.url, kind=input.kind, secret=input.secret
+        return await mutate(
+            info,
+            WebhookEndpointPayload,
+            lambda uc: admin.create_endpoint(
+                uc, name=input.name, url=input.url, kind=input.kind, secret=input.secret
             ),
-            ok=lambda v: WebhookEndpointPayload(endpoint=WebhookEndpoint.from_view(v)),
-            refused=lambda e: WebhookEndpointPayload(errors=e),
-            error_type=WebhookError,
+            ok=WebhookEndpointPayload.of,
         )
 
     @strawberry.mutation(description="Requeue a dead or failed delivery (administrators).")
     async def webhook_delivery_retry(
         self, info: Info, input: WebhookDeliveryRetryInput
     ) -> WebhookDeliveryPayload:
-        rt, caller = info.context.runtime, info.context.caller
-        return await mutate_legacy(
-            lambda: admin.retry(
-                rt,
-                caller,
+        return await mutate(
+            info,
+            WebhookDeliveryPayload,
+            lambda uc: admin.retry(
+                uc,
                 delivery_id=decode_id(input.delivery_id, "WebhookDelivery", field="deliveryId"),
             ),
-            ok=lambda d: WebhookDeliveryPayload(delivery=WebhookDelivery.from_model(d)),
-            refused=lambda e: WebhookDeliveryPayload(errors=e),
-            error_type=WebhookError,
+            ok=WebhookDeliveryPayload.of,
         )

@@ -6,11 +6,8 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, TypeVar
 
 from graphql import GraphQLError
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from govsvc.caller import Caller
-from govsvc.db import unit_of_work
-from govsvc.errors import Forbidden, NotFound, ServiceError
+from govsvc.errors import Forbidden, ServiceError
 from govsvc.graphql.context import BatchFn, Info
 from govsvc.graphql.errors import error_type_of, forbidden, refusal
 from govsvc.graphql.relay import INT64_MAX, parse_key
@@ -24,73 +21,6 @@ P = TypeVar("P")
 
 def bad_input(error: ServiceError) -> GraphQLError:
     return GraphQLError(error.message, extensions={"code": error.code.value, "field": error.field})
-
-
-async def read_legacy(info: Info, fn: Callable[[AsyncSession, Caller], Awaitable[T]]) -> T:
-    """Run a query use case in a read transaction; refusals become top-level errors."""
-    try:
-        async with info.context.runtime.db.read() as session:
-            return await fn(session, info.context.caller)
-    except ServiceError as error:
-        raise bad_input(error) from None
-    except Forbidden as error:
-        raise forbidden(error) from None
-
-
-async def read_or_legacy(
-    info: Info, fn: Callable[[AsyncSession, Caller], Awaitable[T]], *, missing: M
-) -> T | M:
-    """Like `read`, but a missing (or forbidden-to-see) object answers `missing` in data, the
-    way `node` answers null: nothing to see is not an error."""
-    try:
-        async with info.context.runtime.db.read() as session:
-            return await fn(session, info.context.caller)
-    except NotFound:
-        return missing
-    except ServiceError as error:
-        raise bad_input(error) from None
-    except Forbidden as error:
-        raise forbidden(error) from None
-
-
-async def read_checked_legacy(
-    info: Info,
-    fn: Callable[[AsyncSession, Caller], Awaitable[T]],
-    *,
-    ok: Callable[[T], P],
-    refused: Callable[[list[Any]], P],
-    error_type: type[Any],
-) -> P:
-    """Like `read`, for queries that judge what they are given (previews): a refusal of the
-    input is an expected outcome and comes back as errors in data, as a mutation's would;
-    denial stays a top-level FORBIDDEN."""
-    try:
-        async with info.context.runtime.db.read() as session:
-            result = await fn(session, info.context.caller)
-    except ServiceError as error:
-        return refused([refusal(error_type, error)])
-    except Forbidden as error:
-        raise forbidden(error) from None
-    return ok(result)
-
-
-async def mutate_legacy(
-    call: Callable[[], Awaitable[T]],
-    *,
-    ok: Callable[[T], P],
-    refused: Callable[[list[Any]], P],
-    error_type: type[Any],
-) -> P:
-    """Run one use case as one unit of work; expected refusals become payload errors, denial a
-    FORBIDDEN error, and any of them (or a failure) rolls back everything the call wrote."""
-    try:
-        async with unit_of_work():
-            result = await call()
-    except ServiceError as error:
-        return refused([refusal(error_type, error)])
-    except Forbidden as error:
-        raise forbidden(error) from None
-    return ok(result)
 
 
 async def read(info: Info, fn: UseCaseFn[T]) -> T:

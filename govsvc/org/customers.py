@@ -12,9 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from govsvc import validation
 from govsvc.audit.log import record
 from govsvc.caller import Caller
-from govsvc.db import Database
 from govsvc.errors import AlreadyExists, Forbidden, NotFound
 from govsvc.org.models import Customer
+from govsvc.usecase import UseCase
 
 
 def _require_manager(caller: Caller) -> None:
@@ -23,56 +23,56 @@ def _require_manager(caller: Caller) -> None:
     caller.access.require_everywhere("manage", "customer")
 
 
-async def add_customer(db: Database, caller: Caller, *, name: str) -> Customer:
+async def add_customer(uc: UseCase, *, name: str) -> Customer:
     """Add a customer to the organisation-wide list."""
     clean = validation.text(name, field="name")
-    async with db.write() as session:
-        _require_manager(caller)
-        taken = (
-            await session.execute(select(Customer.id).where(Customer.name.ilike(clean)))
-        ).first()
-        if taken is not None:
-            raise AlreadyExists(f"{clean} is already on the customer list", field="name")
-        customer = Customer(name=clean, added_by=caller.actor)
-        session.add(customer)
-        try:
-            await session.flush()
-        except IntegrityError:
-            raise AlreadyExists(f"{clean} is already on the customer list", field="name") from None
-        await record(
-            session,
-            caller,
-            "customer.add",
-            resource_type="customer",
-            resource_id=customer.id,
-            payload={"name": clean},
-        )
-        return customer
+    session = uc.session
+    _require_manager(uc.caller)
+    taken = (await session.execute(select(Customer.id).where(Customer.name.ilike(clean)))).first()
+    if taken is not None:
+        raise AlreadyExists(f"{clean} is already on the customer list", field="name")
+    customer = Customer(name=clean, added_by=uc.caller.actor)
+    session.add(customer)
+    try:
+        await session.flush()
+    except IntegrityError:
+        raise AlreadyExists(f"{clean} is already on the customer list", field="name") from None
+    await record(
+        session,
+        uc.caller,
+        "customer.add",
+        resource_type="customer",
+        resource_id=customer.id,
+        payload={"name": clean},
+    )
+    return customer
 
 
-async def remove_customer(db: Database, caller: Caller, *, customer_id: int) -> Customer:
+async def remove_customer(uc: UseCase, *, customer_id: int) -> Customer:
     """Take a customer off the list (the audit log keeps that it was there)."""
-    async with db.write() as session:
-        _require_manager(caller)
-        customer = await session.get(Customer, customer_id)
-        if customer is None:
-            raise NotFound("no such customer", field="id")
-        await session.delete(customer)
-        await record(
-            session,
-            caller,
-            "customer.remove",
-            resource_type="customer",
-            resource_id=customer.id,
-            payload={"name": customer.name},
-        )
-        return customer
+    session = uc.session
+    _require_manager(uc.caller)
+    customer = await session.get(Customer, customer_id)
+    if customer is None:
+        raise NotFound("no such customer", field="id")
+    await session.delete(customer)
+    await record(
+        session,
+        uc.caller,
+        "customer.remove",
+        resource_type="customer",
+        resource_id=customer.id,
+        payload={"name": customer.name},
+    )
+    return customer
 
 
-async def list_customers(session: AsyncSession, caller: Caller) -> list[Customer]:
+async def list_customers(
+    uc: UseCase,
+) -> list[Customer]:
     """The whole list, by name (for those who manage it)."""
-    _require_manager(caller)
-    return list((await session.execute(select(Customer).order_by(Customer.name))).scalars())
+    _require_manager(uc.caller)
+    return list((await uc.session.execute(select(Customer).order_by(Customer.name))).scalars())
 
 
 async def customers_by_id(

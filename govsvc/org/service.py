@@ -6,14 +6,13 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from govsvc import validation
 from govsvc.audit.log import record
 from govsvc.caller import Caller
-from govsvc.db import Database
 from govsvc.errors import AlreadyExists, Invalid
 from govsvc.org import reads
 from govsvc.org.models import (
@@ -27,6 +26,7 @@ from govsvc.org.models import (
 from govsvc.org.units import load_unit_tree
 from govsvc.pagination import Page
 from govsvc.sentinel import KEEP, Keep
+from govsvc.usecase import UseCase
 
 UNITS = reads.Kind(BusinessUnit, "business_unit", BusinessUnit.id, "no such business unit")
 SERVICES = reads.Kind(Service, "service", Service.business_unit_id, "no such service")
@@ -37,73 +37,72 @@ PEOPLE = reads.Kind(Principal, "person", None, "no such person")  # people belon
 
 
 async def create_business_unit(
-    db: Database, caller: Caller, *, code: str, name: str, parent_id: int | None = None
+    uc: UseCase, *, code: str, name: str, parent_id: int | None = None
 ) -> BusinessUnit:
     """Create a business unit, top-level or under a parent."""
     code = validation.code(code)
     name = validation.text(name, field="name")
-    async with db.write() as session:
-        if parent_id is None:
-            caller.access.require_everywhere("manage", "business_unit")
-        else:
-            await get_business_unit(session, caller, parent_id, field="parentId")
-            caller.access.require("manage", "business_unit", unit_id=parent_id)
-        unit = BusinessUnit(code=code, name=name, parent_id=parent_id)
-        session.add(unit)
-        await _flush_unique(session, f"a business unit with code {code!r} exists", "code")
-        await record(
-            session,
-            caller,
-            "business_unit.create",
-            resource_type="business_unit",
-            resource_id=unit.id,
-            unit=code,
-            payload={"code": code, "name": name, "parent_id": parent_id},
-        )
-        return unit
+    session = uc.session
+    if parent_id is None:
+        uc.caller.access.require_everywhere("manage", "business_unit")
+    else:
+        await get_business_unit(session, uc.caller, parent_id, field="parentId")
+        uc.caller.access.require("manage", "business_unit", unit_id=parent_id)
+    unit = BusinessUnit(code=code, name=name, parent_id=parent_id)
+    session.add(unit)
+    await _flush_unique(session, f"a business unit with code {code!r} exists", "code")
+    await record(
+        session,
+        uc.caller,
+        "business_unit.create",
+        resource_type="business_unit",
+        resource_id=unit.id,
+        unit=code,
+        payload={"code": code, "name": name, "parent_id": parent_id},
+    )
+    return unit
 
 
 async def update_business_unit(
-    db: Database,
-    caller: Caller,
+    uc: UseCase,
     *,
     unit_id: int,
     name: str | None = None,
     parent_id: int | Keep | None = KEEP,
 ) -> BusinessUnit:
     """Rename a unit or move it under another parent (as after a merger); never into a cycle."""
-    async with db.write() as session:
-        unit = await get_business_unit(session, caller, unit_id, field="id")
-        caller.access.require("manage", "business_unit", unit_id=unit.id)
-        changes: dict[str, Any] = {}
-        if name is not None:
-            changes["name"] = [unit.name, validation.text(name, field="name")]
-            unit.name = changes["name"][1]
-        if parent_id is not KEEP and parent_id != unit.parent_id:
-            if parent_id is None:
-                caller.access.require_everywhere("manage", "business_unit")
-            else:
-                await get_business_unit(session, caller, parent_id, field="parentId")
-                caller.access.require("manage", "business_unit", unit_id=parent_id)
-                tree = await load_unit_tree(session)
-                if unit.id in tree.ancestors_or_self(parent_id):
-                    raise Invalid(
-                        "a unit cannot be moved under itself or its own descendant",
-                        field="parentId",
-                    )
-            changes["parent_id"] = [unit.parent_id, parent_id]
-            unit.parent_id = parent_id
-        if changes:
-            await record(
-                session,
-                caller,
-                "business_unit.update",
-                resource_type="business_unit",
-                resource_id=unit.id,
-                unit=unit.code,
-                payload=changes,
-            )
-        return unit
+    session = uc.session
+    unit = await get_business_unit(session, uc.caller, unit_id, field="id")
+    uc.caller.access.require("manage", "business_unit", unit_id=unit.id)
+    changes: dict[str, Any] = {}
+    if name is not None:
+        changes["name"] = [unit.name, validation.text(name, field="name")]
+        unit.name = changes["name"][1]
+    if parent_id is not KEEP and parent_id != unit.parent_id:
+        if parent_id is None:
+            uc.caller.access.require_everywhere("manage", "business_unit")
+        else:
+            await get_business_unit(session, uc.caller, parent_id, field="parentId")
+            uc.caller.access.require("manage", "business_unit", unit_id=parent_id)
+            tree = await load_unit_tree(session)
+            if unit.id in tree.ancestors_or_self(parent_id):
+                raise Invalid(
+                    "a unit cannot be moved under itself or its own descendant",
+                    field="parentId",
+                )
+        changes["parent_id"] = [unit.parent_id, parent_id]
+        unit.parent_id = parent_id
+    if changes:
+        await record(
+            session,
+            uc.caller,
+            "business_unit.update",
+            resource_type="business_unit",
+            resource_id=unit.id,
+            unit=unit.code,
+            payload=changes,
+        )
+    return unit
 
 
 async def get_business_unit(
@@ -114,10 +113,10 @@ async def get_business_unit(
 
 
 async def list_business_units(
-    session: AsyncSession, caller: Caller, *, size: int, after_id: int | None
+    uc: UseCase, *, size: int, after_id: int | None
 ) -> Page[BusinessUnit]:
     """Business units the caller may read, oldest first."""
-    return await reads.page(session, caller, UNITS, size=size, after_id=after_id)
+    return await reads.page(uc.session, uc.caller, UNITS, size=size, after_id=after_id)
 
 
 async def business_units_by_id(
@@ -159,8 +158,7 @@ def _check_sla(
 
 
 async def create_service(
-    db: Database,
-    caller: Caller,
+    uc: UseCase,
     *,
     code: str,
     name: str,
@@ -178,39 +176,38 @@ async def create_service(
     if public_name is not None:
         public_name = validation.text(public_name, field="publicName")
     _check_sla(availability_target_pct, latency_threshold_ms, latency_outage_ms, tier)
-    async with db.write() as session:
-        unit = await get_business_unit(session, caller, business_unit_id, field="businessUnitId")
-        caller.access.require("manage", "service", unit_id=unit.id)
-        if owning_team_id is not None:
-            await get_team(session, caller, owning_team_id, field="owningTeamId")
-        service = Service(
-            code=code,
-            name=name,
-            business_unit_id=unit.id,
-            tier=tier,
-            availability_target_pct=availability_target_pct,
-            latency_threshold_ms=latency_threshold_ms,
-            latency_outage_ms=latency_outage_ms,
-            owning_team_id=owning_team_id,
-            public_name=public_name,
-        )
-        session.add(service)
-        await _flush_unique(session, f"a service with code {code!r} exists", "code")
-        await record(
-            session,
-            caller,
-            "service.create",
-            resource_type="service",
-            resource_id=service.id,
-            unit=unit.code,
-            payload=_service_fields(service),
-        )
-        return service
+    session = uc.session
+    unit = await get_business_unit(session, uc.caller, business_unit_id, field="businessUnitId")
+    uc.caller.access.require("manage", "service", unit_id=unit.id)
+    if owning_team_id is not None:
+        await get_team(session, uc.caller, owning_team_id, field="owningTeamId")
+    service = Service(
+        code=code,
+        name=name,
+        business_unit_id=unit.id,
+        tier=tier,
+        availability_target_pct=availability_target_pct,
+        latency_threshold_ms=latency_threshold_ms,
+        latency_outage_ms=latency_outage_ms,
+        owning_team_id=owning_team_id,
+        public_name=public_name,
+    )
+    session.add(service)
+    await _flush_unique(session, f"a service with code {code!r} exists", "code")
+    await record(
+        session,
+        uc.caller,
+        "service.create",
+        resource_type="service",
+        resource_id=service.id,
+        unit=unit.code,
+        payload=_service_fields(service),
+    )
+    return service
 
 
 async def update_service(
-    db: Database,
-    caller: Caller,
+    uc: UseCase,
     *,
     service_id: int,
     name: str | None = None,
@@ -223,53 +220,53 @@ async def update_service(
     public_name: str | Keep | None = KEEP,
 ) -> Service:
     """Change a service's SLA or owner, or move it to another unit (as after a merger)."""
-    async with db.write() as session:
-        service = await get_service(session, caller, service_id, field="id")
-        caller.access.require("manage", "service", unit_id=service.business_unit_id)
-        before = _service_fields(service)
-        if business_unit_id is not None and business_unit_id != service.business_unit_id:
-            target = await get_business_unit(
-                session, caller, business_unit_id, field="businessUnitId"
-            )
-            caller.access.require("manage", "service", unit_id=target.id)
-            service.business_unit_id = target.id
-        if name is not None:
-            service.name = validation.text(name, field="name")
-        if tier is not None:
-            service.tier = tier
-        if availability_target_pct is not None:
-            service.availability_target_pct = availability_target_pct
-        if latency_threshold_ms is not KEEP:
-            service.latency_threshold_ms = latency_threshold_ms
-        if latency_outage_ms is not KEEP:
-            service.latency_outage_ms = latency_outage_ms
-        if owning_team_id is not KEEP:
-            if owning_team_id is not None:
-                await get_team(session, caller, owning_team_id, field="owningTeamId")
-            service.owning_team_id = owning_team_id
-        if public_name is not KEEP:
-            service.public_name = (
-                None if public_name is None else validation.text(public_name, field="publicName")
-            )
-        _check_sla(
-            service.availability_target_pct,
-            service.latency_threshold_ms,
-            service.latency_outage_ms,
-            service.tier,
+    session = uc.session
+    service = await get_service(session, uc.caller, service_id, field="id")
+    uc.caller.access.require("manage", "service", unit_id=service.business_unit_id)
+    before = _service_fields(service)
+    if business_unit_id is not None and business_unit_id != service.business_unit_id:
+        target = await get_business_unit(
+            session, uc.caller, business_unit_id, field="businessUnitId"
         )
-        after = _service_fields(service)
-        changes = {k: [before[k], after[k]] for k in after if before[k] != after[k]}
-        if changes:
-            action = "service.move" if "business_unit_id" in changes else "service.update"
-            await record(
-                session,
-                caller,
-                action,
-                resource_type="service",
-                resource_id=service.id,
-                payload=changes,
-            )
-        return service
+        uc.caller.access.require("manage", "service", unit_id=target.id)
+        service.business_unit_id = target.id
+    if name is not None:
+        service.name = validation.text(name, field="name")
+    if tier is not None:
+        service.tier = tier
+    if availability_target_pct is not None:
+        service.availability_target_pct = availability_target_pct
+    if latency_threshold_ms is not KEEP:
+        service.latency_threshold_ms = latency_threshold_ms
+    if latency_outage_ms is not KEEP:
+        service.latency_outage_ms = latency_outage_ms
+    if owning_team_id is not KEEP:
+        if owning_team_id is not None:
+            await get_team(session, uc.caller, owning_team_id, field="owningTeamId")
+        service.owning_team_id = owning_team_id
+    if public_name is not KEEP:
+        service.public_name = (
+            None if public_name is None else validation.text(public_name, field="publicName")
+        )
+    _check_sla(
+        service.availability_target_pct,
+        service.latency_threshold_ms,
+        service.latency_outage_ms,
+        service.tier,
+    )
+    after = _service_fields(service)
+    changes = {k: [before[k], after[k]] for k in after if before[k] != after[k]}
+    if changes:
+        action = "service.move" if "business_unit_id" in changes else "service.update"
+        await record(
+            session,
+            uc.caller,
+            action,
+            resource_type="service",
+            resource_id=service.id,
+            payload=changes,
+        )
+    return service
 
 
 def _service_fields(service: Service) -> dict[str, Any]:
@@ -293,11 +290,9 @@ async def get_service(
     return await reads.one(session, caller, SERVICES, service_id, field=field)
 
 
-async def list_services(
-    session: AsyncSession, caller: Caller, *, size: int, after_id: int | None
-) -> Page[Service]:
+async def list_services(uc: UseCase, *, size: int, after_id: int | None) -> Page[Service]:
     """Services the caller may read, oldest first."""
-    return await reads.page(session, caller, SERVICES, size=size, after_id=after_id)
+    return await reads.page(uc.session, uc.caller, SERVICES, size=size, after_id=after_id)
 
 
 async def services_by_id(
@@ -309,62 +304,58 @@ async def services_by_id(
 # ---------------------------------------------------------------------------- teams
 
 
-async def create_team(
-    db: Database, caller: Caller, *, code: str, name: str, business_unit_id: int
-) -> Team:
+async def create_team(uc: UseCase, *, code: str, name: str, business_unit_id: int) -> Team:
     """Create a team in a business unit."""
     code = validation.code(code)
     name = validation.text(name, field="name")
-    async with db.write() as session:
-        unit = await get_business_unit(session, caller, business_unit_id, field="businessUnitId")
-        caller.access.require("manage", "team", unit_id=unit.id)
-        team = Team(code=code, name=name, business_unit_id=unit.id)
-        session.add(team)
-        await _flush_unique(session, f"a team with code {code!r} exists", "code")
-        await record(
-            session,
-            caller,
-            "team.create",
-            resource_type="team",
-            resource_id=team.id,
-            unit=unit.code,
-            payload={"code": code, "name": name},
-        )
-        return team
+    session = uc.session
+    unit = await get_business_unit(session, uc.caller, business_unit_id, field="businessUnitId")
+    uc.caller.access.require("manage", "team", unit_id=unit.id)
+    team = Team(code=code, name=name, business_unit_id=unit.id)
+    session.add(team)
+    await _flush_unique(session, f"a team with code {code!r} exists", "code")
+    await record(
+        session,
+        uc.caller,
+        "team.create",
+        resource_type="team",
+        resource_id=team.id,
+        unit=unit.code,
+        payload={"code": code, "name": name},
+    )
+    return team
 
 
-async def set_team_membership(
-    db: Database, caller: Caller, *, team_id: int, person_id: int, member: bool
-) -> Team:
+async def set_team_membership(uc: UseCase, *, team_id: int, person_id: int, member: bool) -> Team:
     """Add a person to a team or remove them; asking for the current state changes nothing."""
-    async with db.write() as session:
-        team = await get_team(session, caller, team_id, field="teamId")
-        caller.access.require("manage", "team", unit_id=team.business_unit_id)
-        person = await get_principal(session, caller, person_id, field="personId")
-        existing = (
-            await session.execute(
-                select(TeamMember).where(
-                    TeamMember.team_id == team.id, TeamMember.principal_id == person.id
-                )
+    session = uc.session
+    team = await get_team(session, uc.caller, team_id, field="teamId")
+    uc.caller.access.require("manage", "team", unit_id=team.business_unit_id)
+    person = await get_principal(session, uc.caller, person_id, field="personId")
+    existing = (
+        await session.execute(
+            select(TeamMember).where(
+                TeamMember.team_id == team.id, TeamMember.principal_id == person.id
             )
-        ).scalar_one_or_none()
-        if member and existing is None:
-            session.add(TeamMember(team_id=team.id, principal_id=person.id))
-            action = "team.member_add"
-        elif not member and existing is not None:
-            await session.delete(existing)
-            action = "team.member_remove"
-        else:
-            return team
-        await record(
-            session,
-            caller,
-            action,
-            resource_type="team",
-            resource_id=team.id,
-            payload={"person": person.email},
         )
+    ).scalar_one_or_none()
+    if member and existing is None:
+        session.add(TeamMember(team_id=team.id, principal_id=person.id))
+        action = "team.member_add"
+    elif not member and existing is not None:
+        await session.delete(existing)
+        action = "team.member_remove"
+    else:
         return team
+    await record(
+        session,
+        uc.caller,
+        action,
+        resource_type="team",
+        resource_id=team.id,
+        payload={"person": person.email},
+    )
+    return team
 
 
 async def get_team(session: AsyncSession, caller: Caller, team_id: int, *, field: str) -> Team:
@@ -372,11 +363,9 @@ async def get_team(session: AsyncSession, caller: Caller, team_id: int, *, field
     return await reads.one(session, caller, TEAMS, team_id, field=field)
 
 
-async def list_teams(
-    session: AsyncSession, caller: Caller, *, size: int, after_id: int | None
-) -> Page[Team]:
+async def list_teams(uc: UseCase, *, size: int, after_id: int | None) -> Page[Team]:
     """Teams the caller may read, oldest first."""
-    return await reads.page(session, caller, TEAMS, size=size, after_id=after_id)
+    return await reads.page(uc.session, uc.caller, TEAMS, size=size, after_id=after_id)
 
 
 async def teams_by_id(session: AsyncSession, caller: Caller, ids: Iterable[int]) -> dict[int, Team]:
@@ -405,8 +394,7 @@ async def members_by_team(
 
 
 async def create_person(
-    db: Database,
-    caller: Caller,
+    uc: UseCase,
     *,
     email: str,
     name: str,
@@ -415,29 +403,29 @@ async def create_person(
     handles: list[str] | None = None,
 ) -> Principal:
     """Register a person who may later be granted roles."""
-    async with db.write() as session:
-        # People belong to no unit, and a person's credentials act wherever their grants
-        # reach: only someone who manages people everywhere may create or change them.
-        caller.access.require_everywhere("manage", "person")
-        return await add_principal(
-            session,
-            caller,
-            kind=PrincipalKind.PERSON,
-            email=email,
-            name=name,
-            time_zone=time_zone,
-            jurisdiction=jurisdiction,
-            handles=handles or [],
-        )
+    session = uc.session
+    # People belong to no unit, and a person's credentials act wherever their grants
+    # reach: only someone who manages people everywhere may create or change them.
+    uc.caller.access.require_everywhere("manage", "person")
+    return await add_principal(
+        session,
+        uc.caller,
+        kind=PrincipalKind.PERSON,
+        email=email,
+        name=name,
+        time_zone=time_zone,
+        jurisdiction=jurisdiction,
+        handles=handles or [],
+    )
 
 
-async def create_machine(db: Database, caller: Caller, *, handle: str, name: str) -> Principal:
+async def create_machine(uc: UseCase, *, handle: str, name: str) -> Principal:
     """Register a machine principal (an alert source, the status page publisher ...)."""
-    async with db.write() as session:
-        caller.access.require_everywhere("manage", "person")
-        return await add_principal(
-            session, caller, kind=PrincipalKind.MACHINE, email=handle, name=name
-        )
+    session = uc.session
+    uc.caller.access.require_everywhere("manage", "person")
+    return await add_principal(
+        session, uc.caller, kind=PrincipalKind.MACHINE, email=handle, name=name
+    )
 
 
 async def add_principal(
@@ -489,8 +477,7 @@ async def add_principal(
 
 
 async def update_person(
-    db: Database,
-    caller: Caller,
+    uc: UseCase,
     *,
     person_id: int,
     name: str | None = None,
@@ -500,32 +487,32 @@ async def update_person(
     handles: list[str] | None = None,
 ) -> Principal:
     """Change a person's details, or deactivate them (their credentials stop working)."""
-    async with db.write() as session:
-        person = await get_principal(session, caller, person_id, field="id")
-        caller.access.require_everywhere("manage", "person")
-        before = _principal_fields(person)
-        if name is not None:
-            person.name = validation.text(name, field="name")
-        if time_zone is not None:
-            person.time_zone = validation.time_zone(time_zone)
-        if jurisdiction is not KEEP:
-            person.jurisdiction = validation.jurisdiction(jurisdiction)
-        if active is not None:
-            person.active = active
-        if handles is not None:
-            person.handles = json.dumps(validation.handles(handles))
-        after = _principal_fields(person)
-        changes = {k: [before[k], after[k]] for k in after if before[k] != after[k]}
-        if changes:
-            await record(
-                session,
-                caller,
-                "principal.update",
-                resource_type="principal",
-                resource_id=person.id,
-                payload=changes,
-            )
-        return person
+    session = uc.session
+    person = await get_principal(session, uc.caller, person_id, field="id")
+    uc.caller.access.require_everywhere("manage", "person")
+    before = _principal_fields(person)
+    if name is not None:
+        person.name = validation.text(name, field="name")
+    if time_zone is not None:
+        person.time_zone = validation.time_zone(time_zone)
+    if jurisdiction is not KEEP:
+        person.jurisdiction = validation.jurisdiction(jurisdiction)
+    if active is not None:
+        person.active = active
+    if handles is not None:
+        person.handles = json.dumps(validation.handles(handles))
+    after = _principal_fields(person)
+    changes = {k: [before[k], after[k]] for k in after if before[k] != after[k]}
+    if changes:
+        await record(
+            session,
+            uc.caller,
+            "principal.update",
+            resource_type="principal",
+            resource_id=person.id,
+            payload=changes,
+        )
+    return person
 
 
 def _principal_fields(p: Principal) -> dict[str, Any]:
@@ -545,11 +532,9 @@ async def get_principal(
     return await reads.one(session, caller, PEOPLE, principal_id, field=field)
 
 
-async def list_people(
-    session: AsyncSession, caller: Caller, *, size: int, after_id: int | None
-) -> Page[Principal]:
+async def list_people(uc: UseCase, *, size: int, after_id: int | None) -> Page[Principal]:
     """People and machines the caller may read, oldest first."""
-    return await reads.page(session, caller, PEOPLE, size=size, after_id=after_id)
+    return await reads.page(uc.session, uc.caller, PEOPLE, size=size, after_id=after_id)
 
 
 async def principals_by_id(
@@ -558,10 +543,22 @@ async def principals_by_id(
     return await reads.by_id(session, caller, PEOPLE, ids)
 
 
-async def principal_by_email(session: AsyncSession, email: str) -> Principal | None:
+async def principal_by_email(uc: UseCase, email: str) -> Principal | None:
     """Look a principal up by e-mail or machine handle (for the CLI; no access check)."""
     return (
-        await session.execute(select(Principal).where(Principal.email == email.strip().lower()))
+        await uc.session.execute(select(Principal).where(Principal.email == email.strip().lower()))
+    ).scalar_one_or_none()
+
+
+async def count_principals(uc: UseCase) -> int:
+    """How many principals exist (for the first run; no access check: it names nobody)."""
+    return (await uc.session.execute(select(func.count()).select_from(Principal))).scalar_one()
+
+
+async def business_unit_by_code(uc: UseCase, code: str) -> BusinessUnit | None:
+    """A business unit by its code (for the CLI; no access check)."""
+    return (
+        await uc.session.execute(select(BusinessUnit).where(BusinessUnit.code == code))
     ).scalar_one_or_none()
 
 

@@ -25,9 +25,10 @@ from govsvc.errors import AlreadyExists, Conflict, Invalid, NotFound
 from govsvc.outbox.models import Delivery, DeliveryAttempt, DeliveryState, Endpoint, EndpointKind
 from govsvc.outbox.sealing import seal
 from govsvc.pagination import Page, fetch_page, page_size
+from govsvc.usecase import UseCase
 
 if TYPE_CHECKING:
-    from govsvc.runtime import Runtime
+    pass
 
 SECRET_MIN, SECRET_MAX = 16, 512
 URL_MAX = 2000
@@ -105,121 +106,115 @@ def _secret(value: str) -> str:
 
 
 async def create_endpoint(
-    runtime: Runtime, caller: Caller, *, name: str, url: str, kind: str, secret: str
+    uc: UseCase, *, name: str, url: str, kind: str, secret: str
 ) -> EndpointView:
     """Register where events go; the secret signs every delivery to it."""
-    caller.access.require_everywhere("manage", "webhook")
+    uc.caller.access.require_everywhere("manage", "webhook")
     name = validation.text(name, field="name", max_length=100)
     endpoint_kind = _kind(kind)
     url = _url(url)
-    sealed = seal(runtime.master_key, _secret(secret))
-    async with runtime.db.write() as session:
-        endpoint = Endpoint(
-            name=name,
-            url=url,
-            kind=endpoint_kind.value,
-            sealed_secret=sealed,
-            active=True,
-            created_at=utcnow(),
-            created_by=caller.actor,
-        )
-        session.add(endpoint)
-        try:
-            await session.flush()
-        except IntegrityError:
-            raise AlreadyExists(f"an endpoint named {name!r} exists", field="name") from None
-        await record(
-            session,
-            caller,
-            "webhook.endpoint_create",
-            resource_type="webhook_endpoint",
-            resource_id=endpoint.id,
-            payload={
-                "name": name,
-                "kind": endpoint_kind.value,
-                "url": redacted_url(endpoint_kind, url),
-            },
-        )
-        return view(endpoint)
+    sealed = seal(uc.runtime.master_key, _secret(secret))
+    session = uc.session
+    endpoint = Endpoint(
+        name=name,
+        url=url,
+        kind=endpoint_kind.value,
+        sealed_secret=sealed,
+        active=True,
+        created_at=utcnow(),
+        created_by=uc.caller.actor,
+    )
+    session.add(endpoint)
+    try:
+        await session.flush()
+    except IntegrityError:
+        raise AlreadyExists(f"an endpoint named {name!r} exists", field="name") from None
+    await record(
+        session,
+        uc.caller,
+        "webhook.endpoint_create",
+        resource_type="webhook_endpoint",
+        resource_id=endpoint.id,
+        payload={
+            "name": name,
+            "kind": endpoint_kind.value,
+            "url": redacted_url(endpoint_kind, url),
+        },
+    )
+    return view(endpoint)
 
 
-async def set_endpoint_active(
-    runtime: Runtime, caller: Caller, *, endpoint_id: int, active: bool
-) -> EndpointView:
+async def set_endpoint_active(uc: UseCase, *, endpoint_id: int, active: bool) -> EndpointView:
     """Pause or resume an endpoint. Paused, it gets no new events and its queued deliveries
     wait (they are not dropped) until it is resumed."""
-    caller.access.require_everywhere("manage", "webhook")
-    async with runtime.db.write() as session:
-        endpoint = await session.get(Endpoint, endpoint_id)
-        if endpoint is None:
-            raise NotFound("no such endpoint", field="endpointId")
-        if endpoint.active != active:
-            endpoint.active = active
-            await record(
-                session,
-                caller,
-                "webhook.endpoint_resume" if active else "webhook.endpoint_pause",
-                resource_type="webhook_endpoint",
-                resource_id=endpoint.id,
-                payload={"name": endpoint.name},
-            )
-        return view(endpoint)
+    uc.caller.access.require_everywhere("manage", "webhook")
+    session = uc.session
+    endpoint = await session.get(Endpoint, endpoint_id)
+    if endpoint is None:
+        raise NotFound("no such endpoint", field="endpointId")
+    if endpoint.active != active:
+        endpoint.active = active
+        await record(
+            session,
+            uc.caller,
+            "webhook.endpoint_resume" if active else "webhook.endpoint_pause",
+            resource_type="webhook_endpoint",
+            resource_id=endpoint.id,
+            payload={"name": endpoint.name},
+        )
+    return view(endpoint)
 
 
-async def list_endpoints(session: AsyncSession, caller: Caller) -> list[EndpointView]:
-    caller.access.require_everywhere("read", "webhook")
-    rows = await session.execute(select(Endpoint).order_by(Endpoint.id))
+async def list_endpoints(
+    uc: UseCase,
+) -> list[EndpointView]:
+    uc.caller.access.require_everywhere("read", "webhook")
+    rows = await uc.session.execute(select(Endpoint).order_by(Endpoint.id))
     return [view(endpoint) for endpoint in rows.scalars()]
 
 
-async def retry(
-    runtime: Runtime, caller: Caller, *, delivery_id: int, now: datetime | None = None
-) -> Delivery:
+async def retry(uc: UseCase, *, delivery_id: int, now: datetime | None = None) -> Delivery:
     """Requeue a dead delivery, or bring a failed one's next retry forward to now, with a fresh
     retry budget. The attempt log keeps every earlier attempt."""
-    caller.access.require_everywhere("manage", "webhook")
+    uc.caller.access.require_everywhere("manage", "webhook")
     now = now or utcnow()
-    async with runtime.db.write() as session:
-        delivery = (
-            await session.execute(
-                select(Delivery).where(Delivery.id == delivery_id).with_for_update()
-            )
-        ).scalar_one_or_none()
-        if delivery is None:
-            raise NotFound("no such delivery", field="deliveryId")
-        failed = (
-            delivery.state == DeliveryState.PENDING.value
-            and delivery.attempts > delivery.attempt_base
+    session = uc.session
+    delivery = (
+        await session.execute(select(Delivery).where(Delivery.id == delivery_id).with_for_update())
+    ).scalar_one_or_none()
+    if delivery is None:
+        raise NotFound("no such delivery", field="deliveryId")
+    failed = (
+        delivery.state == DeliveryState.PENDING.value and delivery.attempts > delivery.attempt_base
+    )
+    if delivery.state != DeliveryState.DEAD.value and not failed:
+        raise Conflict(
+            f"the delivery is {delivery.state}; only dead or failed deliveries are requeued",
+            field="deliveryId",
         )
-        if delivery.state != DeliveryState.DEAD.value and not failed:
-            raise Conflict(
-                f"the delivery is {delivery.state}; only dead or failed deliveries are requeued",
-                field="deliveryId",
-            )
-        previous = delivery.state
-        delivery.state = DeliveryState.PENDING.value
-        delivery.attempt_base = delivery.attempts
-        delivery.next_attempt_at = now
-        delivery.dead_at = None
-        await record(
-            session,
-            caller,
-            "webhook.delivery_retry",
-            resource_type="webhook_delivery",
-            resource_id=delivery.id,
-            payload={
-                "previous_state": previous,
-                "attempts": delivery.attempts,
-                "endpoint_id": delivery.endpoint_id,
-                "idempotency_key": delivery.idempotency_key,
-            },
-        )
-        return delivery
+    previous = delivery.state
+    delivery.state = DeliveryState.PENDING.value
+    delivery.attempt_base = delivery.attempts
+    delivery.next_attempt_at = now
+    delivery.dead_at = None
+    await record(
+        session,
+        uc.caller,
+        "webhook.delivery_retry",
+        resource_type="webhook_delivery",
+        resource_id=delivery.id,
+        payload={
+            "previous_state": previous,
+            "attempts": delivery.attempts,
+            "endpoint_id": delivery.endpoint_id,
+            "idempotency_key": delivery.idempotency_key,
+        },
+    )
+    return delivery
 
 
 async def list_deliveries(
-    session: AsyncSession,
-    caller: Caller,
+    uc: UseCase,
     *,
     state: str | None = None,
     endpoint_id: int | None = None,
@@ -229,7 +224,7 @@ async def list_deliveries(
     max_page: int = 100,
 ) -> Page[Delivery]:
     """The delivery log, newest first, filtered in the query."""
-    caller.access.require_everywhere("read", "webhook")
+    uc.caller.access.require_everywhere("read", "webhook")
     query = select(Delivery)
     if state is not None:
         try:
@@ -242,7 +237,7 @@ async def list_deliveries(
     if event_type is not None:
         query = query.where(Delivery.event_type == event_type)
     return await fetch_page(
-        session,
+        uc.session,
         query,
         id_column=Delivery.id,
         size=page_size(first, cap=max_page),
@@ -266,3 +261,20 @@ async def attempts_for(
     for attempt in rows.scalars():
         found[attempt.delivery_id].append(attempt)
     return found
+
+
+async def attempts_by_delivery(
+    session: AsyncSession, caller: Caller, delivery_ids: Iterable[int]
+) -> dict[int, list[DeliveryAttempt]]:
+    """`attempts_for` as a loader's batch: reached only through a delivery the caller may read."""
+    return await attempts_for(session, delivery_ids)
+
+
+async def deliveries_by_id(
+    session: AsyncSession, caller: Caller, ids: Iterable[int]
+) -> dict[int, Delivery]:
+    """Deliveries by id, for `node` (a loader's batch); none for a caller who may not read them."""
+    if not caller.access.allows("read", "webhook"):
+        return {}
+    rows = await session.execute(select(Delivery).where(Delivery.id.in_(set(ids))))
+    return {d.id: d for d in rows.scalars()}

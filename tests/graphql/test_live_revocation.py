@@ -13,6 +13,7 @@ import httpx
 import pytest
 import websockets
 
+from govsvc import usecase
 from govsvc.auth import tokens
 from govsvc.caller import Caller
 from govsvc.runtime import Runtime
@@ -63,10 +64,10 @@ async def _reader(gql: GraphQL, unit_id: str) -> Reader:
 
 async def _revoke_token(gql: GraphQL, runtime: Runtime, reader: Reader) -> None:
     # What `govsvc token revoke --token ...` does.
-    await tokens.revoke_token(
-        runtime.db,
+    await usecase.run(
+        runtime,
         Caller.system(runtime.policies.access, "system:cli"),
-        secret=runtime.settings.secret_key.get_secret_value(),
+        tokens.revoke_token,
         token=reader.token,
     )
 

@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
 
+from govsvc import usecase
 from govsvc.audit import chain
 from govsvc.audit.models import AuditEvent
 from govsvc.caller import Caller
@@ -28,8 +29,12 @@ async def test_concurrent_writers_leave_one_unbroken_chain_without_gaps(runtime:
     async def writer(n: int) -> None:
         caller = _system(runtime, f"writer-{n}")
         for i in range(EACH):
-            await org_service.create_business_unit(
-                runtime.db, caller, code=f"w{n}-u{i}", name=f"Writer {n} unit {i}"
+            await usecase.run(
+                runtime,
+                caller,
+                org_service.create_business_unit,
+                code=f"w{n}-u{i}",
+                name=f"Writer {n} unit {i}",
             )
 
     # when
@@ -54,7 +59,9 @@ async def test_concurrent_writers_leave_one_unbroken_chain_without_gaps(runtime:
 )
 async def test_the_database_refuses_to_change_audit_rows(runtime: Runtime, statement: str) -> None:
     # given
-    await org_service.create_business_unit(runtime.db, _system(runtime, "t"), code="a", name="A")
+    await usecase.run(
+        runtime, _system(runtime, "t"), org_service.create_business_unit, code="a", name="A"
+    )
     # when / then
     with pytest.raises(DBAPIError, match="append-only"):
         async with runtime.db.write() as session:
@@ -66,10 +73,14 @@ async def test_the_database_refuses_to_change_audit_rows(runtime: Runtime, state
 async def test_a_refused_change_leaves_no_audit_event(runtime: Runtime) -> None:
     # given
     caller = _system(runtime, "t")
-    await org_service.create_business_unit(runtime.db, caller, code="payments", name="Payments")
+    await usecase.run(
+        runtime, caller, org_service.create_business_unit, code="payments", name="Payments"
+    )
     # when the same code is used again
     with pytest.raises(AlreadyExists):
-        await org_service.create_business_unit(runtime.db, caller, code="payments", name="Dup")
+        await usecase.run(
+            runtime, caller, org_service.create_business_unit, code="payments", name="Dup"
+        )
     # then the change and its audit event were rolled back together
     async with runtime.db.read() as session:
         count = (await session.execute(select(func.count()).select_from(AuditEvent))).scalar()

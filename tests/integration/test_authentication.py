@@ -26,6 +26,7 @@ from jwt.algorithms import RSAAlgorithm
 from pydantic import SecretStr, ValidationError
 from sqlalchemy import func, select, update
 
+from govsvc import usecase
 from govsvc.app import create_app
 from govsvc.audit.models import AuditEvent
 from govsvc.auth.models import ApiToken
@@ -250,7 +251,7 @@ async def test_a_revoked_token_is_refused_and_runs_nothing(
     # given
     token = await mint_api_token(gql, await create_person(gql, PERSON_EMAIL))
     assert (await post(http, "{ me { actor } }", f"Bearer {token}")).status_code == 200
-    await revoke_token(runtime.db, system(runtime), secret=SECRET, token=token)
+    await usecase.run(runtime, system(runtime), revoke_token, token=token)
     before = await footprint(runtime)
     # when
     response = await post(http, INTRUDE, f"Bearer {token}")
@@ -266,7 +267,7 @@ async def test_revoking_one_token_leaves_the_others_working(
     person_id = await create_person(gql, PERSON_EMAIL)
     kept, revoked = await mint_api_token(gql, person_id), await mint_api_token(gql, person_id)
     # when
-    await revoke_token(runtime.db, system(runtime), secret=SECRET, token=revoked)
+    await usecase.run(runtime, system(runtime), revoke_token, token=revoked)
     # then
     assert_unauthenticated(await post(http, "{ me { actor } }", f"Bearer {revoked}"))
     response = await post(http, "{ me { actor } }", f"Bearer {kept}")

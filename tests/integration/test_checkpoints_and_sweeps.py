@@ -56,8 +56,12 @@ async def test_a_consistently_rewritten_chain_is_caught_by_the_worm_checkpoint(
 ) -> None:
     # given a few events, checkpointed to WORM storage
     for n in range(4):
-        await org_service.create_business_unit(
-            runtime.db, _system(runtime), code=f"u{n}", name=f"Unit {n}"
+        await usecase.run(
+            runtime,
+            _system(runtime),
+            org_service.create_business_unit,
+            code=f"u{n}",
+            name=f"Unit {n}",
         )
     checkpoint = await checkpoints.write_checkpoint(runtime)
     assert checkpoint is not None
@@ -77,7 +81,9 @@ async def test_a_consistently_rewritten_chain_is_caught_by_the_worm_checkpoint(
 async def test_an_intact_chain_verifies_against_its_checkpoints(
     runtime: Runtime, settings: Settings
 ) -> None:
-    await org_service.create_business_unit(runtime.db, _system(runtime), code="a", name="A")
+    await usecase.run(
+        runtime, _system(runtime), org_service.create_business_unit, code="a", name="A"
+    )
     written = await govsvc(settings, "audit", "checkpoint")
     assert written.code == 0, written
     assert "checkpoint of event 1" in written.stdout
@@ -105,7 +111,9 @@ async def test_the_sweep_dry_run_names_what_would_go_and_the_worker_disposes_of_
     runtime = Runtime.build(settings)
     try:
         caller = _system(runtime)
-        unit = await org_service.create_business_unit(runtime.db, caller, code="ops", name="Ops")
+        unit = await usecase.run(
+            runtime, caller, org_service.create_business_unit, code="ops", name="Ops"
+        )
         item = await usecase.run(
             runtime,
             caller,
@@ -142,8 +150,12 @@ async def test_the_sweep_dry_run_names_what_would_go_and_the_worker_disposes_of_
 async def test_deleting_checkpoint_rows_hides_nothing(runtime: Runtime) -> None:
     # given a checkpoint, then a rewritten chain, and the checkpoint's row deleted too
     for n in range(3):
-        await org_service.create_business_unit(
-            runtime.db, _system(runtime), code=f"u{n}", name=f"Unit {n}"
+        await usecase.run(
+            runtime,
+            _system(runtime),
+            org_service.create_business_unit,
+            code=f"u{n}",
+            name=f"Unit {n}",
         )
     await checkpoints.write_checkpoint(runtime)
     await _rewrite_history(runtime, seq=2)

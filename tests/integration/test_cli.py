@@ -22,6 +22,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
+from govsvc import usecase
 from govsvc.audit import chain
 from govsvc.audit.models import AuditEvent
 from govsvc.auth.models import ApiToken
@@ -159,8 +160,12 @@ async def audit_chain(runtime: Runtime, admin_token: str) -> int:
     """A chain of CHAIN_LENGTH events: the bootstrap's and three people registered after it."""
     caller = Caller.system(runtime.policies.access, "system:test")
     for name in ("bea", "cai", "dov"):
-        await org_service.create_person(
-            runtime.db, caller, email=f"{name}@example.com", name=name.title()
+        await usecase.run(
+            runtime,
+            caller,
+            org_service.create_person,
+            email=f"{name}@example.com",
+            name=name.title(),
         )
     assert (await counts(runtime)).audit_events == CHAIN_LENGTH
     return CHAIN_LENGTH
@@ -209,7 +214,9 @@ async def test_token_create_with_a_known_unit_scopes_the_grant(
 ) -> None:
     # given
     caller = Caller.system(runtime.policies.access, "system:test")
-    unit = await org_service.create_business_unit(runtime.db, caller, code="retail", name="Retail")
+    unit = await usecase.run(
+        runtime, caller, org_service.create_business_unit, code="retail", name="Retail"
+    )
     # when
     result = await govsvc(
         settings, "token", "create", "--email", "r@example.com", "--role", "responder",

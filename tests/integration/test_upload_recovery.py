@@ -30,6 +30,7 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy import func, select
 
+from govsvc import usecase
 from govsvc.app import create_app
 from govsvc.audit.models import AuditEvent
 from govsvc.caller import Caller
@@ -240,8 +241,12 @@ async def _crash_mid_uploads(
     place: Place, runtime: Runtime, token: str, *, stalled: bool
 ) -> tuple[str, str]:
     """Start a server, get uploads going, SIGKILL it; (key of the stored upload, its version)."""
-    unit = await org_service.create_business_unit(
-        runtime.db, Caller.system(runtime.policies.access, "system:test"), code="ops", name="Ops"
+    unit = await usecase.run(
+        runtime,
+        Caller.system(runtime.policies.access, "system:test"),
+        org_service.create_business_unit,
+        code="ops",
+        name="Ops",
     )
     server = Server(place)
     await server.ready()
@@ -391,8 +396,12 @@ async def test_an_upload_outliving_the_grace_period_is_refused_and_nothing_is_le
 ) -> None:
     # given an upload that stalls (a slow client) for longer than the grace period
     runtime = store_runtime
-    unit = await org_service.create_business_unit(
-        runtime.db, Caller.system(runtime.policies.access, "system:test"), code="ops", name="Ops"
+    unit = await usecase.run(
+        runtime,
+        Caller.system(runtime.policies.access, "system:test"),
+        org_service.create_business_unit,
+        code="ops",
+        name="Ops",
     )
     data = os.urandom(STALLED_TOTAL if size == "large" else 1000)
     cut = STALLED_AFTER[place.kind] if size == "large" else 500

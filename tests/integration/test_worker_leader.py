@@ -57,7 +57,9 @@ def _one_second_retention(settings: Settings, tmp_path: Path) -> Settings:
 
 async def _expired_item(runtime: Runtime) -> None:
     caller = _system(runtime)
-    unit = await org_service.create_business_unit(runtime.db, caller, code="ops", name="Ops")
+    unit = await usecase.run(
+        runtime, caller, org_service.create_business_unit, code="ops", name="Ops"
+    )
     await usecase.run(
         runtime,
         caller,
@@ -113,8 +115,12 @@ async def test_two_idle_workers_write_one_head_and_one_checkpoint_and_no_sweeps(
 ) -> None:
     # given a chain with a few events and nothing to dispose of
     for n in range(3):
-        await org_service.create_business_unit(
-            runtime.db, _system(runtime), code=f"u{n}", name=f"Unit {n}"
+        await usecase.run(
+            runtime,
+            _system(runtime),
+            org_service.create_business_unit,
+            code=f"u{n}",
+            name=f"Unit {n}",
         )
     events_before = await _count(runtime, AuditEvent)
     # when two workers tick every second for several seconds

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from govsvc import usecase
 from govsvc.authz.access import Access, GrantView, UnitTree
 from govsvc.caller import Caller
 from govsvc.outbox import admin
@@ -51,9 +52,10 @@ def viewer(runtime: Runtime) -> Caller:
 
 @pytest.fixture
 async def endpoint(runtime: Runtime, administrator: Caller, receiver: Receiver) -> EndpointView:
-    return await admin.create_endpoint(
+    return await usecase.run(
         runtime,
         administrator,
+        admin.create_endpoint,
         name="status page",
         url=f"{receiver.url}/hooks/status",
         kind="status_page",

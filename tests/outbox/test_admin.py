@@ -8,6 +8,7 @@ import json
 import pytest
 from sqlalchemy import select
 
+from govsvc import usecase
 from govsvc.audit.models import AuditEvent
 from govsvc.caller import Caller
 from govsvc.errors import AlreadyExists, Conflict, Forbidden, Invalid, NotFound
@@ -26,8 +27,14 @@ async def test_a_secret_is_sealed_and_never_shown_or_logged(
     runtime: Runtime, administrator: Caller
 ) -> None:
     # when
-    created = await admin.create_endpoint(
-        runtime, administrator, name="chat", url=SLACK_URL, kind="slack", secret=RECEIVER_SECRET
+    created = await usecase.run(
+        runtime,
+        administrator,
+        admin.create_endpoint,
+        name="chat",
+        url=SLACK_URL,
+        kind="slack",
+        secret=RECEIVER_SECRET,
     )
     # then the view has no secret, and the Slack URL (itself a credential) is redacted
     assert "secret" not in {f.name for f in dataclasses.fields(EndpointView)}
@@ -39,7 +46,7 @@ async def test_a_secret_is_sealed_and_never_shown_or_logged(
                 select(AuditEvent).where(AuditEvent.action == "webhook.endpoint_create")
             )
         ).scalars()
-        listed = await admin.list_endpoints(session, administrator)
+        listed = await admin.list_endpoints(usecase.UseCase(administrator, runtime, session))
     assert row is not None
     assert RECEIVER_SECRET.encode() not in row.sealed_secret
     assert RECEIVER_SECRET not in event.payload
@@ -80,19 +87,20 @@ async def test_bad_endpoints_are_refused_by_field(
     }
     # when
     with pytest.raises(Invalid) as refused:
-        await admin.create_endpoint(runtime, administrator, **arguments)
+        await usecase.run(runtime, administrator, admin.create_endpoint, **arguments)
     # then
     assert refused.value.field == field
     assert RECEIVER_SECRET not in refused.value.message
     async with runtime.db.read() as session:
-        assert await admin.list_endpoints(session, administrator) == []
+        assert await admin.list_endpoints(usecase.UseCase(administrator, runtime, session)) == []
 
 
 async def test_endpoint_names_are_unique(runtime: Runtime, administrator: Caller) -> None:
     # given
-    await admin.create_endpoint(
+    await usecase.run(
         runtime,
         administrator,
+        admin.create_endpoint,
         name="hook",
         url="https://a.example.com",
         kind="generic",
@@ -100,9 +108,10 @@ async def test_endpoint_names_are_unique(runtime: Runtime, administrator: Caller
     )
     # when / then
     with pytest.raises(AlreadyExists):
-        await admin.create_endpoint(
+        await usecase.run(
             runtime,
             administrator,
+            admin.create_endpoint,
             name="hook",
             url="https://b.example.com",
             kind="generic",
@@ -117,23 +126,26 @@ async def test_only_administrators_manage_or_read_the_outbox(
     (delivery_id,) = await publish(runtime, "k1")
     # when / then
     with pytest.raises(Forbidden):
-        await admin.create_endpoint(
+        await usecase.run(
             runtime,
             viewer,
+            admin.create_endpoint,
             name="x",
             url="https://x.example.com",
             kind="generic",
             secret=RECEIVER_SECRET,
         )
     with pytest.raises(Forbidden):
-        await admin.retry(runtime, viewer, delivery_id=delivery_id)
+        await usecase.run(runtime, viewer, admin.retry, delivery_id=delivery_id)
     with pytest.raises(Forbidden):
-        await admin.set_endpoint_active(runtime, viewer, endpoint_id=endpoint.id, active=False)
+        await usecase.run(
+            runtime, viewer, admin.set_endpoint_active, endpoint_id=endpoint.id, active=False
+        )
     async with runtime.db.read() as session:
         with pytest.raises(Forbidden):
-            await admin.list_deliveries(session, viewer)
+            await admin.list_deliveries(usecase.UseCase(viewer, runtime, session))
         with pytest.raises(Forbidden):
-            await admin.list_endpoints(session, viewer)
+            await admin.list_endpoints(usecase.UseCase(viewer, runtime, session))
 
 
 async def test_only_dead_or_failed_deliveries_are_requeued(
@@ -145,11 +157,11 @@ async def test_only_dead_or_failed_deliveries_are_requeued(
     (fresh,) = await publish(runtime, "k2")
     # when / then
     with pytest.raises(Conflict, match="delivered"):
-        await admin.retry(runtime, administrator, delivery_id=waiting)
+        await usecase.run(runtime, administrator, admin.retry, delivery_id=waiting)
     with pytest.raises(Conflict, match="pending"):
-        await admin.retry(runtime, administrator, delivery_id=fresh)
+        await usecase.run(runtime, administrator, admin.retry, delivery_id=fresh)
     with pytest.raises(NotFound):
-        await admin.retry(runtime, administrator, delivery_id=999_999)
+        await usecase.run(runtime, administrator, admin.retry, delivery_id=999_999)
 
 
 async def test_a_failed_delivery_can_be_retried_now(
@@ -160,7 +172,7 @@ async def test_a_failed_delivery_can_be_retried_now(
     (delivery_id,) = await publish(runtime, "k1")
     await deliver_due(runtime)
     # when
-    requeued = await admin.retry(runtime, administrator, delivery_id=delivery_id)
+    requeued = await usecase.run(runtime, administrator, admin.retry, delivery_id=delivery_id)
     # then it is due at once, with a fresh budget
     assert requeued.state == "pending"
     assert requeued.attempt_base == 1
@@ -176,14 +188,20 @@ async def test_the_delivery_log_filters_and_pages_in_the_query(
     await deliver_due(runtime, batch=2)
     # when
     async with runtime.db.read() as session:
-        delivered = await admin.list_deliveries(session, administrator, state="delivered")
-        first = await admin.list_deliveries(session, administrator, first=2)
+        delivered = await admin.list_deliveries(
+            usecase.UseCase(administrator, runtime, session), state="delivered"
+        )
+        first = await admin.list_deliveries(
+            usecase.UseCase(administrator, runtime, session), first=2
+        )
         second = await admin.list_deliveries(
-            session, administrator, first=2, after_id=first.items[-1].id
+            usecase.UseCase(administrator, runtime, session), first=2, after_id=first.items[-1].id
         )
         history = await admin.attempts_for(session, [d.id for d in delivered.items] + [999])
         with pytest.raises(Invalid):
-            await admin.list_deliveries(session, administrator, state="lost")
+            await admin.list_deliveries(
+                usecase.UseCase(administrator, runtime, session), state="lost"
+            )
     # then
     assert [d.idempotency_key for d in delivered.items] == ["k1", "k0"]
     assert [d.idempotency_key for d in first.items + second.items] == ["k4", "k3", "k2", "k1"]

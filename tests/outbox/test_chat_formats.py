@@ -11,6 +11,7 @@ import pytest
 from slack_sdk.models.blocks import Block
 from sqlalchemy import select
 
+from govsvc import usecase
 from govsvc.audit.models import AuditEvent
 from govsvc.caller import Caller
 from govsvc.outbox import admin, formats
@@ -48,9 +49,10 @@ async def test_an_unshowable_chat_payload_is_a_dead_letter_with_a_reason(
     runtime: Runtime, receiver: Receiver, administrator: Caller
 ) -> None:
     # given a Slack endpoint and, queued for it, an event a chat message cannot show
-    await admin.create_endpoint(
+    await usecase.run(
         runtime,
         administrator,
+        admin.create_endpoint,
         name="slack",
         url=f"{receiver.url}/slack",
         kind="slack",

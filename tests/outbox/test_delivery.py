@@ -12,6 +12,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from govsvc import usecase
 from govsvc.audit.models import AuditEvent
 from govsvc.caller import Caller
 from govsvc.db import utcnow
@@ -189,9 +190,10 @@ async def test_an_unreachable_receiver_is_retried(runtime: Runtime, administrato
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    await admin.create_endpoint(
+    await usecase.run(
         runtime,
         administrator,
+        admin.create_endpoint,
         name="gone",
         url=f"http://127.0.0.1:{port}/hook",
         kind="generic",
@@ -217,7 +219,7 @@ async def test_an_administrator_requeues_a_dead_delivery(
     await _drive(runtime, delivery_id, rng=random.Random(3))
     assert (await delivery(runtime, delivery_id)).state == DeliveryState.DEAD.value
     # when an administrator requeues it and the worker runs
-    requeued = await admin.retry(runtime, administrator, delivery_id=delivery_id)
+    requeued = await usecase.run(runtime, administrator, admin.retry, delivery_id=delivery_id)
     await deliver_due(runtime)
     # then it got a fresh budget, went out, and the history and the audit log show it all
     assert (requeued.state, requeued.attempt_base, requeued.dead_at) == ("pending", 4, None)
@@ -304,10 +306,14 @@ async def test_a_paused_endpoints_deliveries_wait_for_it(
 ) -> None:
     # given a queued delivery whose endpoint is then paused
     (delivery_id,) = await publish(runtime, "inc-42-v1")
-    await admin.set_endpoint_active(runtime, administrator, endpoint_id=endpoint.id, active=False)
+    await usecase.run(
+        runtime, administrator, admin.set_endpoint_active, endpoint_id=endpoint.id, active=False
+    )
     # when the worker runs, and again after the endpoint is resumed
     while_paused = await deliver_due(runtime)
-    await admin.set_endpoint_active(runtime, administrator, endpoint_id=endpoint.id, active=True)
+    await usecase.run(
+        runtime, administrator, admin.set_endpoint_active, endpoint_id=endpoint.id, active=True
+    )
     after_resume = await deliver_due(runtime)
     # then it waited rather than being dropped
     assert (while_paused, after_resume) == (0, 1)
@@ -321,9 +327,10 @@ async def test_chat_endpoints_receive_their_own_format(
     runtime: Runtime, receiver: Receiver, administrator: Caller, kind: str, keys: set[str]
 ) -> None:
     # given
-    await admin.create_endpoint(
+    await usecase.run(
         runtime,
         administrator,
+        admin.create_endpoint,
         name=kind,
         url=f"{receiver.url}/{kind}",
         kind=kind,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
+from govsvc import usecase
 from govsvc.caller import Caller
 from govsvc.errors import Invalid
 from govsvc.org.models import BusinessUnit
@@ -26,9 +27,10 @@ async def _count(runtime: Runtime) -> int:
 
 
 async def _endpoint(runtime: Runtime, caller: Caller, name: str, kind: str) -> EndpointView:
-    return await admin.create_endpoint(
+    return await usecase.run(
         runtime,
         caller,
+        admin.create_endpoint,
         name=name,
         url=f"https://{name}.example.com/hook",
         kind=kind,
@@ -107,7 +109,9 @@ async def test_one_delivery_per_active_endpoint_of_the_requested_kinds(
     slack = await _endpoint(runtime, administrator, "slack", "slack")
     await _endpoint(runtime, administrator, "teams", "teams")
     paused = await _endpoint(runtime, administrator, "paused", "status_page")
-    await admin.set_endpoint_active(runtime, administrator, endpoint_id=paused.id, active=False)
+    await usecase.run(
+        runtime, administrator, admin.set_endpoint_active, endpoint_id=paused.id, active=False
+    )
     # when
     to_chat_and_status = await publish(runtime, "k1", kinds={"status_page", "slack"})
     to_all = await publish(runtime, "k2")

@@ -49,7 +49,6 @@ def _domain_enums() -> dict[str, type[Enum]]:
                 and issubclass(value, Enum)
                 and name.endswith("ErrorCode")
                 and value.__module__ == loaded.__name__
-                and name != "LegacyErrorCode"
             ):
                 found[name] = value
     return found
