@@ -1,26 +1,55 @@
 # Two commands: `make serve` and `make test`. Both set up everything they need from nothing.
+# `make serve` installs only what serving needs (requirements.lock); `make test` and `make lint`
+# add the development tools (requirements-dev.lock) to the same .venv.
 PY ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | sha256sum | cut -c1-12)
+# The installer: uv, pinned, put into the venv by pip. It installs the locks' exact pins, in
+# parallel (pip alone takes over a minute and a half for the runtime pins on this machine).
+UV_VERSION := 0.13.9
+UV_INSTALL := $(BIN)/uv pip install -q --python $(BIN)/python
+RUNTIME_STAMP := $(VENV)/.installed-runtime-$(shell cat requirements.lock pyproject.toml | sha256sum | cut -c1-12)
+DEV_STAMP := $(VENV)/.installed-dev-$(shell cat requirements.lock requirements-dev.lock pyproject.toml | sha256sum | cut -c1-12)
 PG_TEST_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/test
+HOST_PORT = $${GOVSVC_HOST:-127.0.0.1}:$${GOVSVC_PORT:-8000}
 
-.PHONY: setup serve test test-sqlite test-postgres lint schema lock clean browser graphiql-assets pdf-libs
+.PHONY: setup setup-runtime serve test test-sqlite test-postgres lint schema lock clean browser graphiql-assets pdf-libs
 
-$(STAMP): requirements.lock pyproject.toml
-	test -x $(BIN)/python || $(PY) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -r requirements.lock
-	$(BIN)/python -m pip install -q --no-deps --no-build-isolation -e .
-	rm -f $(VENV)/.installed-*
-	touch $@
+# Runtime: the venv, uv, the runtime pins and govsvc itself (editable). Bytecode is compiled as
+# modules are first imported, so only what serving imports is compiled.
+$(RUNTIME_STAMP): requirements.lock pyproject.toml
+	@test -x $(BIN)/python || { echo "creating virtualenv $(VENV) ($$($(PY) --version))"; \
+		$(PY) -m venv $(VENV); }
+	@$(BIN)/uv --version 2>/dev/null | grep -q '^uv $(UV_VERSION)\b' || { \
+		echo "installing the installer, uv $(UV_VERSION)"; \
+		$(BIN)/python -m pip install -q uv==$(UV_VERSION); }
+	@echo "installing $$(grep -c '==' requirements.lock) runtime packages from requirements.lock"
+	@$(UV_INSTALL) -r requirements.lock
+	@echo "installing govsvc (editable)"
+	@$(UV_INSTALL) --no-deps --no-build-isolation -e .
+	@rm -f $(VENV)/.installed-*
+	@touch $@
 
-setup: $(STAMP)
+# Development: the runtime above plus test, lint and type-checking tools. Everything is compiled
+# to bytecode up front, as pip did: the suite turns warnings into errors, and a dependency's
+# compile-time warning must not surface as the first test's import.
+$(DEV_STAMP): $(RUNTIME_STAMP) requirements-dev.lock
+	@echo "installing $$(grep -c '==' requirements-dev.lock) development packages from requirements-dev.lock"
+	@$(UV_INSTALL) --compile-bytecode -r requirements-dev.lock
+	@rm -f $(VENV)/.installed-dev-*
+	@touch $@
 
-serve: setup pdf-libs
-	mkdir -p var
-	$(BIN)/govsvc migrate
-	$(BIN)/govsvc serve
+setup-runtime: $(RUNTIME_STAMP)
+
+setup: $(DEV_STAMP)
+
+serve: setup-runtime pdf-libs
+	@mkdir -p var
+	@echo "migrating the database at $$(printf '%s' "$${GOVSVC_DATABASE_URL:-var/govsvc.db}" \
+		| sed -E 's#(//[^/:@]*):[^/@]*@#\1:***@#')"
+	@$(BIN)/govsvc migrate
+	@echo "starting govsvc on http://$(HOST_PORT) (Ctrl-C stops it)"
+	@$(BIN)/govsvc serve
 
 lint: setup
 	$(BIN)/ruff check .
@@ -39,11 +68,16 @@ browser:
 
 # Audit pack reports are printed to PDF by WeasyPrint, which needs Debian's Pango (and a font).
 pdf-libs:
-	@ldconfig -p | grep -q 'libpangoft2-1.0.so.0' && ldconfig -p | grep -q 'libharfbuzz-subset.so.0' \
-		&& fc-list | grep -qi dejavu || { \
-		echo "installing Pango and DejaVu fonts for the audit pack PDF"; \
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -q libpango-1.0-0 libpangoft2-1.0-0 \
-			libharfbuzz-subset0 fonts-dejavu-core >/dev/null; }
+	@if ldconfig -p | grep -q 'libpangoft2-1.0.so.0' && ldconfig -p | grep -q 'libharfbuzz-subset.so.0' \
+		&& fc-list | grep -qi dejavu; then \
+		echo "Pango, HarfBuzz-Subset and DejaVu fonts for audit pack PDFs: present"; \
+	else \
+		echo "installing Pango, HarfBuzz-Subset and DejaVu fonts (apt-get) for audit pack PDFs"; \
+		PKGS="libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core"; \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$PKGS >/dev/null 2>&1 || { \
+			apt-get update -q >/dev/null && \
+			DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$PKGS >/dev/null; }; \
+	fi
 
 test-sqlite: setup
 	GOVSVC_TEST_DATABASE_URL=sqlite $(BIN)/pytest -q
@@ -62,12 +96,24 @@ migration: setup
 schema: setup
 	$(BIN)/govsvc schema export
 
-# Re-resolve the pins: a fresh environment from pyproject's ranges, frozen.
+# Re-resolve the pins: a fresh environment from pyproject's ranges with the dev extras, frozen;
+# then the runtime pins are what `pip install .` alone resolves to at those same versions
+# (requirements.lock), and the dev lock is those plus the rest (requirements-dev.lock).
+LOCK_TMP := /tmp/govsvc-lock
 lock:
-	rm -rf /tmp/govsvc-lock && $(PY) -m venv /tmp/govsvc-lock
-	/tmp/govsvc-lock/bin/pip install -q --upgrade pip
-	/tmp/govsvc-lock/bin/pip install -q 'setuptools>=77' wheel -e '.[dev]'
-	/tmp/govsvc-lock/bin/pip freeze --all --exclude-editable | grep -vE "^(-e|#|pip==)" > requirements.lock
+	rm -rf $(LOCK_TMP) && mkdir -p $(LOCK_TMP) && $(PY) -m venv $(LOCK_TMP)/dev
+	$(LOCK_TMP)/dev/bin/pip install -q --upgrade pip
+	$(LOCK_TMP)/dev/bin/pip install -q 'setuptools>=77' wheel -e '.[dev]'
+	$(LOCK_TMP)/dev/bin/pip freeze --all --exclude-editable | grep -vE "^(-e|#|pip==)" > $(LOCK_TMP)/all.txt
+	$(PY) -m venv $(LOCK_TMP)/runtime
+	$(LOCK_TMP)/runtime/bin/pip install -q --upgrade pip
+	$(LOCK_TMP)/runtime/bin/pip install -q -c $(LOCK_TMP)/all.txt 'setuptools>=77' . && rm -rf build
+	$(LOCK_TMP)/runtime/bin/pip check
+	$(LOCK_TMP)/runtime/bin/pip freeze --all | grep -vE "^(govsvc|#|pip==)" > requirements.lock
+	$(PY) -c 'import re, sys; name = lambda l: re.sub(r"[-_.]+", "-", l.split("==")[0]).lower(); \
+		runtime = {name(l) for l in open("requirements.lock")}; print("-r requirements.lock"); \
+		sys.stdout.writelines(l for l in open(sys.argv[1]) if name(l) not in runtime)' \
+		$(LOCK_TMP)/all.txt > requirements-dev.lock
 
 # GraphiQL's assets are vendored in govsvc/graphql/static/graphiql (committed, with their
 # licences) so the IDE works offline and loads nothing from a CDN. This re-fetches the pinned
