@@ -4,8 +4,9 @@
 PY ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
-# The installer: uv, pinned, put into the venv by pip. It installs the locks' exact pins, in
-# parallel (pip alone takes over a minute and a half for the runtime pins on this machine).
+# The installer: uv, pinned, put into the venv by the interpreter's own pip (the venv itself has
+# no pip: `.venv/bin/uv pip install NAME` adds a package by hand). It installs the locks' exact
+# pins in parallel; pip alone takes over a minute and a half for the runtime pins on this machine.
 UV_VERSION := 0.13.9
 UV_INSTALL := $(BIN)/uv pip install -q --python $(BIN)/python
 RUNTIME_STAMP := $(VENV)/.installed-runtime-$(shell cat requirements.lock pyproject.toml | sha256sum | cut -c1-12)
@@ -19,10 +20,10 @@ HOST_PORT = $${GOVSVC_HOST:-127.0.0.1}:$${GOVSVC_PORT:-8000}
 # modules are first imported, so only what serving imports is compiled.
 $(RUNTIME_STAMP): requirements.lock pyproject.toml
 	@test -x $(BIN)/python || { echo "creating virtualenv $(VENV) ($$($(PY) --version))"; \
-		$(PY) -m venv $(VENV); }
+		$(PY) -m venv --without-pip $(VENV); }
 	@$(BIN)/uv --version 2>/dev/null | grep -q '^uv $(UV_VERSION)\b' || { \
 		echo "installing the installer, uv $(UV_VERSION)"; \
-		$(BIN)/python -m pip install -q uv==$(UV_VERSION); }
+		$(PY) -m pip --python $(BIN)/python install -q uv==$(UV_VERSION); }
 	@echo "installing $$(grep -c '==' requirements.lock) runtime packages from requirements.lock"
 	@$(UV_INSTALL) -r requirements.lock
 	@echo "installing govsvc (editable)"
