@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | sha256sum | cut -c1-12)
 PG_TEST_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/test
 
-.PHONY: setup serve test test-sqlite test-postgres lint schema lock clean browser graphiql-assets pdf-libs
+.PHONY: setup serve test test-fast test-sqlite test-postgres lint schema lock clean browser graphiql-assets pdf-libs
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -42,11 +42,21 @@ pdf-libs:
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -q libpango-1.0-0 libpangoft2-1.0-0 \
 			fonts-dejavu-core >/dev/null; }
 
+# Tests run in parallel, one pytest-xdist worker per core (WORKERS=0 runs them in one process;
+# one test is `pytest tests/path.py::test_name`).
+WORKERS ?= auto
+PYTEST := $(BIN)/pytest -q -n $(WORKERS) --dist worksteal
+
 test-sqlite: setup
-	GOVSVC_TEST_DATABASE_URL=sqlite $(BIN)/pytest -q
+	GOVSVC_TEST_DATABASE_URL=sqlite $(PYTEST)
 
 test-postgres: setup
-	GOVSVC_TEST_DATABASE_URL=$(PG_TEST_URL) $(BIN)/pytest -q
+	GOVSVC_TEST_DATABASE_URL=$(PG_TEST_URL) $(PYTEST)
+
+# The quick answer while working: SQLite only, without the tests marked slow (browser, PDF
+# packs, worker loops, waits) or cli (the console script as a subprocess). `make test` runs all.
+test-fast: setup pdf-libs
+	GOVSVC_TEST_DATABASE_URL=sqlite $(PYTEST) -m "not slow and not cli"
 
 schema: setup
 	$(BIN)/govsvc schema export

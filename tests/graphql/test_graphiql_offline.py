@@ -142,6 +142,7 @@ async def browser() -> AsyncIterator[Browser]:
         await launched.close()
 
 
+@pytest.mark.slow  # a real headless browser
 async def test_the_editor_renders_and_runs_a_query_with_other_origins_cut_off(
     dev_server: str, browser: Browser, admin_token: str
 ) -> None:
