@@ -173,21 +173,19 @@ class Shared:
             return self._redactor
 
 
-@pytest.fixture(scope="session")
-def shared() -> Shared:
-    return Shared()
+SHARED = Shared()  # one per process: per xdist worker
 
 
-def build_runtime(shared: Shared, settings: Settings) -> Runtime:
-    """Runtime.build, with what the session shares."""
+def build_runtime(settings: Settings) -> Runtime:
+    """Runtime.build, with what the session shares: what every test builds its runtimes with."""
     return Runtime.build(
-        settings, policies=shared.policies(settings), redactor_factory=shared.redactor
+        settings, policies=SHARED.policies(settings), redactor_factory=SHARED.redactor
     )
 
 
 @pytest.fixture
-async def runtime(settings: Settings, shared: Shared) -> AsyncIterator[Runtime]:
-    runtime = build_runtime(shared, settings)
+async def runtime(settings: Settings) -> AsyncIterator[Runtime]:
+    runtime = build_runtime(settings)
     yield runtime
     await runtime.db.dispose()
 

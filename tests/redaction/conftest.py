@@ -13,7 +13,7 @@ from govsvc.redaction import (
     RosterPerson,
     load_redaction_patterns,
 )
-from tests.conftest import Shared
+from tests.conftest import SHARED
 
 POLICY_FILE = Path(__file__).resolve().parents[2] / "policies" / "redaction.yaml"
 
@@ -24,9 +24,9 @@ def patterns() -> RedactionPatterns:
 
 
 @pytest.fixture(scope="session")
-def engine(shared: Shared) -> RedactionEngine:
+def engine() -> RedactionEngine:
     """The same engine the database tests' runtimes share (over POLICY_FILE)."""
-    return shared.engine()
+    return SHARED.engine()
 
 
 @pytest.fixture
