@@ -109,14 +109,39 @@ def database_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Temp
     asyncio.run(_pg_execute(f'DROP SCHEMA "{schema}" CASCADE'))
 
 
+class Emptier:
+    """Empties the PostgreSQL test schema, over one connection kept for the session (a new
+    connection per test would cost more than the emptying itself: ~30 ms against ~6 ms)."""
+
+    def __init__(self, sql: str) -> None:
+        self.sql = sql
+        self.connection: asyncpg.Connection | None = None
+
+    async def __call__(self) -> None:
+        if self.connection is None or self.connection.is_closed():
+            self.connection = await asyncpg.connect(_pg_dsn(TEST_DATABASE))
+        await self.connection.execute(self.sql)
+
+    async def close(self) -> None:
+        if self.connection is not None:
+            await self.connection.close()
+
+
+@pytest.fixture(scope="session")
+async def emptier(database_template: Template) -> AsyncIterator[Emptier]:
+    emptier = Emptier(database_template.emptying)
+    yield emptier
+    await emptier.close()
+
+
 @pytest.fixture
-async def settings(database_template: Template, tmp_path: Path) -> Settings:
+async def settings(database_template: Template, tmp_path: Path, emptier: Emptier) -> Settings:
     if database_template.kind == "sqlite":
         path = tmp_path / "govsvc.db"
         shutil.copy(database_template.location, path)
         url, schema = f"sqlite+aiosqlite:///{path}", ""
     else:
-        await _pg_execute(database_template.emptying)
+        await emptier()
         url, schema = TEST_DATABASE, database_template.location
     return Settings(
         env=Environment.TEST,
