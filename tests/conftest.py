@@ -1,7 +1,12 @@
-"""Fixtures over real databases: SQLite (a fresh file per test) or the machine's PostgreSQL
-(a schema per run, emptied before each test). Choose with GOVSVC_TEST_DATABASE_URL.
+"""Fixtures over real databases: SQLite (a copy of a migrated file per test) or the machine's
+PostgreSQL (a migrated schema per process, emptied before each test). Choose with
+GOVSVC_TEST_DATABASE_URL.
 
-What never changes while the suite runs is made once per session (per xdist worker): the
+Not a transaction rolled back after each test: the code under test opens many connections
+(read sessions, units of work, worker loops, concurrent writers, CLI and server subprocesses)
+that must see each other's commits, which one wrapping transaction would hide.
+
+What never changes while the suite runs is made once per process (per xdist worker): the
 repository's policies and control catalogs, and the redaction engine (see `Shared`)."""
 
 from __future__ import annotations
@@ -79,8 +84,8 @@ def _emptying_sql(schema: str, tables: list[str]) -> str:
     session in the replica role: a test harness may step around them.
 
     TRUNCATE ... RESTART IDENTITY would do the same, but it swaps every table's files and the
-    commit fsyncs them all: ~0.9-1.3 s per test for 41 tables on this machine, against a few ms
-    for DELETE on the handful of rows a test leaves."""
+    commit fsyncs them all: 0.7-1.3 s per test for 41 tables on this (busy) machine, against a
+    few ms for DELETE on the handful of rows a test leaves."""
     # The names are our own schema's and its tables' (from pg_tables): nothing to inject.
     return "; ".join(
         [

@@ -508,6 +508,8 @@ def test_the_table_covers_every_resource_type_and_action_of_the_policy() -> None
     assert named - refused == set()
     assert {resource for resource, _ in named} == {*RESOURCES, *MORE_RESOURCES}
     assert {action for _, action in named} <= {*ACTIONS, *MORE_ACTIONS}
+    # and what the table calls admin-only is named by no line indeed
+    assert named & {(resource, action) for action, resource in ADMIN_ONLY} == set()
 
 
 def test_the_table_shows_every_grant_of_every_role_and_a_refusal_of_each_role() -> None:
