@@ -14,7 +14,8 @@ DEV_STAMP := $(VENV)/.installed-dev-$(shell cat requirements.lock requirements-d
 PG_TEST_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/test
 HOST_PORT = $${GOVSVC_HOST:-127.0.0.1}:$${GOVSVC_PORT:-8000}
 
-.PHONY: setup setup-runtime serve test test-sqlite test-postgres lint schema lock clean browser graphiql-assets pdf-libs
+.PHONY: setup setup-runtime serve test test-fast test-sqlite test-postgres lint schema lock clean \
+	browser graphiql-assets pdf-libs
 
 # Runtime: the venv, uv, the runtime pins and govsvc itself (editable). uv compiles what it
 # installs to bytecode, as pip does: left to the first import, every start would compile spaCy,
@@ -80,11 +81,21 @@ pdf-libs:
 			DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$PKGS >/dev/null; }; \
 	fi
 
+# Tests run in parallel, one pytest-xdist worker per core (WORKERS=0 runs them in one process;
+# one test is `pytest tests/path.py::test_name`).
+WORKERS ?= auto
+PYTEST := $(BIN)/pytest -q -n $(WORKERS) --dist worksteal
+
 test-sqlite: setup
-	GOVSVC_TEST_DATABASE_URL=sqlite $(BIN)/pytest -q
+	GOVSVC_TEST_DATABASE_URL=sqlite $(PYTEST)
 
 test-postgres: setup
-	GOVSVC_TEST_DATABASE_URL=$(PG_TEST_URL) $(BIN)/pytest -q
+	GOVSVC_TEST_DATABASE_URL=$(PG_TEST_URL) $(PYTEST)
+
+# The quick answer while working: SQLite only, without the tests marked slow (browser, PDF
+# packs, worker loops, waits) or cli (the console script as a subprocess). `make test` runs all.
+test-fast: setup pdf-libs
+	GOVSVC_TEST_DATABASE_URL=sqlite $(PYTEST) -m "not slow and not cli"
 
 # A new migration: `make migration NAME=short_description` autogenerates the next numbered
 # revision (migrations/versions/NNNN_short_description.py) from the models' differences with a

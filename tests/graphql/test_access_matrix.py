@@ -478,6 +478,7 @@ def test_every_query_is_in_the_matrix() -> None:
 
 
 @pytest.mark.parametrize("who", ["intruder", "machine"])
+@pytest.mark.slow  # builds two whole units (`world`)
 async def test_no_query_shows_bravo_and_forbidden_looks_missing(world: World, who: str) -> None:
     problems: list[str] = []
     for name, argument_sets in QUERY_ARGUMENTS.items():
@@ -491,6 +492,7 @@ async def test_no_query_shows_bravo_and_forbidden_looks_missing(world: World, wh
 
 
 @pytest.mark.parametrize("who", ["intruder", "machine"])
+@pytest.mark.slow  # builds two whole units (`world`)
 async def test_node_of_any_bravo_object_is_null_like_a_made_up_one(world: World, who: str) -> None:
     problems: list[str] = []
     node = SCHEMA.get_type("Node")
@@ -513,6 +515,7 @@ async def test_node_of_any_bravo_object_is_null_like_a_made_up_one(world: World,
     assert not problems, "\n".join(problems)
 
 
+@pytest.mark.slow  # builds two whole units (`world`)
 async def test_the_intruder_sees_their_own_unit(world: World) -> None:
     """The matrix is not vacuous: the same intruder reads alpha's objects."""
     data = await world.intruders["intruder"](
@@ -531,6 +534,7 @@ async def _get(http: httpx.AsyncClient, token: str, path: str) -> tuple[int, str
 
 
 @pytest.mark.parametrize("who", ["intruder", "machine"])
+@pytest.mark.slow  # builds two whole units (`world`)
 async def test_downloads_of_bravo_objects_look_missing(
     world: World, http: httpx.AsyncClient, who: str
 ) -> None:
@@ -545,6 +549,7 @@ async def test_downloads_of_bravo_objects_look_missing(
         assert MARKER not in text
 
 
+@pytest.mark.slow  # builds two whole units (`world`)
 async def test_the_status_page_shows_nothing_unpublished(
     world: World, http: httpx.AsyncClient
 ) -> None:
@@ -555,6 +560,7 @@ async def test_the_status_page_shows_nothing_unpublished(
         assert "ALPHA-SECRET" not in response.text
 
 
+@pytest.mark.slow  # builds two whole units (`world`)
 async def test_an_upload_into_bravo_looks_like_one_into_a_missing_incident(
     world: World, http: httpx.AsyncClient, runtime: Runtime
 ) -> None:
@@ -576,6 +582,7 @@ async def test_an_upload_into_bravo_looks_like_one_into_a_missing_incident(
 # ---------------------------------------------------------------------------- subscription
 
 
+@pytest.mark.slow  # builds two whole units (`world`)
 async def test_a_subscription_to_a_bravo_incident_looks_like_one_to_a_missing_incident(
     world: World, live_server: str
 ) -> None:
@@ -738,6 +745,7 @@ def _codes(body: Any) -> set[str]:
 
 
 @pytest.mark.parametrize("who", ["intruder", "machine"])
+@pytest.mark.slow  # builds two whole units (`world`)
 async def test_no_mutation_touches_bravo_and_forbidden_looks_missing(
     world: World, runtime: Runtime, who: str
 ) -> None:

@@ -196,6 +196,7 @@ async def test_writing_an_audiences_update_needs_the_right_to_write_it(gql: Grap
     assert done["statusUpdateDraft"]["update"]["state"] == "PUBLISHED"
 
 
+@pytest.mark.slow  # a live server, and a wait for nothing more
 async def test_a_subscriber_hears_only_of_the_audiences_they_may_read(
     live_server: str, gql: GraphQL, admin_token: str
 ) -> None:

@@ -241,6 +241,8 @@ async def _pack(gql: GraphQL, runtime: Runtime, period: dict[str, str]) -> dict[
     return built
 
 
+@pytest.mark.slow  # builds two packs (PDF)
+@pytest.mark.cli
 async def test_an_audit_pack_is_deterministic_and_verifies_offline(
     gql: GraphQL, http: httpx.AsyncClient, admin_token: str, tmp_path: Path, runtime: Runtime
 ) -> None:
@@ -316,6 +318,7 @@ async def pack_file(
     return path
 
 
+@pytest.mark.slow  # builds a pack (PDF)
 async def test_one_flipped_byte_in_any_file_is_caught_and_named(
     pack_file: Path, tmp_path: Path
 ) -> None:
@@ -334,6 +337,7 @@ async def test_one_flipped_byte_in_any_file_is_caught_and_named(
         assert any(name in p or "manifest" in p for p in report.problems), (name, report)
 
 
+@pytest.mark.slow  # builds a pack (PDF)
 async def test_a_removed_event_is_caught(pack_file: Path, tmp_path: Path) -> None:
     # given the pack with one audit event taken out
     with zipfile.ZipFile(pack_file) as archive:
@@ -348,6 +352,7 @@ async def test_a_removed_event_is_caught(pack_file: Path, tmp_path: Path) -> Non
     assert any("an event was removed" in p for p in report.problems)
 
 
+@pytest.mark.slow  # builds a pack (PDF)
 async def test_a_corrupted_archive_is_reported_not_crashed_on(
     pack_file: Path, tmp_path: Path
 ) -> None:
@@ -359,6 +364,7 @@ async def test_a_corrupted_archive_is_reported_not_crashed_on(
     assert not report.ok
 
 
+@pytest.mark.slow  # builds a pack (PDF)
 def test_the_manifest_signature_covers_the_manifest(pack_file: Path, tmp_path: Path) -> None:
     with zipfile.ZipFile(pack_file) as archive:
         manifest = json.loads(archive.read("manifest.json"))

@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from strawberry import relay
 
 from govsvc.runtime import Runtime
@@ -109,6 +110,7 @@ async def test_a_reader_of_everything_asked_for_is_told_nothing_was_left_out(
     assert len(cc73["incidents"]) == 3
 
 
+@pytest.mark.slow  # builds packs (PDF)
 async def test_an_audit_pack_excludes_alike_for_a_busy_and_a_missing_unit(
     gql: GraphQL, runtime: Runtime
 ) -> None:

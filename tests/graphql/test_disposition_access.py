@@ -15,6 +15,9 @@ from tests.conftest import GraphQL
 from tests.graphql import helpers
 from tests.graphql.test_holds_access import _evidence
 
+# Waits out a retention period.
+pytestmark = pytest.mark.slow
+
 POLICIES = Path(__file__).parents[2] / "policies"
 SHORT_RETENTION = """
 version: "2026.1"

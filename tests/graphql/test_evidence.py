@@ -338,6 +338,7 @@ async def test_retention_is_extended_never_shortened(
     assert stored.retain_until.year == 2040
 
 
+@pytest.mark.slow  # waits out retention
 async def test_a_legal_hold_stops_disposition_until_lifted_and_disposal_leaves_a_record(
     gql: GraphQL, http: httpx.AsyncClient, admin_token: str, runtime: Runtime
 ) -> None:

@@ -19,9 +19,8 @@ import uvicorn
 from playwright.async_api import Browser, ConsoleMessage, Route, async_playwright
 
 from govsvc.app import create_app
-from govsvc.runtime import Runtime
 from govsvc.settings import Environment, Settings
-from tests.conftest import free_port
+from tests.conftest import build_runtime, free_port
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 HTML = {"Accept": "text/html"}
@@ -49,7 +48,7 @@ def dev_settings(settings: Settings) -> Settings:
 
 @pytest.fixture
 async def dev_http(dev_settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    runtime = Runtime.build(dev_settings)
+    runtime = build_runtime(dev_settings)
     transport = httpx.ASGITransport(app=create_app(dev_settings, runtime))
     async with httpx.AsyncClient(transport=transport, base_url="http://govsvc.test") as http:
         yield http
@@ -107,7 +106,7 @@ async def test_graphiql_and_its_assets_are_served_in_dev_only(
 
 @pytest.fixture
 async def dev_server(dev_settings: Settings) -> AsyncIterator[str]:
-    runtime = Runtime.build(dev_settings)
+    runtime = build_runtime(dev_settings)
     port = free_port()
     config = uvicorn.Config(
         create_app(dev_settings, runtime), host="127.0.0.1", port=port, log_level="warning"
@@ -142,6 +141,7 @@ async def browser() -> AsyncIterator[Browser]:
         await launched.close()
 
 
+@pytest.mark.slow  # a real headless browser
 async def test_the_editor_renders_and_runs_a_query_with_other_origins_cut_off(
     dev_server: str, browser: Browser, admin_token: str
 ) -> None:

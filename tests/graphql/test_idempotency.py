@@ -13,7 +13,7 @@ import pytest
 from govsvc.app import create_app
 from govsvc.runtime import Runtime
 from govsvc.settings import Settings
-from tests.conftest import GraphQL
+from tests.conftest import GraphQL, build_runtime
 from tests.graphql import helpers
 
 CREATE = (
@@ -201,7 +201,7 @@ async def test_a_key_expires_after_the_configured_time(
     # given keys that live one second
     service_id = await _service(gql)
     short = settings.model_copy(update={"idempotency_key_ttl_seconds": 1})
-    runtime = Runtime.build(short)
+    runtime = build_runtime(short)
     transport = httpx.ASGITransport(app=create_app(short, runtime))
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
         first = await _post(http, admin_token, "brief", _create(service_id))

@@ -20,6 +20,9 @@ from govsvc.runtime import Runtime
 from tests.conftest import GraphQL
 from tests.graphql import helpers
 
+# Subscriptions over a live server, polled.
+pytestmark = pytest.mark.slow
+
 SUBSCRIBE = (
     "subscription($id: ID!) { incidentEvents(incidentId: $id) { kind timelineEntry { text } } }"
 )

@@ -9,11 +9,15 @@ import tracemalloc
 from datetime import UTC, datetime, timedelta
 
 import httpx
+import pytest
 
 from govsvc.runtime import Runtime
 from govsvc.worker import run_worker
 from tests.conftest import GraphQL
 from tests.graphql import helpers, pack_helpers
+
+# Builds a large audit pack, PDF and all.
+pytestmark = pytest.mark.slow
 
 MIB = 1024 * 1024
 

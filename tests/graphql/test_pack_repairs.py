@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 import pypdf
+import pytest
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from govsvc.audit import signing, tree_heads
@@ -81,6 +82,7 @@ EVIDENCE_KINDS = [
 ]
 
 
+@pytest.mark.slow  # builds a pack (PDF)
 async def test_a_realistic_pack_over_several_frameworks_builds_and_reads_as_a_report(
     gql: GraphQL, http: httpx.AsyncClient, admin_token: str, runtime: Runtime, tmp_path: Path
 ) -> None:
@@ -190,6 +192,7 @@ async def _evidenced_incident(gql: GraphQL, http: httpx.AsyncClient, token: str)
     return incident_id
 
 
+@pytest.mark.slow  # builds a pack (PDF)
 async def test_selected_controls_dates_and_files_are_told_truthfully(
     gql: GraphQL, http: httpx.AsyncClient, admin_token: str, runtime: Runtime, tmp_path: Path
 ) -> None:
@@ -249,6 +252,7 @@ async def test_selected_controls_dates_and_files_are_told_truthfully(
         assert Path(item["path"]).suffix == expected[item["content_type"]], item
 
 
+@pytest.mark.slow  # builds a pack (PDF)
 async def test_a_control_no_incident_engaged_is_not_shown_as_missing(
     gql: GraphQL, http: httpx.AsyncClient, admin_token: str, runtime: Runtime
 ) -> None:
@@ -301,6 +305,7 @@ NODE = "query($id: ID!) { node(id: $id) { id ... on AuditPack { state } } }"
 NODES = "query($ids: [ID!]!) { nodes(ids: $ids) { id } }"
 
 
+@pytest.mark.slow  # builds a pack (PDF)
 async def test_a_pack_is_readable_only_by_those_who_could_read_everything_in_it(
     gql: GraphQL, http: httpx.AsyncClient, admin_token: str, runtime: Runtime
 ) -> None:
@@ -333,6 +338,7 @@ async def test_a_pack_is_readable_only_by_those_who_could_read_everything_in_it(
     assert (await gql.as_(auditor_all)(NODE, {"id": pack["id"]}))["node"]["state"] == "READY"
 
 
+@pytest.mark.slow  # builds a pack (PDF)
 async def test_a_pack_of_one_unit_is_readable_by_readers_of_that_unit_only(
     gql: GraphQL, http: httpx.AsyncClient, admin_token: str, runtime: Runtime
 ) -> None:
@@ -358,6 +364,7 @@ async def test_a_pack_of_one_unit_is_readable_by_readers_of_that_unit_only(
 # ------------------------------------------------------------------------- built as a job
 
 
+@pytest.mark.slow  # builds a pack (PDF)
 async def test_a_pack_is_queued_at_once_and_built_by_the_worker_with_progress(
     gql: GraphQL, http: httpx.AsyncClient, admin_token: str, runtime: Runtime
 ) -> None:
@@ -454,6 +461,8 @@ async def test_bad_requests_are_refused_before_anything_is_queued(gql: GraphQL) 
 # ------------------------------------------------------------------------- offline verify
 
 
+@pytest.mark.slow  # builds a pack (PDF)
+@pytest.mark.cli
 async def test_pack_verify_says_loudly_when_authenticity_was_not_checked(
     gql: GraphQL, http: httpx.AsyncClient, admin_token: str, runtime: Runtime, tmp_path: Path
 ) -> None:

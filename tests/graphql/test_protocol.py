@@ -11,7 +11,7 @@ from govsvc.app import create_app
 from govsvc.graphql.schema import schema_sdl
 from govsvc.runtime import Runtime
 from govsvc.settings import Environment, Settings
-from tests.conftest import GraphQL
+from tests.conftest import GraphQL, build_runtime
 from tests.graphql import helpers
 
 SCHEMA_FILE = Path(__file__).parents[2] / "schema.graphql"
@@ -46,7 +46,7 @@ async def test_introspection_is_off_outside_dev(gql: GraphQL) -> None:
 async def test_introspection_is_on_in_dev(settings: Settings, admin_token: str) -> None:
     # given the same database served in dev mode
     dev = settings.model_copy(update={"env": Environment.DEV})
-    runtime = Runtime.build(dev)
+    runtime = build_runtime(dev)
     transport = httpx.ASGITransport(app=create_app(dev, runtime))
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
         # when

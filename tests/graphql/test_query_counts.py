@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.conftest import GraphQL, StatementCounter
 from tests.graphql import helpers
+
+# Pages through a large data set.
+pytestmark = pytest.mark.slow
 
 PAGE = """
 query($first: Int!) {

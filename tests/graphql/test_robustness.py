@@ -11,9 +11,8 @@ import httpx
 import pytest
 
 from govsvc.app import create_app
-from govsvc.runtime import Runtime
 from govsvc.settings import Settings
-from tests.conftest import GraphQL, free_port
+from tests.conftest import GraphQL, build_runtime, free_port
 from tests.graphql import helpers
 
 NODE = "query($id: ID!) { node(id: $id) { id } }"
@@ -313,7 +312,7 @@ async def test_a_database_error_while_authenticating_is_a_json_503_with_the_requ
 ) -> None:
     # given a server whose database cannot be reached
     broken = _unreachable(settings)
-    runtime = Runtime.build(broken)
+    runtime = build_runtime(broken)
     transport = httpx.ASGITransport(app=create_app(broken, runtime))
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
         # when a caller with a valid token calls
@@ -341,7 +340,7 @@ async def test_an_exhausted_pool_is_a_json_503_after_the_configured_wait(
     small = settings.model_copy(
         update={"db_pool_size": 1, "db_max_overflow": 0, "db_pool_timeout_seconds": 0.5}
     )
-    runtime = Runtime.build(small)
+    runtime = build_runtime(small)
     assert runtime.db.engine.pool.size() == 1  # type: ignore[attr-defined]
     transport = httpx.ASGITransport(app=create_app(small, runtime))
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:

@@ -12,6 +12,9 @@ from playwright.async_api import Browser, async_playwright
 from tests.conftest import GraphQL
 from tests.graphql import helpers
 
+# A real headless browser.
+pytestmark = pytest.mark.slow
+
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 DRAFT = (
     "mutation($i: StatusUpdateDraftInput!) { statusUpdateDraft(input: $i) {"

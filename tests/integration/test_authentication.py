@@ -35,7 +35,7 @@ from govsvc.caller import Caller
 from govsvc.org.models import Principal
 from govsvc.runtime import Runtime
 from govsvc.settings import DEV_SECRET, Settings
-from tests.conftest import SECRET, GraphQL
+from tests.conftest import SECRET, GraphQL, build_runtime
 
 ISSUER = "https://idp.example.test/realms/govsvc"
 AUDIENCE = "govsvc-api"
@@ -488,7 +488,7 @@ def oidc_settings(base: Settings, **oidc: Any) -> Settings:
 async def client_for(
     app_settings: Settings, runtime: Runtime | None = None
 ) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(app_settings) if runtime is None else create_app(app_settings, runtime)
+    app = create_app(app_settings, runtime or build_runtime(app_settings))
     try:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://govsvc.test") as http:

@@ -7,6 +7,7 @@ import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select, text
 
 from govsvc import usecase
@@ -51,6 +52,7 @@ async def _rewrite_history(runtime: Runtime, seq: int) -> None:
             previous = event.hash
 
 
+@pytest.mark.slow  # runs the worker for seconds
 async def test_a_consistently_rewritten_chain_is_caught_by_the_worm_checkpoint(
     runtime: Runtime, settings: Settings
 ) -> None:
@@ -78,6 +80,7 @@ async def test_a_consistently_rewritten_chain_is_caught_by_the_worm_checkpoint(
     assert "checkpoint" in result.stdout
 
 
+@pytest.mark.slow  # runs the worker for seconds
 async def test_an_intact_chain_verifies_against_its_checkpoints(
     runtime: Runtime, settings: Settings
 ) -> None:
@@ -97,6 +100,7 @@ async def _bytes(data: bytes) -> AsyncIterator[bytes]:
     yield data
 
 
+@pytest.mark.slow  # runs the worker for seconds
 async def test_the_sweep_dry_run_names_what_would_go_and_the_worker_disposes_of_it(
     settings: Settings, tmp_path: Path
 ) -> None:

@@ -35,6 +35,9 @@ from govsvc.org.models import Principal
 from govsvc.runtime import Runtime
 from govsvc.settings import Settings
 
+# Every test runs the console script as a subprocess.
+pytestmark = pytest.mark.cli
+
 GOVSVC = Path(sys.executable).parent / "govsvc"
 TOKEN_LINE = re.compile(r"gsv_[A-Za-z0-9_-]{40,}\n")
 CHAIN_LENGTH = 6  # the bootstrap's three events and three people

@@ -43,6 +43,9 @@ from tests.conftest import free_port
 from tests.integration.test_cli import GOVSVC, cli_env
 from tests.s3 import ACCESS_KEY, REGION, SECRET_KEY
 
+# A real `govsvc serve` and `govsvc worker`, crashed and restarted, waiting out retention.
+pytestmark = [pytest.mark.slow, pytest.mark.cli]
+
 POLICIES = Path(__file__).parents[2] / "policies"
 MIB = 1024 * 1024
 # The S3 backend starts a multipart upload once two 8 MiB parts have come in.

@@ -11,7 +11,7 @@ import logging
 import shutil
 import signal
 import subprocess
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -28,6 +28,9 @@ from govsvc.runtime import Runtime
 from govsvc.settings import Settings
 from govsvc.worker import run_worker
 from tests.integration.test_cli import GOVSVC, cli_env
+
+# Worker loops run for real, for seconds.
+pytestmark = pytest.mark.slow
 
 POLICIES = Path(__file__).parents[2] / "policies"
 FAST = {
@@ -78,6 +81,14 @@ async def _count(runtime: Runtime, model: type, *where: ColumnElement[bool]) -> 
             (await session.execute(select(func.count()).select_from(model).where(*where))).scalar()
             or 0
         )
+
+
+async def _eventually(count: Callable[[], Awaitable[int]], *, within: float) -> None:
+    """Wait until `count` is non-zero, for at most `within` seconds."""
+    deadline = asyncio.get_running_loop().time() + within
+    while not await count():
+        assert asyncio.get_running_loop().time() < deadline, f"nothing after {within} s"
+        await asyncio.sleep(0.25)
 
 
 async def _assert_heads_and_checkpoints_written_once(
@@ -160,6 +171,7 @@ async def test_two_workers_at_once_sweep_once_and_write_each_head_once(
         await runtime.db.dispose()
 
 
+@pytest.mark.cli
 async def test_two_worker_processes_share_the_jobs(settings: Settings, tmp_path: Path) -> None:
     # given one item past its retention
     settings = _one_second_retention(settings, tmp_path)
@@ -182,7 +194,9 @@ async def test_two_worker_processes_share_the_jobs(settings: Settings, tmp_path:
             )
             for _ in range(2)
         ]
-        await asyncio.sleep(8)
+        # (started processes import the whole service first: wait for the sweep, not a clock)
+        await _eventually(lambda: _count(runtime, DispositionRun), within=60)
+        await asyncio.sleep(3)  # and three more ticks of each job
         outputs = []
         for process in processes:
             process.send_signal(signal.SIGINT)

@@ -24,6 +24,7 @@ from govsvc.outbox.retries import Outcome, ceiling
 from govsvc.runtime import Runtime
 from govsvc.settings import Settings
 from govsvc.worker import run_worker
+from tests.conftest import build_runtime
 from tests.outbox.helpers import CHAT_PAYLOAD, RECEIVER_SECRET, attempts, delivery, publish
 from tests.outbox.receiver import Answer, Receiver, Slow
 
@@ -242,7 +243,7 @@ async def test_a_crashed_workers_claims_come_back_after_the_lease(
     (lost,) = await claim_due(runtime, batch=20, now=claimed_at)
     await runtime.db.dispose()
     # when a new worker process starts while the lease still holds, and again after it ran out
-    restarted = Runtime.build(settings)
+    restarted = build_runtime(settings)
     try:
         during_lease = await deliver_due(restarted, now=claimed_at + timedelta(seconds=1))
         lease_end = claimed_at + timedelta(seconds=lease_seconds(settings))
@@ -287,7 +288,7 @@ async def test_concurrent_workers_claim_disjoint_batches(
     # given ten due deliveries and two worker processes
     for n in range(10):
         await publish(runtime, f"k{n}")
-    other = Runtime.build(settings)
+    other = build_runtime(settings)
     try:
         # when both claim at once
         now = utcnow()

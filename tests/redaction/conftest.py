@@ -13,6 +13,7 @@ from govsvc.redaction import (
     RosterPerson,
     load_redaction_patterns,
 )
+from tests.conftest import SHARED
 
 POLICY_FILE = Path(__file__).resolve().parents[2] / "policies" / "redaction.yaml"
 
@@ -23,8 +24,9 @@ def patterns() -> RedactionPatterns:
 
 
 @pytest.fixture(scope="session")
-def engine(patterns: RedactionPatterns) -> RedactionEngine:
-    return RedactionEngine(patterns=patterns)
+def engine() -> RedactionEngine:
+    """The same engine the database tests' runtimes share (over POLICY_FILE)."""
+    return SHARED.engine()
 
 
 @pytest.fixture

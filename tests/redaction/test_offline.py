@@ -37,6 +37,7 @@ def no_network(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return attempts
 
 
+@pytest.mark.slow  # builds an engine of its own
 def test_building_and_using_an_engine_needs_no_network(
     no_network: list[str], patterns: RedactionPatterns
 ) -> None:

@@ -193,6 +193,7 @@ async def test_get_of_a_missing_version_raises_object_missing(backend: Backend) 
             await backend.store.delete_version(key, version_id)
 
 
+@pytest.mark.slow  # waits out retention
 async def test_same_bytes_under_two_keys_survive_deleting_one(backend: Backend) -> None:
     data = b"shared attachment"
     first = await backend.store.put("one/a.bin", chunks_of(data), retain_until=in_seconds(1.5))
@@ -250,6 +251,7 @@ async def test_retention_can_be_extended(backend: Backend) -> None:
         assert raw_head(backend, stored)["ObjectLockRetainUntilDate"] == extended.retain_until
 
 
+@pytest.mark.slow  # waits out retention
 async def test_legal_hold_blocks_delete_after_retention_passed(backend: Backend) -> None:
     stored = await backend.store.put(
         "held.txt", chunks_of(b"held"), retain_until=in_seconds(1.5), legal_hold=True
@@ -269,6 +271,7 @@ async def test_legal_hold_blocks_delete_after_retention_passed(backend: Backend)
         await read_all(backend.store, stored.key, stored.version_id)
 
 
+@pytest.mark.slow  # waits out retention
 async def test_delete_works_once_retention_passed_without_hold(backend: Backend) -> None:
     stored = await backend.store.put("brief.txt", chunks_of(b"x"), retain_until=in_seconds(1.5))
     held = await backend.store.set_legal_hold(stored.key, stored.version_id, True)

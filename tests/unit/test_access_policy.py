@@ -47,7 +47,7 @@ TREE = {
     LAB: (None, "lab"),
 }
 
-# Every resource type and action the code asks about (and one it never does: delete).
+# The organisation, incidents and the audit log, with their actions (and one never asked: delete).
 RESOURCES = ["business_unit", "service", "team", "person", "incident", "audit_event", "grant"]
 ACTIONS = [
     "read",
@@ -60,6 +60,61 @@ ACTIONS = [
     "manage",
     "delete",
 ]
+# Every other resource type policy.csv names (status updates are read per audience), and the
+# actions it names for them; `test_the_table_covers_every_resource_type_and_action` checks.
+AUDIENCES = ["public", "customer", "internal", "executive", "regulator"]
+MORE_RESOURCES = [
+    "evidence",
+    "legal_hold",
+    "disposition",
+    "control_mapping",
+    "audit_pack",
+    "post_mortem",
+    *(f"status_update.{audience}" for audience in AUDIENCES),
+]
+MORE_ACTIONS = [
+    "record_regulatory",
+    "extend_retention",
+    "shred",
+    "place",
+    "lift",
+    "decide",
+    "write",
+    "publish",
+    "approve",
+    "read_draft",
+]
+# What the code asks about that no line of policy.csv names: only admin's wildcard allows it.
+ADMIN_ONLY = [
+    ("manage", "customer"),
+    ("manage", "template"),
+    ("manage", "token"),
+    ("manage", "webhook"),
+    ("read", "webhook"),
+    ("run", "retention_sweep"),
+]
+
+
+def _policy_lines() -> list[tuple[str, str, str, str]]:
+    """(role, resource type, action, sensitivity) of every `p` line of policy.csv."""
+    lines = []
+    for line in (POLICIES / "policy.csv").read_text().splitlines():
+        fields = [field.strip() for field in line.split(",")]
+        if fields[0] == "p":
+            role, _unit, resource, action, sensitivity = fields[1:]
+            lines.append((role, resource, action, sensitivity))
+    return lines
+
+
+# Every question worth asking, as (resource type, action): the organisation's and incidents'
+# above, crossed; each pair a line of policy.csv names; and the admin-only ones. The model
+# matches types and actions exactly (or admin's "*"), so no other question can be answered yes
+# for anyone but admin.
+ALL_QUESTIONS = sorted(
+    {(resource, action) for resource in RESOURCES for action in ACTIONS}
+    | {(resource, action) for _, resource, action, _ in _policy_lines() if resource != "*"}
+    | {(resource, action) for action, resource in ADMIN_ONLY}
+)
 
 
 ALL_ROLES = {
@@ -120,6 +175,7 @@ RULES: list[Rule] = [
     Rule("viewer", "read", "incident", CONFIDENTIAL, False),
     Rule("viewer", "create", "incident", INTERNAL, False),
     Rule("viewer", "update", "incident", INTERNAL, False),
+    Rule("viewer", "dispute", "incident", INTERNAL, False),
     Rule("viewer", "read", "audit_event", INTERNAL, False),
     Rule("viewer", "read", "grant", INTERNAL, False),
     Rule("viewer", "manage", "service", INTERNAL, False),
@@ -138,6 +194,8 @@ RULES: list[Rule] = [
     # incident_commander: everything a responder may, up to restricted, and settles severities
     Rule("incident_commander", "read", "incident", RESTRICTED, True),
     Rule("incident_commander", "update", "incident", RESTRICTED, True),
+    Rule("incident_commander", "create", "incident", RESTRICTED, True),
+    Rule("incident_commander", "classify", "incident", RESTRICTED, True),
     Rule("incident_commander", "override_severity", "incident", RESTRICTED, True),
     Rule("incident_commander", "resolve_dispute", "incident", RESTRICTED, True),
     Rule("incident_commander", "dispute", "incident", RESTRICTED, True),
@@ -185,11 +243,197 @@ RULES: list[Rule] = [
     Rule("alert_source", "update", "incident", INTERNAL, False),
     Rule("alert_source", "read", "business_unit", INTERNAL, False),  # not a viewer
     Rule("alert_source", "read", "person", INTERNAL, False),
+    Rule("alert_source", "read", "team", INTERNAL, False),
     # status_publisher (a machine): reads services, nothing else
     Rule("status_publisher", "read", "service", INTERNAL, True),
     Rule("status_publisher", "read", "service", CONFIDENTIAL, False),
     Rule("status_publisher", "read", "incident", INTERNAL, False),
     Rule("status_publisher", "read", "business_unit", INTERNAL, False),
+    # --- evidence: responders and commanders collect it; compliance, audit and legal read it;
+    # only compliance and legal extend its retention or shred it
+    Rule("admin", "shred", "evidence", RESTRICTED, True),
+    Rule("responder", "read", "evidence", CONFIDENTIAL, True),
+    Rule("responder", "read", "evidence", RESTRICTED, False),
+    Rule("responder", "create", "evidence", CONFIDENTIAL, True),
+    Rule("responder", "create", "evidence", RESTRICTED, False),
+    Rule("responder", "shred", "evidence", INTERNAL, False),
+    Rule("incident_commander", "read", "evidence", RESTRICTED, True),
+    Rule("incident_commander", "create", "evidence", RESTRICTED, True),
+    Rule("incident_commander", "extend_retention", "evidence", INTERNAL, False),
+    Rule("incident_commander", "shred", "evidence", INTERNAL, False),
+    Rule("comms_lead", "read", "evidence", INTERNAL, True),
+    Rule("comms_lead", "read", "evidence", CONFIDENTIAL, False),
+    Rule("comms_lead", "create", "evidence", INTERNAL, False),
+    Rule("compliance_officer", "read", "evidence", RESTRICTED, True),
+    Rule("compliance_officer", "create", "evidence", RESTRICTED, True),
+    Rule("compliance_officer", "extend_retention", "evidence", RESTRICTED, True),
+    Rule("compliance_officer", "shred", "evidence", RESTRICTED, True),
+    Rule("auditor", "read", "evidence", RESTRICTED, True),
+    Rule("auditor", "create", "evidence", INTERNAL, False),
+    Rule("auditor", "extend_retention", "evidence", INTERNAL, False),
+    Rule("auditor", "shred", "evidence", INTERNAL, False),
+    Rule("legal", "read", "evidence", RESTRICTED, True),
+    Rule("legal", "extend_retention", "evidence", RESTRICTED, True),
+    Rule("legal", "shred", "evidence", RESTRICTED, True),
+    Rule("legal", "create", "evidence", INTERNAL, False),
+    Rule("executive", "read", "evidence", INTERNAL, False),
+    Rule("viewer", "read", "evidence", INTERNAL, False),
+    Rule("alert_source", "create", "evidence", INTERNAL, False),
+    Rule("status_publisher", "read", "evidence", INTERNAL, False),
+    # --- legal holds: legal places and lifts them; compliance and audit may see them
+    Rule("admin", "lift", "legal_hold", RESTRICTED, True),
+    Rule("legal", "place", "legal_hold", RESTRICTED, True),
+    Rule("legal", "lift", "legal_hold", RESTRICTED, True),
+    Rule("legal", "read", "legal_hold", RESTRICTED, True),
+    Rule("compliance_officer", "read", "legal_hold", RESTRICTED, True),
+    Rule("compliance_officer", "place", "legal_hold", INTERNAL, False),
+    Rule("compliance_officer", "lift", "legal_hold", INTERNAL, False),
+    Rule("auditor", "read", "legal_hold", RESTRICTED, True),
+    Rule("auditor", "place", "legal_hold", INTERNAL, False),
+    Rule("incident_commander", "read", "legal_hold", INTERNAL, False),
+    Rule("incident_commander", "place", "legal_hold", INTERNAL, False),
+    Rule("responder", "read", "legal_hold", INTERNAL, False),
+    Rule("viewer", "read", "legal_hold", INTERNAL, False),
+    # --- disposition records: kept for compliance and audit only
+    Rule("admin", "read", "disposition", RESTRICTED, True),
+    Rule("compliance_officer", "read", "disposition", RESTRICTED, True),
+    Rule("auditor", "read", "disposition", RESTRICTED, True),
+    Rule("legal", "read", "disposition", INTERNAL, False),
+    Rule("incident_commander", "read", "disposition", INTERNAL, False),
+    Rule("viewer", "read", "disposition", INTERNAL, False),
+    # --- control mappings: compliance and incident commanders decide what applies
+    Rule("admin", "decide", "control_mapping", RESTRICTED, True),
+    Rule("compliance_officer", "decide", "control_mapping", RESTRICTED, True),
+    Rule("incident_commander", "decide", "control_mapping", RESTRICTED, True),
+    Rule("responder", "decide", "control_mapping", INTERNAL, False),  # not inherited upwards
+    Rule("auditor", "decide", "control_mapping", INTERNAL, False),
+    Rule("legal", "decide", "control_mapping", INTERNAL, False),
+    # --- regulator notifications on an incident: commanders, compliance and legal
+    Rule("admin", "record_regulatory", "incident", RESTRICTED, True),
+    Rule("incident_commander", "record_regulatory", "incident", RESTRICTED, True),
+    Rule("compliance_officer", "record_regulatory", "incident", RESTRICTED, True),
+    Rule("legal", "record_regulatory", "incident", RESTRICTED, True),
+    Rule("responder", "record_regulatory", "incident", INTERNAL, False),
+    Rule("comms_lead", "record_regulatory", "incident", INTERNAL, False),
+    Rule("auditor", "record_regulatory", "incident", INTERNAL, False),
+    # --- audit packs: compliance officers and auditors assemble and read them
+    Rule("admin", "create", "audit_pack", RESTRICTED, True),
+    Rule("compliance_officer", "create", "audit_pack", RESTRICTED, True),
+    Rule("compliance_officer", "read", "audit_pack", RESTRICTED, True),
+    Rule("auditor", "create", "audit_pack", RESTRICTED, True),
+    Rule("auditor", "read", "audit_pack", RESTRICTED, True),
+    Rule("legal", "create", "audit_pack", INTERNAL, False),
+    Rule("legal", "read", "audit_pack", INTERNAL, False),
+    Rule("incident_commander", "create", "audit_pack", INTERNAL, False),
+    Rule("viewer", "read", "audit_pack", INTERNAL, False),
+    # --- post-mortems: written by responders, comms leads and commanders; approved by
+    # commanders and legal; published by comms leads and commanders
+    Rule("admin", "approve", "post_mortem", RESTRICTED, True),
+    Rule("responder", "read", "post_mortem", CONFIDENTIAL, True),
+    Rule("responder", "read", "post_mortem", RESTRICTED, False),
+    Rule("responder", "write", "post_mortem", CONFIDENTIAL, True),
+    Rule("responder", "publish", "post_mortem", INTERNAL, False),
+    Rule("responder", "approve", "post_mortem", INTERNAL, False),
+    Rule("comms_lead", "read", "post_mortem", CONFIDENTIAL, True),
+    Rule("comms_lead", "write", "post_mortem", CONFIDENTIAL, True),
+    Rule("comms_lead", "write", "post_mortem", RESTRICTED, False),
+    Rule("comms_lead", "publish", "post_mortem", CONFIDENTIAL, True),
+    Rule("comms_lead", "approve", "post_mortem", INTERNAL, False),
+    Rule("incident_commander", "read", "post_mortem", RESTRICTED, True),
+    Rule("incident_commander", "write", "post_mortem", RESTRICTED, True),
+    Rule("incident_commander", "approve", "post_mortem", RESTRICTED, True),
+    Rule("incident_commander", "publish", "post_mortem", RESTRICTED, True),
+    Rule("legal", "read", "post_mortem", RESTRICTED, True),
+    Rule("legal", "approve", "post_mortem", RESTRICTED, True),
+    Rule("legal", "write", "post_mortem", INTERNAL, False),
+    Rule("legal", "publish", "post_mortem", INTERNAL, False),
+    Rule("compliance_officer", "read", "post_mortem", RESTRICTED, True),
+    Rule("compliance_officer", "write", "post_mortem", INTERNAL, False),
+    Rule("auditor", "read", "post_mortem", RESTRICTED, True),
+    Rule("auditor", "approve", "post_mortem", INTERNAL, False),
+    Rule("executive", "read", "post_mortem", CONFIDENTIAL, True),
+    Rule("executive", "read", "post_mortem", RESTRICTED, False),
+    Rule("executive", "write", "post_mortem", INTERNAL, False),
+    Rule("viewer", "read", "post_mortem", INTERNAL, False),
+    Rule("alert_source", "read", "post_mortem", INTERNAL, False),
+    # --- status updates, per audience: `read` published ones, `read_draft` the rest, `write`
+    # (drafts are read by those who write or approve them; machines read none)
+    Rule("admin", "read_draft", "status_update.regulator", RESTRICTED, True),
+    Rule("viewer", "read", "status_update.public", RESTRICTED, True),
+    Rule("viewer", "read", "status_update.customer", RESTRICTED, True),
+    Rule("viewer", "read", "status_update.internal", INTERNAL, False),
+    Rule("viewer", "read", "status_update.executive", INTERNAL, False),
+    Rule("viewer", "read", "status_update.regulator", INTERNAL, False),
+    Rule("viewer", "read_draft", "status_update.public", INTERNAL, False),
+    Rule("viewer", "write", "status_update.public", INTERNAL, False),
+    Rule("responder", "read", "status_update.public", RESTRICTED, True),  # viewer's
+    Rule("responder", "read", "status_update.internal", RESTRICTED, True),
+    Rule("responder", "write", "status_update.internal", RESTRICTED, True),
+    Rule("responder", "read_draft", "status_update.internal", RESTRICTED, True),
+    Rule("responder", "read", "status_update.executive", INTERNAL, False),
+    Rule("responder", "read", "status_update.regulator", INTERNAL, False),
+    Rule("responder", "write", "status_update.public", INTERNAL, False),
+    Rule("responder", "write", "status_update.customer", INTERNAL, False),
+    Rule("responder", "write", "status_update.executive", INTERNAL, False),
+    Rule("responder", "read_draft", "status_update.public", INTERNAL, False),
+    Rule("responder", "read_draft", "status_update.customer", INTERNAL, False),
+    Rule("incident_commander", "read", "status_update.internal", RESTRICTED, True),  # responder's
+    Rule("incident_commander", "write", "status_update.internal", RESTRICTED, True),
+    Rule("incident_commander", "read", "status_update.executive", RESTRICTED, True),
+    Rule("incident_commander", "read", "status_update.regulator", RESTRICTED, True),
+    Rule("incident_commander", "write", "status_update.executive", RESTRICTED, True),
+    Rule("incident_commander", "write", "status_update.public", RESTRICTED, True),
+    Rule("incident_commander", "write", "status_update.customer", RESTRICTED, True),
+    Rule("incident_commander", "write", "status_update.regulator", RESTRICTED, True),
+    Rule("incident_commander", "read_draft", "status_update.executive", RESTRICTED, True),
+    Rule("incident_commander", "read_draft", "status_update.public", RESTRICTED, True),
+    Rule("incident_commander", "read_draft", "status_update.customer", RESTRICTED, True),
+    Rule("incident_commander", "read_draft", "status_update.regulator", RESTRICTED, True),
+    Rule("comms_lead", "read", "status_update.internal", RESTRICTED, True),
+    Rule("comms_lead", "read", "status_update.executive", RESTRICTED, True),
+    Rule("comms_lead", "read", "status_update.regulator", RESTRICTED, True),
+    *(
+        Rule("comms_lead", action, f"status_update.{audience}", RESTRICTED, True)
+        for action in ("write", "read_draft")
+        for audience in AUDIENCES
+    ),
+    Rule("executive", "read", "status_update.internal", RESTRICTED, True),
+    Rule("executive", "read", "status_update.executive", RESTRICTED, True),
+    Rule("executive", "read", "status_update.regulator", INTERNAL, False),
+    Rule("executive", "write", "status_update.executive", INTERNAL, False),
+    Rule("executive", "write", "status_update.internal", INTERNAL, False),
+    Rule("executive", "read_draft", "status_update.executive", INTERNAL, False),
+    Rule("compliance_officer", "read", "status_update.internal", RESTRICTED, True),
+    Rule("compliance_officer", "read", "status_update.regulator", RESTRICTED, True),
+    Rule("compliance_officer", "read", "status_update.executive", INTERNAL, False),
+    Rule("compliance_officer", "write", "status_update.regulator", INTERNAL, False),
+    Rule("compliance_officer", "read_draft", "status_update.regulator", INTERNAL, False),
+    Rule("auditor", "read", "status_update.internal", RESTRICTED, True),
+    Rule("auditor", "read", "status_update.executive", RESTRICTED, True),
+    Rule("auditor", "read", "status_update.regulator", RESTRICTED, True),
+    Rule("auditor", "read_draft", "status_update.regulator", INTERNAL, False),
+    Rule("auditor", "read_draft", "status_update.internal", INTERNAL, False),
+    Rule("legal", "read", "status_update.internal", RESTRICTED, True),
+    Rule("legal", "read", "status_update.regulator", RESTRICTED, True),
+    Rule("legal", "read_draft", "status_update.public", RESTRICTED, True),
+    Rule("legal", "read_draft", "status_update.customer", RESTRICTED, True),
+    Rule("legal", "read_draft", "status_update.regulator", RESTRICTED, True),
+    Rule("legal", "read", "status_update.executive", INTERNAL, False),
+    Rule("legal", "read_draft", "status_update.internal", INTERNAL, False),
+    Rule("legal", "write", "status_update.regulator", INTERNAL, False),
+    Rule("alert_source", "read", "status_update.public", INTERNAL, False),
+    Rule("status_publisher", "read", "status_update.public", INTERNAL, False),
+    Rule("status_publisher", "read", "status_update.customer", INTERNAL, False),
+    # --- what only admin may touch: customers, templates, tokens, webhooks, retention sweeps
+    *(Rule("admin", action, resource, INTERNAL, True) for action, resource in ADMIN_ONLY),
+    Rule("compliance_officer", "run", "retention_sweep", INTERNAL, False),
+    Rule("legal", "run", "retention_sweep", INTERNAL, False),
+    Rule("comms_lead", "manage", "template", INTERNAL, False),
+    Rule("comms_lead", "manage", "customer", INTERNAL, False),
+    Rule("auditor", "read", "webhook", INTERNAL, False),
+    Rule("incident_commander", "manage", "webhook", INTERNAL, False),
+    Rule("responder", "manage", "token", INTERNAL, False),
+    Rule("status_publisher", "read", "webhook", INTERNAL, False),
 ]
 
 
@@ -249,6 +493,37 @@ def test_the_table_covers_every_role_of_the_policy(policy: AccessPolicy) -> None
     # then every one is in the table, and the table names no other
     assert defined == ALL_ROLES
     assert tabled == defined
+
+
+def test_the_table_covers_every_resource_type_and_action_of_the_policy() -> None:
+    # given every resource type and action a line of policy.csv names (admin's wildcard aside)
+    named = {(resource, action) for _, resource, action, _ in _policy_lines() if resource != "*"}
+
+    # when
+    allowed = {(rule.resource, rule.action) for rule in RULES if rule.allowed}
+    refused = {(rule.resource, rule.action) for rule in RULES if not rule.allowed}
+
+    # then each pair is in the table both for a role that may and for one that may not
+    assert named - allowed == set()
+    assert named - refused == set()
+    assert {resource for resource, _ in named} == {*RESOURCES, *MORE_RESOURCES}
+    assert {action for _, action in named} <= {*ACTIONS, *MORE_ACTIONS}
+    # and what the table calls admin-only is named by no line indeed
+    assert named & {(resource, action) for action, resource in ADMIN_ONLY} == set()
+
+
+def test_the_table_shows_every_grant_of_every_role_and_a_refusal_of_each_role() -> None:
+    # given the (role, resource type, action) each line of policy.csv grants directly
+    granted = {(role, resource, action) for role, resource, action, _ in _policy_lines()}
+    granted.discard(("admin", "*", "*"))
+
+    # when
+    allowed = {(rule.role, rule.resource, rule.action) for rule in RULES if rule.allowed}
+    refused_roles = {rule.role for rule in RULES if not rule.allowed}
+
+    # then every grant is tabled as allowed, and every role but admin is refused something
+    assert granted - allowed == set()
+    assert refused_roles == ALL_ROLES - {"admin"}
 
 
 def test_a_grant_covers_grandchildren(policy: AccessPolicy) -> None:
@@ -344,8 +619,7 @@ def test_a_role_holds_everything_of_the_role_it_inherits(
     # given every (resource, action, sensitivity) the inherited role may act on
     facts = [
         (resource, action, sens.value)
-        for resource in RESOURCES
-        for action in ACTIONS
+        for resource, action in ALL_QUESTIONS
         for sens in Sensitivity
         if policy.allows(inherits, ANY_UNIT, resource, action, sens.value)
     ]
@@ -384,6 +658,21 @@ def test_read_only_roles_never_change_anything(policy: AccessPolicy, role: str) 
     assert granted == []
 
 
+@pytest.mark.parametrize("role", ["executive", "viewer"])
+def test_viewers_and_executives_only_ever_read(policy: AccessPolicy, role: str) -> None:
+    # when: every action other than read, on every resource type there is, at every level
+    granted = [
+        (resource, action, sens.value)
+        for resource, action in ALL_QUESTIONS
+        if action != "read"
+        for sens in Sensitivity
+        if policy.allows(role, ANY_UNIT, resource, action, sens.value)
+    ]
+
+    # then
+    assert granted == []
+
+
 @pytest.mark.parametrize(
     ("role", "expected"),
     [
@@ -405,8 +694,7 @@ def test_machine_roles_may_do_exactly_what_policy_csv_says(
     # when: everything the machine role may do, over every resource, action and level
     granted = {
         (resource, action, sens.value)
-        for resource in RESOURCES
-        for action in ACTIONS
+        for resource, action in ALL_QUESTIONS
         for sens in Sensitivity
         if policy.allows(role, ANY_UNIT, resource, action, sens.value)
     }

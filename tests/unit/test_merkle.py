@@ -223,6 +223,7 @@ def test_root_matches_the_reference_for_random_trees(size: int) -> None:
     assert got == cached == ref_mth(leaves)
 
 
+@pytest.mark.slow
 def test_a_million_leaf_root_is_quick_and_agrees_with_the_cached_tree() -> None:
     # given
     size = 1_000_000
@@ -391,6 +392,7 @@ def test_inclusion_proofs_in_larger_trees_match_the_reference(size: int) -> None
         assert verify_inclusion(leaves[index], index, size, proof, expected_root), index
 
 
+@pytest.mark.slow
 def test_with_the_root_kept_a_changed_size_passes_only_if_the_proof_has_the_same_shape() -> None:
     # A root does not state its tree's size: leaf 0 sits two left turns deep in trees of both
     # 3 and 4 leaves. The signed tree head binds size to root; proofs.check compares the sizes.
