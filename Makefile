@@ -15,7 +15,7 @@ PG_TEST_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/test
 HOST_PORT = $${GOVSVC_HOST:-127.0.0.1}:$${GOVSVC_PORT:-8000}
 
 .PHONY: setup setup-runtime serve test test-fast test-sqlite test-postgres lint schema lock clean \
-	browser graphiql-assets pdf-libs
+	browser graphiql-assets pdf-libs monitoring
 
 # Runtime: the venv, uv, the runtime pins and govsvc itself (editable). uv compiles what it
 # installs to bytecode, as pip does: left to the first import, every start would compile spaCy,
@@ -59,7 +59,7 @@ lint: setup
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-test: lint browser pdf-libs test-sqlite test-postgres
+test: lint browser monitoring pdf-libs test-sqlite test-postgres
 
 # The status page is checked in a real headless browser: Debian's Chromium, driven by Playwright
 # (which is told where it is, so it downloads no browser of its own).
@@ -67,6 +67,25 @@ browser:
 	@command -v chromium >/dev/null || { \
 		echo "installing Debian's chromium for the status-page browser test"; \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null; }
+
+# Alert ingestion is tested against the real monitoring stack, Debian's packages: Prometheus,
+# its Alertmanager and the blackbox exporter (tests/alerts/monitoring.py starts its own processes
+# on free ports). Without recommends: node-exporter would be one more daemon. Their postinst
+# scripts would start system services: a policy-rc.d answering 101 (action forbidden) is put in
+# place for the install when the machine has none, and removed after it.
+MONITORING_BINS := prometheus prometheus-alertmanager prometheus-blackbox-exporter
+MONITORING_PKGS := prometheus prometheus-alertmanager prometheus-blackbox-exporter
+monitoring:
+	@MISSING=; for BIN in $(MONITORING_BINS); do command -v $$BIN >/dev/null || MISSING=1; done; \
+	if [ -n "$$MISSING" ]; then \
+		echo "installing Debian's prometheus, alertmanager and blackbox exporter for the alert tests"; \
+		RC=/usr/sbin/policy-rc.d; OWN=; \
+		if [ ! -e $$RC ]; then printf '#!/bin/sh\nexit 101\n' > $$RC && chmod 755 $$RC && OWN=1; fi; \
+		INSTALL="apt-get install -y -q --no-install-recommends $(MONITORING_PKGS)"; \
+		DEBIAN_FRONTEND=noninteractive $$INSTALL >/dev/null 2>&1 || { \
+			apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive $$INSTALL >/dev/null; }; \
+		STATUS=$$?; if [ -n "$$OWN" ]; then rm -f $$RC; fi; exit $$STATUS; \
+	fi
 
 # Audit pack reports are printed to PDF by WeasyPrint, which needs Debian's Pango (and a font).
 pdf-libs:
