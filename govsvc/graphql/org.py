@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime
 from typing import Any, Self
 
@@ -15,7 +15,7 @@ from govsvc.graphql.context import Info
 from govsvc.graphql.org_errors import OrgError, OrgErrorCode
 from govsvc.graphql.relay import connection, decode_cursor, decode_id, decode_optional
 from govsvc.graphql.resolvers import load_nodes, mutate, read
-from govsvc.org import models
+from govsvc.org import dependencies, models
 from govsvc.org import service as org_service
 from govsvc.pagination import page_size
 from govsvc.sentinel import KEEP
@@ -114,6 +114,22 @@ class Service(relay.Node):
             return None
         team = await info.context.loader(org_service.teams_by_id).load(self.team_pk)
         return Team.from_model(team) if team else None
+
+    @strawberry.field(
+        description="The services this one depends on (upstream: their failure may cascade "
+        "to it), those you may read, by code."
+    )
+    async def depends_on(self, info: Info) -> list[Service]:
+        loader = info.context.loader(dependencies.dependencies_by_service, default=list)
+        return [Service.from_model(s) for s in await loader.load(self.id)]
+
+    @strawberry.field(
+        description="The services that depend on this one (downstream: its failure may "
+        "cascade to them), those you may read, by code."
+    )
+    async def dependents(self, info: Info) -> list[Service]:
+        loader = info.context.loader(dependencies.dependents_by_service, default=list)
+        return [Service.from_model(s) for s in await loader.load(self.id)]
 
     @classmethod
     async def resolve_nodes(
@@ -298,6 +314,14 @@ class ServiceUpdateInput:
     public_name: str | None = strawberry.UNSET
 
 
+@strawberry.input(
+    description="serviceId depends on dependsOnId: when the latter fails, the former may too."
+)
+class ServiceDependencyInput:
+    service_id: strawberry.ID
+    depends_on_id: strawberry.ID
+
+
 @strawberry.input
 class TeamCreateInput:
     code: str
@@ -478,6 +502,20 @@ class OrgMutation:
             ok=ServicePayload.of,
         )
 
+    @strawberry.mutation(
+        description="Record that a service depends on another; refused if it would make a cycle."
+    )
+    async def service_dependency_add(
+        self, info: Info, input: ServiceDependencyInput
+    ) -> ServicePayload:
+        return await _dependency(info, input, dependencies.add_dependency)
+
+    @strawberry.mutation(description="Forget that a service depends on another.")
+    async def service_dependency_remove(
+        self, info: Info, input: ServiceDependencyInput
+    ) -> ServicePayload:
+        return await _dependency(info, input, dependencies.remove_dependency)
+
     @strawberry.mutation
     async def team_create(self, info: Info, input: TeamCreateInput) -> TeamPayload:
         return await mutate(
@@ -555,6 +593,23 @@ class OrgMutation:
             lambda uc: org_service.create_machine(uc, handle=input.handle, name=input.name),
             ok=MachinePayload.of,
         )
+
+
+async def _dependency(
+    info: Info,
+    input: ServiceDependencyInput,
+    change: Callable[..., Awaitable[models.Service]],
+) -> ServicePayload:
+    return await mutate(
+        info,
+        ServicePayload,
+        lambda uc: change(
+            uc,
+            service_id=decode_id(input.service_id, "Service", field="serviceId"),
+            depends_on_id=decode_id(input.depends_on_id, "Service", field="dependsOnId"),
+        ),
+        ok=ServicePayload.of,
+    )
 
 
 async def _membership(info: Info, input: TeamMembershipInput, *, member: bool) -> TeamPayload:

@@ -15,6 +15,7 @@ class OrgErrorCode(Enum):
     INVALID = "INVALID"
     NOT_FOUND = "NOT_FOUND"
     ALREADY_EXISTS = "ALREADY_EXISTS"
+    CONFLICT = "CONFLICT"
 
 
 @strawberry.type(description="Why an organisation mutation refused its input.")

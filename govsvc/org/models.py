@@ -96,6 +96,26 @@ class Service(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class ServiceDependency(Base):
+    """`service_id` depends on `depends_on_id`: when the latter fails, the former may too.
+
+    The edges form a directed graph without cycles (refused on write, govsvc.org.dependencies),
+    which the alert correlation walks both ways to put a cascading failure into one incident."""
+
+    __tablename__ = "service_dependency"
+    __table_args__ = (
+        UniqueConstraint("service_id", "depends_on_id"),
+        CheckConstraint("service_id <> depends_on_id", name="not_self"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # No index of its own: the unique constraint's index leads with it.
+    service_id: Mapped[int] = mapped_column(ForeignKey("service.id"))
+    depends_on_id: Mapped[int] = mapped_column(ForeignKey("service.id"), index=True)
+    created_by: Mapped[str] = mapped_column(String(320))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class Customer(Base):
     """A customer of the organisation: its name never appears in any public text."""
 

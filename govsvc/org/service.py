@@ -221,8 +221,7 @@ async def update_service(
 ) -> Service:
     """Change a service's SLA or owner, or move it to another unit (as after a merger)."""
     session = uc.session
-    service = await get_service(session, uc.caller, service_id, field="id")
-    uc.caller.access.require("manage", "service", unit_id=service.business_unit_id)
+    service = await service_to_manage(session, uc.caller, service_id, field="id")
     before = _service_fields(service)
     if business_unit_id is not None and business_unit_id != service.business_unit_id:
         target = await get_business_unit(
@@ -288,6 +287,16 @@ async def get_service(
 ) -> Service:
     """A service the caller may read, or NotFound (forbidden and missing look the same)."""
     return await reads.one(session, caller, SERVICES, service_id, field=field)
+
+
+async def service_to_manage(
+    session: AsyncSession, caller: Caller, service_id: int, *, field: str
+) -> Service:
+    """A service the caller may change (its SLA, owner, unit, dependencies): NotFound if they
+    cannot see it, Forbidden if they see it but may not manage services in its unit."""
+    service = await get_service(session, caller, service_id, field=field)
+    caller.access.require("manage", "service", unit_id=service.business_unit_id)
+    return service
 
 
 async def list_services(uc: UseCase, *, size: int, after_id: int | None) -> Page[Service]:

@@ -246,6 +246,13 @@ async def world(gql: GraphQL, http: httpx.AsyncClient, admin_token: str, runtime
         {"i": {"name": f"{MARKER} Corporation"}},
     )
     bravo.ids["customer"] = customer["customer"]["id"]
+    # alpha's service depends on bravo's: alpha's readers must not see that end of the edge.
+    await _data(
+        gql,
+        "mutation($i: ServiceDependencyInput!) { serviceDependencyAdd(input: $i)"
+        f" {{ service {{ id }} {ERRORS} }} }}",
+        {"i": {"serviceId": alpha["service"], "dependsOnId": bravo["service"]}},
+    )
     await run_worker(runtime, once=True)  # builds the packs
     missing = {}
     for number, (kind, global_id) in enumerate(bravo.ids.items()):
@@ -649,6 +656,15 @@ MUTATION_INPUTS: dict[str, list[ArgBuilder]] = {
         _i(code="planted", name="x", businessUnitId="@unit", tier=1, availabilityTargetPct=99.9)
     ],
     "serviceUpdate": [_i(id="@service", name="renamed")],
+    "serviceDependencyAdd": [
+        _i(serviceId="@service", dependsOnId="~service"),
+        _i(serviceId="~service", dependsOnId="@service"),
+    ],
+    # alpha's service depends on bravo's (see `world`): removing it needs bravo's in sight.
+    "serviceDependencyRemove": [
+        _i(serviceId="@service", dependsOnId="~service"),
+        _i(serviceId="~service", dependsOnId="@service"),
+    ],
     "teamCreate": [_i(code="planted", name="x", businessUnitId="@unit")],
     "teamMemberAdd": [_i(teamId="@team", personId="@person")],
     "teamMemberRemove": [_i(teamId="@team", personId="@person")],

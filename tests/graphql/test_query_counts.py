@@ -58,3 +58,50 @@ async def test_statements_per_page_do_not_grow_with_the_page_size(
     # then
     assert small == large, "\n".join(s[:90] for s in sql_statements.statements)
     assert large <= 12
+
+
+SERVICES = """
+query($first: Int!) {
+  services(first: $first) {
+    edges { node {
+      code
+      dependsOn { code businessUnit { code } dependsOn { code } }
+      dependents { code owningTeam { code } }
+    } }
+  }
+}
+"""
+
+
+async def test_services_with_their_dependencies_take_the_same_statements_at_any_page_size(
+    gql: GraphQL, sql_statements: StatementCounter
+) -> None:
+    # given 20 services in two units, each depending on the two before it
+    group = await helpers.unit(gql, "group")
+    units = [await helpers.unit(gql, code, group) for code in ("payments", "retail")]
+    services = [await helpers.service(gql, f"svc-{n:02}", units[n % 2]) for n in range(20)]
+    for n, service_id in enumerate(services):
+        for before in services[max(0, n - 2) : n]:
+            await gql(
+                "mutation($i: ServiceDependencyInput!) { serviceDependencyAdd(input: $i)"
+                " { errors { code } } }",
+                {"i": {"serviceId": service_id, "dependsOnId": before}},
+            )
+
+    # when a small page and a large one are read with both directions, two levels deep
+    async def count(first: int) -> int:
+        sql_statements.reset()
+        data = await gql(SERVICES, {"first": first})
+        edges = data["services"]["edges"]
+        assert len(edges) == first
+        assert [s["code"] for s in edges[-1]["node"]["dependsOn"]] == [
+            f"svc-{first - 3:02}",
+            f"svc-{first - 2:02}",
+        ]
+        return sql_statements.count
+
+    small, large = await count(3), await count(20)
+
+    # then the statements do not grow with the page
+    assert small == large, "\n".join(s[:90] for s in sql_statements.statements)
+    assert large <= 10
