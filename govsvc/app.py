@@ -24,6 +24,7 @@ from govsvc.graphql.http import GraphQLEndpoint
 from govsvc.http_boundary import JsonErrorMiddleware, UrlTextGuard
 from govsvc.runtime import Runtime
 from govsvc.settings import Settings
+from govsvc.web.alerts import AlertEndpoints
 from govsvc.web.evidence import EvidenceEndpoints
 from govsvc.web.packs import PackEndpoints
 from govsvc.web.security_headers import SecurityHeadersMiddleware
@@ -69,6 +70,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> Starlette:
     evidence = EvidenceEndpoints(runtime, authenticator)
     audit_packs = PackEndpoints(runtime, authenticator)
     status_page = StatusPage(runtime)
+    alerts = AlertEndpoints(runtime, authenticator)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
@@ -107,6 +109,8 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> Starlette:
             Route("/evidence", evidence.upload, methods=["POST"]),
             Route("/evidence/{id}/content", evidence.download, methods=["GET"]),
             Route("/audit-packs/{id}/content", audit_packs.download, methods=["GET"]),
+            Route("/alerts/alertmanager", alerts.alertmanager, methods=["POST"]),
+            Route("/alerts/generic", alerts.generic, methods=["POST"]),
             Route("/status", status_page.html, methods=["GET"]),
             Route("/status.json", status_page.json, methods=["GET"]),
             Route("/status.atom", status_page.atom, methods=["GET"]),

@@ -1,5 +1,6 @@
 """Every table, imported in one place so Alembic and create_all see the whole schema."""
 
+from govsvc.alerts import models as alert_models
 from govsvc.audit import models as audit_models
 from govsvc.auth import models as auth_models
 from govsvc.comms import models as comms_models
@@ -15,6 +16,7 @@ from govsvc.outbox import models as outbox_models
 metadata = Base.metadata
 
 __all__ = [
+    "alert_models",
     "audit_models",
     "auth_models",
     "authz_models",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from govsvc.alerts.policy import AlertPolicies
 from govsvc.authz.policy import AccessPolicy
 from govsvc.comms.rules import CommsRules, load_comms_rules
 from govsvc.compliance.catalog import Catalog, load_catalog
@@ -23,6 +24,7 @@ class Policies:
     catalog: Catalog
     regimes: Regimes
     comms: CommsRules
+    alerts: AlertPolicies
 
     @classmethod
     def load(cls, directory: Path, controls: Path) -> Policies:
@@ -37,4 +39,5 @@ class Policies:
             catalog=load_catalog(controls, taxonomy_tags=taxonomy.tags),
             regimes=load_regimes(directory / "regimes.yaml"),
             comms=load_comms_rules(directory / "comms.yaml", access),
+            alerts=AlertPolicies.load(directory),
         )

@@ -101,6 +101,8 @@ class Settings(BaseSettings):
     audit_checkpoint_retention_days: int = Field(default=3650, ge=1)
     # Outbound webhooks (govsvc.outbox): the worker delivers due events every interval.
     worker_outbox_interval_seconds: int = Field(default=2, ge=1)
+    # Alerts: how often pending detections, flapping, storms and heartbeats are looked at.
+    worker_alert_interval_seconds: float = Field(default=5.0, gt=0)
     # One attempt may take at most connect + 2 x read (sending the body, reading the answer).
     outbox_connect_timeout_seconds: float = Field(default=10.0, gt=0)
     outbox_read_timeout_seconds: float = Field(default=10.0, gt=0)
@@ -131,6 +133,8 @@ class Settings(BaseSettings):
     live_poll_seconds: float = Field(default=1.0, gt=0, le=60)
     # Largest evidence upload accepted (bytes); the body streams, this only bounds abuse.
     evidence_max_bytes: int = Field(default=50 * 1024**3, ge=1)
+    # Largest alert payload accepted (bytes); Alertmanager batches of thousands fit in 8 MiB.
+    alert_max_bytes: int = Field(default=8 * 1024**2, ge=1024)
 
     @model_validator(mode="after")
     def _refuse_placeholders_outside_dev(self) -> Self:

@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from govsvc import leader, usecase
+from govsvc.alerts import detect, heartbeat, notify
 from govsvc.audit import checkpoints, tree_heads
 from govsvc.caller import Caller
 from govsvc.compliance import pack_jobs
@@ -53,6 +54,14 @@ def jobs(runtime: Runtime) -> list[Job]:
         # A build commits in steps (claim, progress, outcome): see pack_jobs.build_next.
         Job("audit pack build", settings.worker_pack_interval_seconds,
             lambda: usecase.run(runtime, caller, pack_jobs.build_next), exclusive=False),
+        # Alerts: pending detections (minimum durations, corroboration), calm flapping, storms
+        # that have ended, and sources whose heartbeat stopped.
+        Job(detect.PENDING_JOB, settings.worker_alert_interval_seconds,
+            lambda: usecase.run(runtime, caller, detect.evaluate_pending)),
+        Job(notify.STORM_JOB, settings.worker_alert_interval_seconds,
+            lambda: usecase.run(runtime, caller, notify.end_storms)),
+        Job(heartbeat.JOB, settings.worker_alert_interval_seconds,
+            lambda: usecase.run(runtime, caller, heartbeat.find_blind_sources)),
         Job("outbox delivery", settings.worker_outbox_interval_seconds,
             lambda: outbox_delivery.deliver_due(runtime), exclusive=False),
     ]  # fmt: skip

@@ -10,7 +10,9 @@ from typing import TYPE_CHECKING, Any, Self
 import strawberry
 from strawberry import relay
 
+from govsvc.alerts import queries as alert_queries
 from govsvc.authz.sensitivity import Sensitivity as SensitivityEnum
+from govsvc.graphql.alerts import Alert
 from govsvc.graphql.context import Info
 from govsvc.graphql.org import BusinessUnit, Person, Service, Team
 from govsvc.graphql.relay import (
@@ -326,6 +328,16 @@ class Incident(relay.Node):
     async def service(self, info: Info) -> Service | None:
         service = await info.context.loader(org_service.services_by_id).load(self.service_pk)
         return Service.from_model(service) if service else None
+
+    @strawberry.field(
+        description="The alerts that opened or joined it that you may read: probable upstream "
+        "causes first, then the one that opened it, then the rest."
+    )
+    async def alerts(self, info: Info) -> list[Alert]:
+        found = await info.context.loader(alert_queries.alerts_by_incident, default=list).load(
+            self.id
+        )
+        return [Alert.from_model(a) for a in found]
 
     @strawberry.field
     async def business_unit(self, info: Info) -> BusinessUnit | None:

@@ -9,6 +9,7 @@ from graphql import GraphQLError
 from strawberry import relay
 
 from govsvc.graphql.access import Grant
+from govsvc.graphql.alerts import Alert, AlertSilence
 from govsvc.graphql.audit import AuditEvent
 from govsvc.graphql.compliance import AuditPack
 from govsvc.graphql.context import Info
@@ -23,6 +24,8 @@ from govsvc.graphql.retention import LegalHold
 NODE_TYPES: dict[str, Any] = {
     cls.__name__: cls
     for cls in (
+        Alert,
+        AlertSilence,
         AuditEvent,
         AuditPack,
         BusinessUnit,

@@ -19,6 +19,7 @@ from strawberry.extensions.base_extension import SchemaExtension
 from strawberry.schema.config import StrawberryConfig
 
 from govsvc.graphql.access import AccessMutation, AccessQuery
+from govsvc.graphql.alerts import AlertMutation, AlertQuery
 from govsvc.graphql.audit import AuditQuery
 from govsvc.graphql.comms import CommsMutation, CommsQuery
 from govsvc.graphql.compliance import ComplianceMutation, ComplianceQuery
@@ -47,6 +48,7 @@ class Query(
     ComplianceQuery,
     OutboxQuery,
     AuditQuery,
+    AlertQuery,
 ):
     pass
 
@@ -61,6 +63,7 @@ class Mutation(
     RetentionMutation,
     ComplianceMutation,
     OutboxMutation,
+    AlertMutation,
 ):
     pass
 

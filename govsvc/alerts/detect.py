@@ -1,0 +1,269 @@
+"""From alerts to incidents: the detection rules decide (govsvc.alerts.detection), correlation
+joins an open incident of the same service or a dependent one, otherwise a classified incident
+opens and its page goes out (govsvc.alerts.notify). Runs for every payload and, for alerts still
+pending (minimum duration, corroboration), on the worker's tick."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import exists, or_, select
+
+from govsvc.alerts import notify
+from govsvc.alerts.detection import Decision, FiringSignal, Rule, SignalView
+from govsvc.alerts.models import Alert, AlertEvent, AlertStatus, Detection
+from govsvc.db import utcnow
+from govsvc.incidents import service as incident_service
+from govsvc.incidents.common import timeline_note
+from govsvc.incidents.models import Incident, IncidentStatus
+from govsvc.org import dependencies
+from govsvc.org.models import Service
+from govsvc.usecase import UseCase
+
+PENDING_JOB = "alert detection"
+OPEN = [
+    s.value for s in IncidentStatus if s not in (IncidentStatus.RESOLVED, IncidentStatus.CLOSED)
+]
+ACTOR = "alert detection"
+
+
+@dataclass(frozen=True)
+class ServiceInfo:
+    """What detection needs of a service, read without hydrating the ORM row."""
+
+    id: int
+    code: str
+    tier: int
+    business_unit_id: int
+
+
+def _view(alert: Alert, tier: int) -> SignalView:
+    return SignalView(
+        tier=tier,
+        severity=alert.severity,
+        perspective=alert.perspective,
+        labels=json.loads(alert.labels),
+        annotations=json.loads(alert.annotations),
+        fired_at=alert.fired_at,
+    )
+
+
+async def evaluate(
+    uc: UseCase,
+    alerts: Sequence[Alert],
+    *,
+    services_by_id: Mapping[int, ServiceInfo],
+    now: datetime,
+) -> int:
+    """Decide every firing, pending alert among `alerts`; the number of incidents opened."""
+    candidates = [
+        (a, services_by_id[a.service_id])
+        for a in alerts
+        if a.status == AlertStatus.FIRING.value
+        and a.detection == Detection.PENDING.value
+        and a.service_id is not None
+        and a.service_id in services_by_id
+    ]
+    if not candidates:
+        return 0
+    session = uc.session
+    await session.flush()
+    policy = uc.policies.alerts.detection.current
+    firing = await _firing_by_service(uc, {service.id for _, service in candidates})
+    system = uc.on_behalf(ACTOR)
+    opened_here: dict[int, Incident] = {}
+    silences: list[notify.ActiveSilence] | None = None
+    opened = 0
+    for alert, service in candidates:
+        decision = policy.decide(_view(alert, service.tier), firing.get(service.id, []), now=now)
+        alert.detection_version = decision.version
+        alert.detection_rule = decision.rule_id
+        if decision.state == "pending":
+            continue
+        if decision.state == "ignored" or decision.rule is None:
+            alert.detection = Detection.IGNORED.value
+            session.add(_event(alert, "ignored", decision.reason, now))
+            continue
+        incident = opened_here.get(service.id) or await _correlated(uc, service.id, now=now)
+        if incident is not None:
+            await _join(system, alert, service.id, incident, now=now)
+            continue
+        incident = await _open(system, alert, service, decision, decision.rule, now=now)
+        opened_here[service.id] = incident
+        opened += 1
+        if silences is None:
+            silences = await notify.active_silences(uc, now)
+        await notify.page(system, alert=alert, incident=incident, silences=silences, now=now)
+    return opened
+
+
+async def _firing_by_service(uc: UseCase, service_ids: set[int]) -> dict[int, list[FiringSignal]]:
+    rows = (
+        await uc.session.execute(
+            select(Alert.service_id, Alert.perspective, Alert.location).where(
+                Alert.service_id.in_(service_ids), Alert.status == AlertStatus.FIRING.value
+            )
+        )
+    ).all()
+    found: dict[int, list[FiringSignal]] = {}
+    for service_id, perspective, location in rows:
+        if service_id is not None:
+            found.setdefault(service_id, []).append(FiringSignal(perspective, location))
+    return found
+
+
+async def _correlated(uc: UseCase, service_id: int, *, now: datetime) -> Incident | None:
+    """An open incident this alert belongs with: same service first, then the nearest service
+    it depends on or that depends on it, active within the correlation window."""
+    settings = uc.policies.alerts.detection.current.version.correlation
+    related = await dependencies.related_services(
+        uc.session, service_id, max_hops=settings.max_hops
+    )
+    distance = {service_id: 0, **related}
+    since = now - timedelta(minutes=settings.window_minutes)
+    recent_alert = exists().where(Alert.incident_id == Incident.id, Alert.last_seen_at >= since)
+    candidates = (
+        (
+            await uc.session.execute(
+                select(Incident).where(
+                    Incident.service_id.in_(list(distance)),
+                    Incident.status.in_(OPEN),
+                    or_(Incident.created_at >= since, recent_alert),
+                )
+            )
+        )
+        .scalars()
+        .all()
+    )
+    if not candidates:
+        return None
+    return min(candidates, key=lambda i: (abs(distance[i.service_id]), i.id))
+
+
+async def _join(
+    uc: UseCase, alert: Alert, service_id: int, incident: Incident, *, now: datetime
+) -> None:
+    if service_id == incident.service_id:
+        relation = "same_service"
+    else:
+        related = await dependencies.related_services(uc.session, incident.service_id, max_hops=10)
+        relation = "upstream" if related.get(service_id, 0) > 0 else "downstream"
+    alert.incident_id = incident.id
+    alert.correlation = relation
+    alert.detection = Detection.INCIDENT.value
+    why = {
+        "same_service": "same service",
+        "upstream": "on a service it depends on: a probable upstream cause",
+        "downstream": "on a service that depends on it",
+    }[relation]
+    uc.session.add(_event(alert, "correlated", f"joined {incident.reference} ({why})", now))
+    uc.session.add(
+        timeline_note(
+            incident,
+            uc.caller,
+            "detection",
+            f"Alert {alert.rule_name} from {alert.source} joined ({why}): {alert.summary}"[:2000],
+            occurred_at=now,
+        )
+    )
+
+
+async def _open(
+    uc: UseCase,
+    alert: Alert,
+    service: ServiceInfo,
+    decision: Decision,
+    rule: Rule,
+    *,
+    now: datetime,
+) -> Incident:
+    policy = uc.policies.alerts.detection.current
+    facts = policy.facts(rule, _view(alert, service.tier), now=now)
+    incident = await incident_service.create_incident(
+        uc,
+        title=f"{alert.rule_name}: {alert.summary}"[:200],
+        service_id=service.id,
+        facts=incident_service.make_facts(**facts),
+        summary=(
+            f"Opened by detection rule {rule.id} (detection policy {decision.version})"
+            f" from alert {alert.rule_name} of source {alert.source}"
+            f" ({alert.perspective} perspective): {decision.reason}."
+        ),
+        detected_at=min(alert.fired_at, now),
+    )
+    alert.incident_id = incident.id
+    alert.correlation = "origin"
+    alert.detection = Detection.INCIDENT.value
+    uc.session.add(
+        _event(
+            alert,
+            "incident_opened",
+            f"{incident.reference} under detection rule {rule.id} v{decision.version}",
+            now,
+        )
+    )
+    return incident
+
+
+def _event(alert: Alert, kind: str, detail: str, now: datetime) -> AlertEvent:
+    return AlertEvent(
+        alert_id=alert.id,
+        kind=kind,
+        at=now,
+        detail=detail,
+        source=alert.source,
+        business_unit_id=alert.business_unit_id,
+    )
+
+
+async def evaluate_pending(uc: UseCase) -> int:
+    """The worker's look at alerts still pending: their minimum duration may have passed, or
+    corroboration arrived. Also clears flapping alerts that have calmed down."""
+    session = uc.session
+    now = utcnow()
+    pending = (
+        (
+            await session.execute(
+                select(Alert).where(
+                    Alert.status == AlertStatus.FIRING.value,
+                    Alert.detection == Detection.PENDING.value,
+                    Alert.service_id.is_not(None),
+                )
+            )
+        )
+        .scalars()
+        .all()
+    )
+    await _calm_flapping(uc, now)
+    if not pending:
+        return 0
+    rows = (
+        await session.execute(
+            select(Service.id, Service.code, Service.tier, Service.business_unit_id).where(
+                Service.id.in_({a.service_id for a in pending})
+            )
+        )
+    ).all()
+    services = {r.id: ServiceInfo(r.id, r.code, r.tier, r.business_unit_id) for r in rows}
+    return await evaluate(uc, pending, services_by_id=services, now=now)
+
+
+async def _calm_flapping(uc: UseCase, now: datetime) -> None:
+    window = uc.policies.alerts.detection.current.version.flapping.window_seconds
+    since = now - timedelta(seconds=window)
+    recent_change = exists().where(
+        AlertEvent.alert_id == Alert.id,
+        AlertEvent.kind.in_(("fired", "resolved")),
+        AlertEvent.at >= since,
+    )
+    calm = (
+        (await uc.session.execute(select(Alert).where(Alert.flapping.is_(True), ~recent_change)))
+        .scalars()
+        .all()
+    )
+    for alert in calm:
+        alert.flapping = False
+        uc.session.add(_event(alert, "stable", f"no state change for {window} s", now))

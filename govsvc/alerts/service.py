@@ -1,0 +1,75 @@
+"""What people do to alerts: acknowledge them (the time from firing to acknowledgement is
+kept) and mark them as noise (what `alertRuleNoise` ranks rules by)."""
+
+from __future__ import annotations
+
+from govsvc import validation
+from govsvc.alerts.models import Alert, AlertEvent, AlertStatus
+from govsvc.alerts.queries import alert_for
+from govsvc.audit.log import record
+from govsvc.db import utcnow
+from govsvc.errors import Conflict
+from govsvc.usecase import UseCase
+
+
+async def _audit(uc: UseCase, alert: Alert, action: str, payload: dict[str, object]) -> None:
+    await record(
+        uc.session,
+        uc.caller,
+        action,
+        resource_type="alert",
+        resource_id=alert.id,
+        payload={"source": alert.source, "fingerprint": alert.fingerprint, **payload},
+    )
+
+
+async def acknowledge(uc: UseCase, *, alert_id: int, note: str = "") -> Alert:
+    """Someone has seen this alert's current firing and is on it."""
+    note = validation.text(note, field="note", max_length=2000, allow_empty=True)
+    alert = await alert_for(uc, alert_id, "acknowledge")
+    if alert.status != AlertStatus.FIRING.value:
+        raise Conflict("the alert is resolved: there is nothing to acknowledge", field="alertId")
+    if alert.acknowledged_at is not None:
+        raise Conflict(
+            f"already acknowledged by {alert.acknowledged_by} at {alert.acknowledged_at:%H:%M:%S}Z",
+            field="alertId",
+        )
+    now = utcnow()
+    alert.acknowledged_at = now
+    alert.acknowledged_by = uc.caller.actor
+    alert.ack_seconds = max(0, int((now - alert.fired_at).total_seconds()))
+    uc.session.add(
+        AlertEvent(
+            alert_id=alert.id,
+            kind="acknowledged",
+            at=now,
+            detail=f"by {uc.caller.actor} after {alert.ack_seconds} s"
+            + (f": {note}" if note else ""),
+            source=alert.source,
+            business_unit_id=alert.business_unit_id,
+        )
+    )
+    await _audit(uc, alert, "alert.acknowledge", {"ack_seconds": alert.ack_seconds, "note": note})
+    return alert
+
+
+async def mark_noise(uc: UseCase, *, alert_id: int, reason: str) -> Alert:
+    """Record that this alert told nobody anything useful, and why (for tuning its rule)."""
+    reason = validation.text(reason, field="reason", max_length=2000)
+    alert = await alert_for(uc, alert_id, "mark_noise")
+    if alert.noise:
+        raise Conflict("already marked as noise", field="alertId")
+    alert.noise = True
+    alert.noise_reason = reason
+    uc.session.add(
+        AlertEvent(
+            alert_id=alert.id,
+            kind="noise",
+            at=utcnow(),
+            detail=f"by {uc.caller.actor}: {reason}",
+            source=alert.source,
+            business_unit_id=alert.business_unit_id,
+        )
+    )
+    await _audit(uc, alert, "alert.mark_noise", {"reason": reason})
+    return alert

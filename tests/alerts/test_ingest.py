@@ -1,0 +1,111 @@
+"""Alertmanager's webhook into incidents: recorded payloads posted as Alertmanager posts them."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+from sqlalchemy import func, select
+
+from govsvc.audit.models import AuditEvent
+from govsvc.runtime import Runtime
+from tests.alerts.helpers import alert, alerts, batch, fixture, post
+from tests.conftest import GraphQL
+
+
+async def _audit_count(runtime: Runtime) -> int:
+    async with runtime.db.read() as session:
+        return int(
+            (await session.execute(select(func.count()).select_from(AuditEvent))).scalar_one()
+        )
+
+
+async def test_a_recorded_firing_payload_opens_one_classified_incident(
+    http: httpx.AsyncClient, gql: GraphQL, ops: dict[str, str]
+) -> None:
+    # given the payload Alertmanager sent when the synthetic check of portal failed
+    body = fixture("firing")
+    # when it is posted with the machine's token
+    response = await post(http, ops["token"], body)
+    # then one alert is recorded and, portal being tier 1 and the signal critical, one incident
+    assert response.status_code == 200, response.text
+    answer = response.json()
+    assert (answer["new"], answer["incidentsOpened"], answer["replayed"]) == (1, 1, False)
+    (found,) = await alerts(gql)
+    assert found["ruleName"] == "SyntheticCheckFailed"
+    assert found["fingerprint"] == body["alerts"][0]["fingerprint"]
+    assert (found["perspective"], found["location"], found["service"]["code"]) == (
+        "SYNTHETIC",
+        "lab-1",
+        "portal",
+    )
+    assert (found["detection"], found["detectionRule"], found["detectionVersion"]) == (
+        "INCIDENT",
+        "tier1-critical",
+        "2026.1",
+    )
+    assert found["correlation"] == "origin"
+    assert found["incident"]["classificationPolicyVersion"]
+    assert found["incident"]["severity"] in ("SEV1", "SEV2")
+    kinds = [e["kind"] for e in found["events"]]
+    assert kinds[:2] == ["fired", "incident_opened"] and "paged" in kinds
+    # the element exactly as received is on the alert, the whole body on the payload
+    assert json.loads(found["events"][0]["received"]) == body["alerts"][0]
+    raw = await gql("query($id: ID!) { receivedAlertPayload(id: $id) }", {"id": answer["payload"]})
+    assert json.loads(raw["receivedAlertPayload"]) == body
+
+
+async def test_replays_change_nothing_and_repeats_only_count(
+    http: httpx.AsyncClient, gql: GraphQL, ops: dict[str, str], runtime: Runtime
+) -> None:
+    body = fixture("firing")
+    first = await post(http, ops["token"], body)
+    audit_before = await _audit_count(runtime)
+    # when the same bytes come again (a retry), then nothing is recorded a second time
+    again = await post(http, ops["token"], body)
+    assert again.status_code == 200
+    assert again.json()["replayed"] is True
+    assert again.json()["payload"] == first.json()["payload"]
+    assert await _audit_count(runtime) == audit_before
+    # when Alertmanager repeats the notification (new bytes, same alert), it only counts
+    repeated = await post(http, ops["token"], json.dumps(body, indent=1).encode())
+    assert repeated.json()["repeats"] == 1 and repeated.json()["incidentsOpened"] == 0
+    (found,) = await alerts(gql)
+    assert found["count"] == 2
+    incidents = await gql("{ incidents(first: 10) { edges { node { id } } } }")
+    assert len(incidents["incidents"]["edges"]) == 1
+
+
+async def test_the_resolved_payload_resolves_the_alert(
+    http: httpx.AsyncClient, gql: GraphQL, ops: dict[str, str]
+) -> None:
+    await post(http, ops["token"], fixture("firing"))
+    response = await post(http, ops["token"], fixture("resolved"))
+    assert response.json()["resolved"] == 1
+    (found,) = await alerts(gql)
+    assert found["status"] == "RESOLVED"
+    assert [e["kind"] for e in found["events"]].count("resolved") == 1
+
+
+async def test_watchdog_is_a_heartbeat_not_an_alert(
+    http: httpx.AsyncClient, gql: GraphQL, ops: dict[str, str]
+) -> None:
+    response = await post(http, ops["token"], fixture("watchdog"))
+    assert response.status_code == 200, response.text
+    assert response.json()["alerts"] == []
+    sources = await gql("{ alertSources { name lastHeartbeatAt lastPayloadAt blindSince } }")
+    (am,) = [s for s in sources["alertSources"] if s["name"] == "alertmanager"]
+    assert am["lastHeartbeatAt"] and am["lastPayloadAt"] and am["blindSince"] is None
+
+
+async def test_unknown_labels_wait_unrouted_visible_to_administrators_only(
+    http: httpx.AsyncClient, gql: GraphQL, ops: dict[str, str]
+) -> None:
+    from tests.graphql import helpers
+
+    response = await post(http, ops["token"], batch(alert("DiskFull", service="no-such-service")))
+    assert response.json()["unrouted"] == 1 and response.json()["incidentsOpened"] == 0
+    (queued,) = await alerts(gql, unrouted=True)
+    assert queued["detection"] == "UNROUTED" and queued["service"] is None
+    _, responder = await helpers.person_with_token(gql, "r@x.test", "responder", ops["unit"])
+    assert await alerts(gql.as_(responder), unrouted=True) == []
