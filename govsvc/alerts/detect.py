@@ -59,6 +59,9 @@ async def evaluate(
     now: datetime,
 ) -> int:
     """Decide every firing, pending alert among `alerts`; the number of incidents opened."""
+    session = uc.session
+    await session.flush()
+    alerts = [*alerts, *await _waiting_beside(uc, alerts)]
     candidates = [
         (a, services_by_id[a.service_id])
         for a in alerts
@@ -69,8 +72,6 @@ async def evaluate(
     ]
     if not candidates:
         return 0
-    session = uc.session
-    await session.flush()
     policy = uc.policies.alerts.detection.current
     firing = await _firing_by_service(uc, {service.id for _, service in candidates})
     system = uc.on_behalf(ACTOR)
@@ -98,6 +99,23 @@ async def evaluate(
             silences = await notify.active_silences(uc, now)
         await notify.page(system, alert=alert, incident=incident, silences=silences, now=now)
     return opened
+
+
+async def _waiting_beside(uc: UseCase, alerts: Sequence[Alert]) -> list[Alert]:
+    """Pending alerts of the same services: a new signal may be the corroboration they wait
+    for, so they are decided together with it rather than at the worker's next tick."""
+    ids = {a.id for a in alerts}
+    services = {a.service_id for a in alerts if a.service_id is not None}
+    if not services:
+        return []
+    rows = await uc.session.execute(
+        select(Alert).where(
+            Alert.service_id.in_(services),
+            Alert.status == AlertStatus.FIRING.value,
+            Alert.detection == Detection.PENDING.value,
+        )
+    )
+    return [a for a in rows.scalars() if a.id not in ids]
 
 
 async def _firing_by_service(uc: UseCase, service_ids: set[int]) -> dict[int, list[FiringSignal]]:

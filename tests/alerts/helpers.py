@@ -35,7 +35,8 @@ async def machine_token(gql: GraphQL, handle: str, unit_id: str | None) -> str:
     )
     assert granted["grantCreate"]["errors"] == [], granted
     minted = await gql(
-        "mutation($i: ApiTokenCreateInput!) { apiTokenCreate(input: $i) { token errors { code } } }",
+        "mutation($i: ApiTokenCreateInput!) { apiTokenCreate(input: $i) {"
+        " token errors { code } } }",
         {"i": {"principalId": machine_id}},
     )
     return str(minted["apiTokenCreate"]["token"])
@@ -54,7 +55,7 @@ def alert(
     **labels: str,
 ) -> dict[str, Any]:
     """One alert element as Alertmanager writes it (the firing fixture's shape)."""
-    element = copy.deepcopy(fixture("firing")["alerts"][0])
+    element: dict[str, Any] = copy.deepcopy(fixture("firing")["alerts"][0])
     start = started or datetime.now(UTC) - timedelta(seconds=30)
     element["status"] = status
     element["labels"] = {

@@ -11,6 +11,7 @@ from govsvc.audit.models import AuditEvent
 from govsvc.runtime import Runtime
 from tests.alerts.helpers import alert, alerts, batch, fixture, post
 from tests.conftest import GraphQL
+from tests.graphql import helpers
 
 
 async def _audit_count(runtime: Runtime) -> int:
@@ -48,7 +49,8 @@ async def test_a_recorded_firing_payload_opens_one_classified_incident(
     assert found["incident"]["classificationPolicyVersion"]
     assert found["incident"]["severity"] in ("SEV1", "SEV2")
     kinds = [e["kind"] for e in found["events"]]
-    assert kinds[:2] == ["fired", "incident_opened"] and "paged" in kinds
+    assert kinds[:2] == ["fired", "incident_opened"]
+    assert "paged" in kinds
     # the element exactly as received is on the alert, the whole body on the payload
     assert json.loads(found["events"][0]["received"]) == body["alerts"][0]
     raw = await gql("query($id: ID!) { receivedAlertPayload(id: $id) }", {"id": answer["payload"]})
@@ -69,7 +71,7 @@ async def test_replays_change_nothing_and_repeats_only_count(
     assert await _audit_count(runtime) == audit_before
     # when Alertmanager repeats the notification (new bytes, same alert), it only counts
     repeated = await post(http, ops["token"], json.dumps(body, indent=1).encode())
-    assert repeated.json()["repeats"] == 1 and repeated.json()["incidentsOpened"] == 0
+    assert (repeated.json()["repeats"], repeated.json()["incidentsOpened"]) == (1, 0)
     (found,) = await alerts(gql)
     assert found["count"] == 2
     incidents = await gql("{ incidents(first: 10) { edges { node { id } } } }")
@@ -95,17 +97,18 @@ async def test_watchdog_is_a_heartbeat_not_an_alert(
     assert response.json()["alerts"] == []
     sources = await gql("{ alertSources { name lastHeartbeatAt lastPayloadAt blindSince } }")
     (am,) = [s for s in sources["alertSources"] if s["name"] == "alertmanager"]
-    assert am["lastHeartbeatAt"] and am["lastPayloadAt"] and am["blindSince"] is None
+    assert am["lastHeartbeatAt"]
+    assert am["lastPayloadAt"]
+    assert am["blindSince"] is None
 
 
 async def test_unknown_labels_wait_unrouted_visible_to_administrators_only(
     http: httpx.AsyncClient, gql: GraphQL, ops: dict[str, str]
 ) -> None:
-    from tests.graphql import helpers
-
     response = await post(http, ops["token"], batch(alert("DiskFull", service="no-such-service")))
-    assert response.json()["unrouted"] == 1 and response.json()["incidentsOpened"] == 0
+    assert (response.json()["unrouted"], response.json()["incidentsOpened"]) == (1, 0)
     (queued,) = await alerts(gql, unrouted=True)
-    assert queued["detection"] == "UNROUTED" and queued["service"] is None
+    assert queued["detection"] == "UNROUTED"
+    assert queued["service"] is None
     _, responder = await helpers.person_with_token(gql, "r@x.test", "responder", ops["unit"])
     assert await alerts(gql.as_(responder), unrouted=True) == []
