@@ -1,14 +1,17 @@
 """What people do to alerts: acknowledge them (the time from firing to acknowledgement is
-kept) and mark them as noise (what `alertRuleNoise` ranks rules by)."""
+kept), mark them as noise (what `alertRuleNoise` ranks rules by), and route one the routing
+rules could not place."""
 
 from __future__ import annotations
 
 from govsvc import validation
-from govsvc.alerts.models import Alert, AlertEvent, AlertStatus
+from govsvc.alerts import detect
+from govsvc.alerts.models import Alert, AlertEvent, AlertStatus, Detection
 from govsvc.alerts.queries import alert_for
 from govsvc.audit.log import record
 from govsvc.db import utcnow
 from govsvc.errors import Conflict
+from govsvc.org import service as org_service
 from govsvc.usecase import UseCase
 
 
@@ -72,4 +75,37 @@ async def mark_noise(uc: UseCase, *, alert_id: int, reason: str) -> Alert:
         )
     )
     await _audit(uc, alert, "alert.mark_noise", {"reason": reason})
+    return alert
+
+
+async def route_alert(uc: UseCase, *, alert_id: int, service_id: int) -> Alert:
+    """Place an unrouted alert on a service by hand (an administrator's act), then let
+    detection decide it as if it had been routed on arrival."""
+    alert = await alert_for(uc, alert_id, "route")
+    uc.caller.access.require_everywhere("route", "alert")
+    if alert.service_id is not None:
+        raise Conflict("the alert is already routed to a service", field="alertId")
+    service = await org_service.get_service(uc.session, uc.caller, service_id, field="serviceId")
+    now = utcnow()
+    alert.service_id = service.id
+    alert.business_unit_id = service.business_unit_id
+    alert.route = "manual"
+    alert.detection = (
+        Detection.PENDING.value
+        if alert.status == AlertStatus.FIRING.value
+        else Detection.RESOLVED.value
+    )
+    uc.session.add(
+        AlertEvent(
+            alert_id=alert.id,
+            kind="routed",
+            at=now,
+            detail=f"to {service.code} by {uc.caller.actor}",
+            source=alert.source,
+            business_unit_id=alert.business_unit_id,
+        )
+    )
+    await _audit(uc, alert, "alert.route", {"service": service.code})
+    info = detect.ServiceInfo(service.id, service.code, service.tier, service.business_unit_id)
+    await detect.evaluate(uc, [alert], services_by_id={service.id: info}, now=now)
     return alert

@@ -413,6 +413,12 @@ class AlertMarkNoiseInput:
     reason: str
 
 
+@strawberry.input
+class AlertRouteInput:
+    alert_id: strawberry.ID
+    service_id: strawberry.ID
+
+
 @strawberry.input(description="Name a service, label matchers, or both.")
 class AlertSilenceCreateInput:
     kind: str = strawberry.field(default="silence", description="silence or maintenance.")
@@ -450,6 +456,22 @@ class AlertMutation:
                 uc,
                 alert_id=decode_id(input.alert_id, "Alert", field="alertId"),
                 reason=input.reason,
+            ),
+            ok=AlertPayload.of,
+        )
+
+    @strawberry.mutation(
+        description="Place an unrouted alert on a service (administrators); detection then "
+        "decides it as if it had been routed on arrival."
+    )
+    async def alert_route(self, info: Info, input: AlertRouteInput) -> AlertPayload:
+        return await mutate(
+            info,
+            AlertPayload,
+            lambda uc: service.route_alert(
+                uc,
+                alert_id=decode_id(input.alert_id, "Alert", field="alertId"),
+                service_id=decode_id(input.service_id, "Service", field="serviceId"),
             ),
             ok=AlertPayload.of,
         )

@@ -112,3 +112,32 @@ async def test_unknown_labels_wait_unrouted_visible_to_administrators_only(
     assert queued["service"] is None
     _, responder = await helpers.person_with_token(gql, "r@x.test", "responder", ops["unit"])
     assert await alerts(gql.as_(responder), unrouted=True) == []
+
+
+async def test_an_administrator_routes_an_unrouted_alert_and_detection_decides_it(
+    http: httpx.AsyncClient, gql: GraphQL, ops: dict[str, str]
+) -> None:
+    await post(http, ops["token"], batch(alert("PortalDown", service="portal-legacy")))
+    (queued,) = await alerts(gql, unrouted=True)
+    route = (
+        "mutation($i: AlertRouteInput!) { alertRoute(input: $i) {"
+        " alert { detection route service { code } incident { id } } errors { code field } } }"
+    )
+    data = await gql(route, {"i": {"alertId": queued["id"], "serviceId": ops["portal"]}})
+    routed = data["alertRoute"]["alert"]
+    assert (routed["route"], routed["service"]["code"], routed["detection"]) == (
+        "manual",
+        "portal",
+        "INCIDENT",
+    )
+    assert routed["incident"]["id"]
+    again = await gql(route, {"i": {"alertId": queued["id"], "serviceId": ops["portal"]}})
+    assert again["alertRoute"]["errors"] == [{"code": "CONFLICT", "field": "alertId"}]
+    # a unit's own administrator does not see the unrouted queue, so cannot route from it
+    _, unit_admin = await helpers.person_with_token(gql, "ua@x.test", "admin", ops["unit"])
+    await post(http, ops["token"], batch(alert("Other", service="nowhere")))
+    (other,) = await alerts(gql, unrouted=True)
+    refused = await gql.as_(unit_admin)(
+        route, {"i": {"alertId": other["id"], "serviceId": ops["portal"]}}
+    )
+    assert refused["alertRoute"]["errors"] == [{"code": "NOT_FOUND", "field": "alertId"}]

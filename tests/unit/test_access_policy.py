@@ -71,6 +71,8 @@ MORE_RESOURCES = [
     "audit_pack",
     "post_mortem",
     *(f"status_update.{audience}" for audience in AUDIENCES),
+    "alert",
+    "alert_silence",
 ]
 MORE_ACTIONS = [
     "record_regulatory",
@@ -83,6 +85,9 @@ MORE_ACTIONS = [
     "publish",
     "approve",
     "read_draft",
+    "ingest",
+    "acknowledge",
+    "mark_noise",
 ]
 # What the code asks about that no line of policy.csv names: only admin's wildcard allows it.
 ADMIN_ONLY = [
@@ -92,6 +97,7 @@ ADMIN_ONLY = [
     ("manage", "webhook"),
     ("read", "webhook"),
     ("run", "retention_sweep"),
+    ("route", "alert"),
 ]
 
 
@@ -424,6 +430,34 @@ RULES: list[Rule] = [
     Rule("alert_source", "read", "status_update.public", INTERNAL, False),
     Rule("status_publisher", "read", "status_update.public", INTERNAL, False),
     Rule("status_publisher", "read", "status_update.customer", INTERNAL, False),
+    # --- alerts: machines send them; responders read, acknowledge and mark noise; commanders
+    # silence; compliance and audit read; viewers, executives and status publishers do not
+    Rule("alert_source", "ingest", "alert", INTERNAL, True),
+    Rule("alert_source", "read", "alert", INTERNAL, False),
+    Rule("alert_source", "acknowledge", "alert", INTERNAL, False),
+    Rule("status_publisher", "ingest", "alert", INTERNAL, False),
+    Rule("responder", "ingest", "alert", INTERNAL, False),
+    Rule("responder", "read", "alert", INTERNAL, True),
+    Rule("responder", "acknowledge", "alert", INTERNAL, True),
+    Rule("responder", "mark_noise", "alert", INTERNAL, True),
+    Rule("responder", "read", "alert_silence", INTERNAL, True),
+    Rule("responder", "write", "alert_silence", INTERNAL, False),
+    Rule("incident_commander", "write", "alert_silence", INTERNAL, True),
+    Rule("incident_commander", "acknowledge", "alert", INTERNAL, True),
+    Rule("compliance_officer", "read", "alert", INTERNAL, True),
+    Rule("compliance_officer", "acknowledge", "alert", INTERNAL, False),
+    Rule("compliance_officer", "read", "alert_silence", INTERNAL, True),
+    Rule("auditor", "read", "alert", INTERNAL, True),
+    Rule("auditor", "read", "alert_silence", INTERNAL, True),
+    Rule("auditor", "write", "alert_silence", INTERNAL, False),
+    Rule("viewer", "read", "alert", INTERNAL, False),
+    Rule("executive", "read", "alert", INTERNAL, False),
+    Rule("comms_lead", "acknowledge", "alert", INTERNAL, False),
+    Rule("legal", "read", "alert", INTERNAL, False),
+    Rule("viewer", "mark_noise", "alert", INTERNAL, False),
+    Rule("viewer", "read", "alert_silence", INTERNAL, False),
+    Rule("responder", "read", "alert", CONFIDENTIAL, False),
+    Rule("incident_commander", "route", "alert", INTERNAL, False),
     # --- what only admin may touch: customers, templates, tokens, webhooks, retention sweeps
     *(Rule("admin", action, resource, INTERNAL, True) for action, resource in ADMIN_ONLY),
     Rule("compliance_officer", "run", "retention_sweep", INTERNAL, False),
@@ -682,6 +716,7 @@ def test_viewers_and_executives_only_ever_read(policy: AccessPolicy, role: str) 
                 ("service", "read", "internal"),
                 ("incident", "create", "internal"),
                 ("incident", "read", "internal"),
+                ("alert", "ingest", "internal"),
             },
             id="alert_source",
         ),

@@ -34,6 +34,7 @@ DOMAINS: dict[str, list[str]] = {
     "OrgErrorCode": ["org"],
     "AccessErrorCode": ["grants"],
     "OutboxErrorCode": ["outbox"],
+    "AlertErrorCode": ["alerts"],
 }
 _BY_CLASS = {"Invalid": "INVALID", "NotFound": "NOT_FOUND", "AlreadyExists": "ALREADY_EXISTS"}
 _BY_CLASS["Conflict"] = "CONFLICT"
