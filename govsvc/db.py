@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, MetaData, event
+from sqlalchemy import DateTime, MetaData, event, text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -42,6 +42,23 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+# Serialization points among PostgreSQL advisory locks: arbitrary constants, one per thing that
+# must change one writer at a time. The second key of each lock is the schema's, so deployments
+# (or test runs) in other schemas of one database never wait for each other.
+AUDIT_CHAIN_LOCK = 0x6F76530A
+SERVICE_GRAPH_LOCK = 0x6F76530B
+ALERT_PIPELINE_LOCK = 0x6F76530C
+
+
+async def one_writer_at_a_time(session: AsyncSession, key: int) -> None:
+    """Hold `key` until the transaction ends. SQLite write transactions begin IMMEDIATE, so
+    they are one at a time already."""
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(
+            text("SELECT pg_advisory_xact_lock(:key, hashtext(current_schema()))"), {"key": key}
+        )
 
 
 class Base(DeclarativeBase):

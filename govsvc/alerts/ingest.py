@@ -23,7 +23,7 @@ from govsvc.alerts.signals import Signal
 from govsvc.alerts.sources import AlertSource
 from govsvc.audit.chain import canonical_json
 from govsvc.audit.log import record
-from govsvc.db import utcnow
+from govsvc.db import ALERT_PIPELINE_LOCK, one_writer_at_a_time, utcnow
 from govsvc.org.models import Service
 from govsvc.usecase import UseCase
 
@@ -54,6 +54,9 @@ async def ingest(
     """Record one accepted payload and everything it means; a byte-identical replay changes
     nothing but the source's liveness."""
     session = uc.session
+    # One payload at a time (Alertmanager in HA sends each notification from every replica):
+    # dedup, storm counts and incident opening read what the previous payload wrote.
+    await one_writer_at_a_time(session, ALERT_PIPELINE_LOCK)
     now = utcnow()
     digest = hashlib.sha256(body).hexdigest()
     beats = heartbeat.beats(source, signals)

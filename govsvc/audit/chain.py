@@ -8,17 +8,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from govsvc.audit.models import AuditEvent
-from govsvc.db import utcnow
+from govsvc.db import AUDIT_CHAIN_LOCK, one_writer_at_a_time, utcnow
 
 GENESIS_HASH = "0" * 64
-# An arbitrary constant naming the chain-head lock among PostgreSQL advisory locks; the second
-# key is the schema's, so deployments (or test runs) in other schemas of one database each
-# have their own chain and never wait for each other's.
-CHAIN_LOCK_KEY = 0x6F76530A
 
 
 def canonical_json(value: Any) -> str:
@@ -84,12 +80,8 @@ def hash_of(event: AuditEvent) -> str:
 
 
 async def _lock_chain_head(session: AsyncSession) -> None:
-    # SQLite write transactions already began IMMEDIATE (one writer at a time).
-    if session.get_bind().dialect.name == "postgresql":
-        await session.execute(
-            text("SELECT pg_advisory_xact_lock(:key, hashtext(current_schema()))"),
-            {"key": CHAIN_LOCK_KEY},
-        )
+    # A function of its own so bench/experiments/measure_audit_lock.py can time the wait.
+    await one_writer_at_a_time(session, AUDIT_CHAIN_LOCK)
 
 
 async def append(

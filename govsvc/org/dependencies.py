@@ -13,20 +13,18 @@ from collections import deque
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import or_, select, text
+from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from govsvc.audit.log import record
 from govsvc.caller import Caller
+from govsvc.db import SERVICE_GRAPH_LOCK, one_writer_at_a_time
 from govsvc.errors import AlreadyExists, Conflict, Invalid, NotFound
 from govsvc.org.models import BusinessUnit, Service, ServiceDependency
 from govsvc.org.service import SERVICES, get_service, service_to_manage, services_by_id
 from govsvc.usecase import UseCase
 
-# An arbitrary constant naming the dependency-graph lock among PostgreSQL advisory locks (the
-# audit chain's is 0x6F76530A); the second key is the schema's, as for the chain.
-GRAPH_LOCK_KEY = 0x6F76530B
 HIDDEN = "(a service you cannot see)"
 
 # ---------------------------------------------------------------------------- use cases
@@ -41,7 +39,8 @@ async def add_dependency(uc: UseCase, *, service_id: int, depends_on_id: int) ->
     session = uc.session
     service = await service_to_manage(session, uc.caller, service_id, field="serviceId")
     target = await get_service(session, uc.caller, depends_on_id, field="dependsOnId")
-    await _lock_graph(session)
+    # One change to the graph at a time: two edges added at once cannot close a cycle.
+    await one_writer_at_a_time(session, SERVICE_GRAPH_LOCK)
     edges = await _all_edges(session)
     if target.id in edges.get(service.id, set()):
         raise AlreadyExists(f"{service.code} already depends on {target.code}", field="dependsOnId")
@@ -95,16 +94,6 @@ async def remove_dependency(uc: UseCase, *, service_id: int, depends_on_id: int)
 def _refuse_self(service_id: int, depends_on_id: int) -> None:
     if service_id == depends_on_id:
         raise Invalid("a service cannot depend on itself", field="dependsOnId")
-
-
-async def _lock_graph(session: AsyncSession) -> None:
-    """Serialize changes to the graph, so two edges added at once cannot close a cycle between
-    them. SQLite write transactions already began IMMEDIATE (one writer at a time)."""
-    if session.get_bind().dialect.name == "postgresql":
-        await session.execute(
-            text("SELECT pg_advisory_xact_lock(:key, hashtext(current_schema()))"),
-            {"key": GRAPH_LOCK_KEY},
-        )
 
 
 async def _all_edges(session: AsyncSession) -> dict[int, set[int]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import httpx
@@ -141,3 +142,23 @@ async def test_an_administrator_routes_an_unrouted_alert_and_detection_decides_i
         route, {"i": {"alertId": other["id"], "serviceId": ops["portal"]}}
     )
     assert refused["alertRoute"]["errors"] == [{"code": "NOT_FOUND", "field": "alertId"}]
+
+
+async def test_two_alertmanager_replicas_sending_at_once_make_one_alert_and_one_incident(
+    http: httpx.AsyncClient, gql: GraphQL, ops: dict[str, str]
+) -> None:
+    # given the same notification from two replicas of an HA pair (bytes differ: receiver)
+    bodies = []
+    for replica in ("am-0", "am-1"):
+        body = fixture("firing")
+        body["receiver"] = f"govsvc-{replica}"
+        bodies.append(body)
+    # when both arrive at once, four times over
+    responses = await asyncio.gather(*(post(http, ops["token"], body) for body in bodies * 4))
+    # then one alert counted eight times, and one incident
+    assert {r.status_code for r in responses} == {200}
+    assert sum(r.json()["incidentsOpened"] for r in responses) == 1
+    (found,) = await alerts(gql)
+    assert found["count"] == 2  # six of the eight are byte-identical replays
+    incidents = await gql("{ incidents(first: 10) { edges { node { id } } } }")
+    assert len(incidents["incidents"]["edges"]) == 1
