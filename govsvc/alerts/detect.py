@@ -211,6 +211,7 @@ async def _open(
             f" ({alert.perspective} perspective): {decision.reason}."
         ),
         detected_at=min(alert.fired_at, now),
+        detection=(rule.id, decision.version),
     )
     alert.incident_id = incident.id
     alert.correlation = "origin"

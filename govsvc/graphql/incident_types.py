@@ -285,6 +285,12 @@ class Incident(relay.Node):
     severity_overridden: bool
     impact_kind: ImpactKind
     classification_policy_version: str
+    detection_rule: str | None = strawberry.field(
+        description="The detection rule that opened it from an alert; null if a person did."
+    )
+    detection_version: str | None = strawberry.field(
+        description="The version of policies/detection.yaml that rule belongs to."
+    )
     sensitivity: Sensitivity
     impact: Impact
     detected_at: datetime
@@ -306,6 +312,8 @@ class Incident(relay.Node):
             severity_overridden=i.severity_overridden,
             impact_kind=cls_.ImpactKind(i.impact_kind),
             classification_policy_version=i.classification_policy_version,
+            detection_rule=i.detection_rule,
+            detection_version=i.detection_version,
             sensitivity=SensitivityEnum(i.sensitivity),
             impact=Impact(
                 customers_affected=i.customers_affected,

@@ -46,6 +46,10 @@ class Incident(Base):
     impact_kind: Mapped[str] = mapped_column(String(16))
     classification_policy_version: Mapped[str] = mapped_column(String(32))
     severity_overridden: Mapped[bool] = mapped_column(default=False)
+    # The detection rule (and version of policies/detection.yaml) that opened it from an alert;
+    # NULL for an incident opened by a person.
+    detection_rule: Mapped[str | None] = mapped_column(String(100))
+    detection_version: Mapped[str | None] = mapped_column(String(32))
     # The impact facts the current classification was computed from.
     customers_affected: Mapped[int] = mapped_column(Integer, default=0)
     data_exposure: Mapped[str] = mapped_column(String(16), default="none")

@@ -170,8 +170,10 @@ async def create_incident(
     sensitivity: Sensitivity = Sensitivity.INTERNAL,
     tags: Sequence[str] = (),
     detected_at: datetime | None = None,
+    detection: tuple[str, str] | None = None,
 ) -> Incident:
-    """Open an incident on a service, classified under the current policy."""
+    """Open an incident on a service, classified under the current policy; `detection` is the
+    (rule, version) of policies/detection.yaml when a signal opened it."""
     title = validation.text(title, field="title")
     summary = validation.text(summary, field="summary", max_length=20_000, allow_empty=True)
     checked_tags = _tags(uc.policies, tags, field="tags")
@@ -195,6 +197,8 @@ async def create_incident(
         severity=result.severity.value,
         impact_kind=result.impact_kind.value,
         classification_policy_version=result.policy_version,
+        detection_rule=detection[0] if detection else None,
+        detection_version=detection[1] if detection else None,
     )
     _set_facts(incident, facts)
     session.add(incident)
@@ -245,6 +249,11 @@ async def create_incident(
                 "rule": result.rule_id,
                 "impact": plain(dataclasses.asdict(facts)),
                 "tags": checked_tags,
+                **(
+                    {"detection_rule": detection[0], "detection_version": detection[1]}
+                    if detection
+                    else {}
+                ),
             },
         )
     ).seq
