@@ -106,7 +106,8 @@ ALERT_FIELDS = (
     "id source fingerprint ruleName status severity perspective location summary"
     " detection detectionRule detectionVersion correlation count firings flapping"
     " ackSeconds acknowledgedBy noise route"
-    " service { code } incident { id reference severity classificationPolicyVersion }"
+    " service { code } incident { id reference severity classificationPolicyVersion"
+    " detectionRule detectionVersion }"
     " events { kind detail received }"
 )
 

@@ -48,6 +48,10 @@ async def test_a_recorded_firing_payload_opens_one_classified_incident(
     )
     assert found["correlation"] == "origin"
     assert found["incident"]["classificationPolicyVersion"]
+    assert (found["incident"]["detectionRule"], found["incident"]["detectionVersion"]) == (
+        "tier1-critical",
+        "2026.1",
+    )
     assert found["incident"]["severity"] in ("SEV1", "SEV2")
     kinds = [e["kind"] for e in found["events"]]
     assert kinds[:2] == ["fired", "incident_opened"]
