@@ -86,7 +86,7 @@ async def evaluate(
             continue
         if decision.state == "ignored" or decision.rule is None:
             alert.detection = Detection.IGNORED.value
-            session.add(_event(alert, "ignored", decision.reason, now))
+            session.add(AlertEvent.about(alert, "ignored", decision.reason, now))
             continue
         incident = opened_here.get(service.id) or await _correlated(uc, service.id, now=now)
         if incident is not None:
@@ -177,7 +177,9 @@ async def _join(
         "upstream": "on a service it depends on: a probable upstream cause",
         "downstream": "on a service that depends on it",
     }[relation]
-    uc.session.add(_event(alert, "correlated", f"joined {incident.reference} ({why})", now))
+    uc.session.add(
+        AlertEvent.about(alert, "correlated", f"joined {incident.reference} ({why})", now)
+    )
     uc.session.add(
         timeline_note(
             incident,
@@ -217,7 +219,7 @@ async def _open(
     alert.correlation = "origin"
     alert.detection = Detection.INCIDENT.value
     uc.session.add(
-        _event(
+        AlertEvent.about(
             alert,
             "incident_opened",
             f"{incident.reference} under detection rule {rule.id} v{decision.version}",
@@ -225,17 +227,6 @@ async def _open(
         )
     )
     return incident
-
-
-def _event(alert: Alert, kind: str, detail: str, now: datetime) -> AlertEvent:
-    return AlertEvent(
-        alert_id=alert.id,
-        kind=kind,
-        at=now,
-        detail=detail,
-        source=alert.source,
-        business_unit_id=alert.business_unit_id,
-    )
 
 
 async def evaluate_pending(uc: UseCase) -> int:
@@ -285,4 +276,4 @@ async def _calm_flapping(uc: UseCase, now: datetime) -> None:
     )
     for alert in calm:
         alert.flapping = False
-        uc.session.add(_event(alert, "stable", f"no state change for {window} s", now))
+        uc.session.add(AlertEvent.about(alert, "stable", f"no state change for {window} s", now))

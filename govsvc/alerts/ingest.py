@@ -241,16 +241,11 @@ def _route(uc: UseCase, alert: Alert, signal: Signal, services: dict[str, Servic
 def _event(
     alert: Alert, payload: AlertPayload, kind: str, now: datetime, signal: Signal
 ) -> AlertEvent:
-    return AlertEvent(
-        alert_id=alert.id,
-        payload_id=payload.id,
-        kind=kind,
-        at=now,
-        detail=signal.summary[:500],
-        received=signal.received,
-        source=alert.source,
-        business_unit_id=alert.business_unit_id,
-    )
+    """A firing or resolution, with the payload that said so and the element as received."""
+    event = AlertEvent.about(alert, kind, signal.summary[:500], now)
+    event.payload_id = payload.id
+    event.received = signal.received
+    return event
 
 
 async def _mark_flapping(uc: UseCase, changed: list[Alert], now: datetime) -> None:
@@ -277,13 +272,11 @@ async def _mark_flapping(uc: UseCase, changed: list[Alert], now: datetime) -> No
         if not alert.flapping and counts.get(alert.id, 0) >= policy.changes:
             alert.flapping = True
             uc.session.add(
-                AlertEvent(
-                    alert_id=alert.id,
-                    kind="flapping",
-                    at=now,
-                    detail=f"{counts[alert.id]} state changes within {policy.window_seconds} s:"
-                    " notifications stop until it is stable",
-                    source=alert.source,
-                    business_unit_id=alert.business_unit_id,
+                AlertEvent.about(
+                    alert,
+                    "flapping",
+                    f"{counts[alert.id]} state changes within {policy.window_seconds} s:"
+                    " pages stop until it is stable",
+                    now,
                 )
             )

@@ -123,6 +123,18 @@ class AlertEvent(Base):
     source: Mapped[str | None] = mapped_column(String(100))
     business_unit_id: Mapped[int | None] = mapped_column(Integer)
 
+    @classmethod
+    def about(cls, alert: Alert, kind: str, detail: str, at: datetime) -> AlertEvent:
+        """An entry in `alert`'s history, counted against its source and unit."""
+        return cls(
+            alert_id=alert.id,
+            kind=kind,
+            at=at,
+            detail=detail,
+            source=alert.source,
+            business_unit_id=alert.business_unit_id,
+        )
+
 
 class Silence(Base):
     """A silence or maintenance window: matching alerts are recorded, their pages not sent."""

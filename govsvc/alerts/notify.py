@@ -60,17 +60,6 @@ async def active_silences(uc: UseCase, now: datetime) -> list[ActiveSilence]:
     ]
 
 
-def _event(alert: Alert, kind: str, detail: str, now: datetime) -> AlertEvent:
-    return AlertEvent(
-        alert_id=alert.id,
-        kind=kind,
-        at=now,
-        detail=detail,
-        source=alert.source,
-        business_unit_id=alert.business_unit_id,
-    )
-
-
 async def page(
     uc: UseCase,
     *,
@@ -83,17 +72,19 @@ async def page(
     session = uc.session
     silence = next((s for s in silences if s.covers(alert)), None)
     if silence is not None:
-        session.add(_event(alert, "page_suppressed", f"{silence.kind} #{silence.id}", now))
+        session.add(
+            AlertEvent.about(alert, "page_suppressed", f"{silence.kind} #{silence.id}", now)
+        )
         return False
     if alert.flapping:
-        session.add(_event(alert, "page_suppressed", "flapping", now))
+        session.add(AlertEvent.about(alert, "page_suppressed", "flapping", now))
         return False
     storm = await _storm_for(uc, alert, incident, now)
     if storm is not None:
         storm.suppressed += 1
         storm.last_alert_at = now
         alert.storm_id = storm.id
-        session.add(_event(alert, "page_suppressed", f"storm #{storm.id}", now))
+        session.add(AlertEvent.about(alert, "page_suppressed", f"storm #{storm.id}", now))
         return False
     await enqueue(
         session,
@@ -110,7 +101,9 @@ async def page(
         },
         now=now,
     )
-    session.add(_event(alert, "paged", f"{incident.reference} on slack, teams, generic", now))
+    session.add(
+        AlertEvent.about(alert, "paged", f"{incident.reference} on slack, teams, generic", now)
+    )
     await session.flush()
     return True
 

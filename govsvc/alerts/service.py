@@ -42,14 +42,11 @@ async def acknowledge(uc: UseCase, *, alert_id: int, note: str = "") -> Alert:
     alert.acknowledged_by = uc.caller.actor
     alert.ack_seconds = max(0, int((now - alert.fired_at).total_seconds()))
     uc.session.add(
-        AlertEvent(
-            alert_id=alert.id,
-            kind="acknowledged",
-            at=now,
-            detail=f"by {uc.caller.actor} after {alert.ack_seconds} s"
-            + (f": {note}" if note else ""),
-            source=alert.source,
-            business_unit_id=alert.business_unit_id,
+        AlertEvent.about(
+            alert,
+            "acknowledged",
+            f"by {uc.caller.actor} after {alert.ack_seconds} s" + (f": {note}" if note else ""),
+            now,
         )
     )
     await _audit(uc, alert, "alert.acknowledge", {"ack_seconds": alert.ack_seconds, "note": note})
@@ -64,16 +61,7 @@ async def mark_noise(uc: UseCase, *, alert_id: int, reason: str) -> Alert:
         raise Conflict("already marked as noise", field="alertId")
     alert.noise = True
     alert.noise_reason = reason
-    uc.session.add(
-        AlertEvent(
-            alert_id=alert.id,
-            kind="noise",
-            at=utcnow(),
-            detail=f"by {uc.caller.actor}: {reason}",
-            source=alert.source,
-            business_unit_id=alert.business_unit_id,
-        )
-    )
+    uc.session.add(AlertEvent.about(alert, "noise", f"by {uc.caller.actor}: {reason}", utcnow()))
     await _audit(uc, alert, "alert.mark_noise", {"reason": reason})
     return alert
 
@@ -96,14 +84,7 @@ async def route_alert(uc: UseCase, *, alert_id: int, service_id: int) -> Alert:
         else Detection.RESOLVED.value
     )
     uc.session.add(
-        AlertEvent(
-            alert_id=alert.id,
-            kind="routed",
-            at=now,
-            detail=f"to {service.code} by {uc.caller.actor}",
-            source=alert.source,
-            business_unit_id=alert.business_unit_id,
-        )
+        AlertEvent.about(alert, "routed", f"to {service.code} by {uc.caller.actor}", now)
     )
     await _audit(uc, alert, "alert.route", {"service": service.code})
     info = detect.ServiceInfo(service.id, service.code, service.tier, service.business_unit_id)
