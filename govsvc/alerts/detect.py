@@ -88,7 +88,7 @@ async def evaluate(
             alert.detection = Detection.IGNORED.value
             session.add(AlertEvent.about(alert, "ignored", decision.reason, now))
             continue
-        incident = opened_here.get(service.id) or await _correlated(uc, service.id, now=now)
+        incident = opened_here.get(service.id) or await _correlated(uc, service, now=now)
         if incident is not None:
             await _join(system, alert, service.id, incident, now=now)
             continue
@@ -133,9 +133,12 @@ async def _firing_by_service(uc: UseCase, service_ids: set[int]) -> dict[int, li
     return found
 
 
-async def _correlated(uc: UseCase, service_id: int, *, now: datetime) -> Incident | None:
+async def _correlated(uc: UseCase, service: ServiceInfo, *, now: datetime) -> Incident | None:
     """An open incident this alert belongs with: same service first, then the nearest service
-    it depends on or that depends on it, active within the correlation window."""
+    it depends on or that depends on it, active within the correlation window. Only within the
+    service's own business unit: dependencies may cross units, incidents never merge across
+    them (each unit's record stays its own)."""
+    service_id = service.id
     settings = uc.policies.alerts.detection.current.version.correlation
     related = await dependencies.related_services(
         uc.session, service_id, max_hops=settings.max_hops
@@ -148,6 +151,7 @@ async def _correlated(uc: UseCase, service_id: int, *, now: datetime) -> Inciden
             await uc.session.execute(
                 select(Incident).where(
                     Incident.service_id.in_(list(distance)),
+                    Incident.business_unit_id == service.business_unit_id,
                     Incident.status.in_(OPEN),
                     or_(Incident.created_at >= since, recent_alert),
                 )

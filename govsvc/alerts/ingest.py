@@ -8,7 +8,7 @@ import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 
 from govsvc.alerts import detect, heartbeat
 from govsvc.alerts.detect import ServiceInfo
@@ -63,7 +63,9 @@ async def ingest(
     existing_payload = (
         await session.execute(
             select(AlertPayload.id).where(
-                AlertPayload.source == source.name, AlertPayload.sha256 == digest
+                AlertPayload.source == source.name,
+                AlertPayload.sha256 == digest,
+                AlertPayload.authenticated_as == authenticated_as[:400],
             )
         )
     ).scalar_one_or_none()
@@ -87,19 +89,13 @@ async def ingest(
     result = IngestResult(payload_id=payload.id, replayed=False)
 
     services = await _routable_services(uc)
-    known: dict[str, Alert] = {}
-    if alert_signals:
-        fingerprints = list({s.fingerprint for s in alert_signals})
-        rows = await session.execute(
-            select(Alert).where(Alert.source == source.name, Alert.fingerprint.in_(fingerprints))
-        )
-        known = {a.fingerprint: a for a in rows.scalars()}
+    known = await _known_alerts(uc, source, alert_signals, services, authenticated_as)
     happened: list[tuple[Alert, str, Signal]] = []
     changed: list[Alert] = []
     for signal in alert_signals:
         alert = known.get(signal.fingerprint)
         if alert is None:
-            alert = known[signal.fingerprint] = _new_alert(source, signal, now)
+            alert = known[signal.fingerprint] = _new_alert(source, signal, now, authenticated_as)
             _route(uc, alert, signal, services)
             session.add(alert)
             result.new += 1
@@ -170,12 +166,42 @@ async def _routable_services(uc: UseCase) -> dict[str, ServiceInfo]:
     }
 
 
-def _new_alert(source: AlertSource, signal: Signal, now: datetime) -> Alert:
+async def _known_alerts(
+    uc: UseCase,
+    source: AlertSource,
+    signals: list[Signal],
+    services: dict[str, ServiceInfo],
+    sender: str,
+) -> dict[str, Alert]:
+    """The alerts these signals repeat, among those the sender may touch: routed into a unit
+    it posts into, or unrouted and its own. Another unit's alert with the same fingerprint is
+    none of its business (and a new alert is made), so a sender can neither change nor learn
+    of it."""
+    if not signals:
+        return {}
+    units = {s.business_unit_id for s in services.values()}
+    rows = await uc.session.execute(
+        select(Alert)
+        .where(
+            Alert.source == source.name,
+            Alert.fingerprint.in_({s.fingerprint for s in signals}),
+            or_(
+                Alert.business_unit_id.in_(units),
+                and_(Alert.business_unit_id.is_(None), Alert.sender == sender),
+            ),
+        )
+        .order_by(Alert.id)
+    )
+    return {a.fingerprint: a for a in rows.scalars()}  # the newest wins
+
+
+def _new_alert(source: AlertSource, signal: Signal, now: datetime, sender: str) -> Alert:
     firing = signal.status is AlertStatus.FIRING
     fired = signal.starts_at if signal.starts_at and signal.starts_at <= now else now
     return Alert(
         source=source.name,
         fingerprint=signal.fingerprint,
+        sender=sender[:400],
         rule_name=signal.rule_name,
         status=signal.status.value,
         severity=signal.severity,

@@ -41,7 +41,9 @@ class AlertPayload(Base):
     """One request body exactly as a source sent it (bounded by GOVSVC_ALERT_MAX_BYTES)."""
 
     __tablename__ = "alert_payload"
-    __table_args__ = (UniqueConstraint("source", "sha256"),)
+    # A replay is the same bytes from the same sender; another sender's identical bytes are a
+    # payload of their own (so no sender learns what another sent).
+    __table_args__ = (UniqueConstraint("source", "sha256", "authenticated_as"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     source: Mapped[str] = mapped_column(String(100))
@@ -60,7 +62,9 @@ class Alert(Base):
 
     __tablename__ = "alert"
     __table_args__ = (
-        UniqueConstraint("source", "fingerprint"),
+        # Not unique: a fingerprint names one alert per sender's reach (govsvc.alerts.ingest),
+        # and payloads are taken one at a time, so two rows never race for one signal.
+        Index("ix_alert_source_fingerprint", "source", "fingerprint"),
         Index("ix_alert_unit_status", "business_unit_id", "status"),
         Index("ix_alert_service_status", "service_id", "status"),
     )
@@ -68,6 +72,9 @@ class Alert(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     source: Mapped[str] = mapped_column(String(100))
     fingerprint: Mapped[str] = mapped_column(String(200))
+    # Who sent it first ("token:machine:alertmanager", "hmac:uptime"): an unrouted alert is
+    # updated only by the sender that created it.
+    sender: Mapped[str] = mapped_column(String(400))
     rule_name: Mapped[str] = mapped_column(String(200))  # alertname, or the mapped rule
     status: Mapped[str] = mapped_column(String(16))
     severity: Mapped[str] = mapped_column(String(16))

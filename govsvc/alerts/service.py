@@ -11,6 +11,7 @@ from govsvc.alerts.queries import alert_for
 from govsvc.audit.log import record
 from govsvc.db import utcnow
 from govsvc.errors import Conflict
+from govsvc.incidents.common import unit_code_or_none
 from govsvc.org import service as org_service
 from govsvc.usecase import UseCase
 
@@ -22,6 +23,7 @@ async def _audit(uc: UseCase, alert: Alert, action: str, payload: dict[str, obje
         action,
         resource_type="alert",
         resource_id=alert.id,
+        unit=await unit_code_or_none(uc.session, alert.business_unit_id),
         payload={"source": alert.source, "fingerprint": alert.fingerprint, **payload},
     )
 

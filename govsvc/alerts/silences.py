@@ -17,6 +17,7 @@ from govsvc.alerts.queries import silences_visible
 from govsvc.audit.log import record
 from govsvc.db import utcnow
 from govsvc.errors import Conflict, Invalid, NotFound
+from govsvc.incidents.common import unit_code_or_none
 from govsvc.org import service as org_service
 from govsvc.usecase import UseCase
 
@@ -91,6 +92,7 @@ async def create_silence(
         "alert.silence_create",
         resource_type="alert_silence",
         resource_id=silence.id,
+        unit=await unit_code_or_none(uc.session, unit_id),
         payload={
             "kind": kind,
             "service_id": service_id,
@@ -127,6 +129,7 @@ async def cancel_silence(uc: UseCase, *, silence_id: int) -> Silence:
         "alert.silence_cancel",
         resource_type="alert_silence",
         resource_id=silence.id,
+        unit=await unit_code_or_none(uc.session, silence.business_unit_id),
         payload={"kind": silence.kind},
     )
     return silence

@@ -43,6 +43,11 @@ async def unit_code(session: AsyncSession, unit_id: int) -> str:
     ).scalar_one()
 
 
+async def unit_code_or_none(session: AsyncSession, unit_id: int | None) -> str | None:
+    """The unit's code for an audit event, or None for what belongs to no unit."""
+    return None if unit_id is None else await unit_code(session, unit_id)
+
+
 def timeline_note(
     incident: Incident, caller: Caller, kind: str, text: str, occurred_at: datetime | None = None
 ) -> TimelineEntry:

@@ -3,7 +3,7 @@ maintenance windows, storms, source heartbeats; the detection rule that opened a
 
 Revision ID: 0011
 Revises: 0010
-Create Date: 2026-12-08 00:22:58.665670
+Create Date: 2026-12-08 00:28:28.572997
 """
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ def upgrade() -> None:
     sa.Column('alert_count', sa.Integer(), nullable=False),
     sa.Column('received_at', sa.DateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_alert_payload')),
-    sa.UniqueConstraint('source', 'sha256', name=op.f('uq_alert_payload_source'))
+    sa.UniqueConstraint('source', 'sha256', 'authenticated_as', name=op.f('uq_alert_payload_source'))
     )
     with op.batch_alter_table('alert_payload', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_alert_payload_received_at'), ['received_at'], unique=False)
@@ -83,6 +83,7 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('source', sa.String(length=100), nullable=False),
     sa.Column('fingerprint', sa.String(length=200), nullable=False),
+    sa.Column('sender', sa.String(length=400), nullable=False),
     sa.Column('rule_name', sa.String(length=200), nullable=False),
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('severity', sa.String(length=16), nullable=False),
@@ -118,12 +119,12 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['incident_id'], ['incident.id'], name=op.f('fk_alert_incident_id_incident')),
     sa.ForeignKeyConstraint(['service_id'], ['service.id'], name=op.f('fk_alert_service_id_service')),
     sa.ForeignKeyConstraint(['storm_id'], ['alert_storm.id'], name=op.f('fk_alert_storm_id_alert_storm')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_alert')),
-    sa.UniqueConstraint('source', 'fingerprint', name=op.f('uq_alert_source'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_alert'))
     )
     with op.batch_alter_table('alert', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_alert_incident_id'), ['incident_id'], unique=False)
         batch_op.create_index('ix_alert_service_status', ['service_id', 'status'], unique=False)
+        batch_op.create_index('ix_alert_source_fingerprint', ['source', 'fingerprint'], unique=False)
         batch_op.create_index('ix_alert_unit_status', ['business_unit_id', 'status'], unique=False)
 
     op.create_table('alert_event',
@@ -164,6 +165,7 @@ def downgrade() -> None:
     op.drop_table('alert_event')
     with op.batch_alter_table('alert', schema=None) as batch_op:
         batch_op.drop_index('ix_alert_unit_status')
+        batch_op.drop_index('ix_alert_source_fingerprint')
         batch_op.drop_index('ix_alert_service_status')
         batch_op.drop_index(batch_op.f('ix_alert_incident_id'))
 

@@ -45,6 +45,7 @@ from govsvc.audit.models import AuditEvent
 from govsvc.graphql.schema import build_schema
 from govsvc.runtime import Runtime
 from govsvc.worker import run_worker
+from tests.alerts import helpers as alert_helpers
 from tests.conftest import GraphQL
 from tests.graphql import helpers
 
@@ -204,6 +205,79 @@ async def _seed_unit(gql: GraphQL, http: httpx.AsyncClient, token: str, code: st
     return unit
 
 
+async def _alert_machine(gql: GraphQL) -> tuple[str, str]:
+    """The `alertmanager` machine, without grants yet, and its token."""
+    machine = await gql(
+        "mutation($i: MachineCreateInput!) { machineCreate(input: $i) {"
+        " machine { id } errors { code } } }",
+        {"i": {"handle": "alertmanager", "name": "Alertmanager"}},
+    )
+    machine_id: str = machine["machineCreate"]["machine"]["id"]
+    minted = await gql(
+        "mutation($i: ApiTokenCreateInput!) { apiTokenCreate(input: $i) {"
+        " token errors { code } } }",
+        {"i": {"principalId": machine_id}},
+    )
+    return machine_id, minted["apiTokenCreate"]["token"]
+
+
+async def _grant(gql: GraphQL, principal_id: str, role: str, unit_id: str) -> str:
+    granted = await gql(
+        "mutation($i: GrantCreateInput!) { grantCreate(input: $i) {"
+        " grant { id } errors { code } } }",
+        {"i": {"principalId": principal_id, "role": role, "businessUnitId": unit_id}},
+    )
+    assert granted["grantCreate"]["errors"] == [], granted
+    grant_id: str = granted["grantCreate"]["grant"]["id"]
+    return grant_id
+
+
+async def _send_alert(
+    http: httpx.AsyncClient, token: str, name: str, service_code: str, mark: str
+) -> dict[str, Any]:
+    element = alert_helpers.alert(name, service=service_code, note=f"{mark} label")
+    element["annotations"] = {"summary": f"{mark} {name} on {service_code}"}
+    response = await alert_helpers.post(http, token, alert_helpers.batch(element))
+    assert response.status_code == 200, response.text
+    answer: dict[str, Any] = response.json()
+    return answer
+
+
+async def _seed_alerts(gql: GraphQL, http: httpx.AsyncClient, token: str, unit: Unit) -> None:
+    """A unit's alerts, posted as Alertmanager posts them by a machine sending into the unit:
+    one on a tier-1 service of the unit (it opens an incident), one naming no known service
+    (unrouted: no unit's, an administrator's of every unit), and a silence on the service."""
+    mark = f"{unit.code.upper()}-SECRET"
+    code = f"{unit.code}-edge"
+    unit.ids["alert_service"] = await helpers.service(gql, code, unit["unit"], tier=1)
+    routed = await _send_alert(http, token, "EdgeDown", code, mark)
+    assert (routed["new"], routed["unrouted"], routed["incidentsOpened"]) == (1, 0, 1), routed
+    (unit.ids["alert"],) = routed["alerts"]
+    unit.ids["payload"] = routed["payload"]
+    found = await gql(
+        "query($id: ID!) { node(id: $id) { ... on Alert { incident { id } } } }",
+        {"id": unit["alert"]},
+    )
+    unit.ids["alert_incident"] = found["node"]["incident"]["id"]
+    stray = await _send_alert(http, token, "DiskFull", f"{unit.code}-nowhere", mark)
+    assert stray["unrouted"] == 1, stray
+    (unit.ids["unrouted_alert"],) = stray["alerts"]
+    unit.ids["unrouted_payload"] = stray["payload"]
+    silence = await _data(
+        gql,
+        "mutation($i: AlertSilenceCreateInput!) { alertSilenceCreate(input: $i)"
+        f" {{ silence {{ id }} {ERRORS} }} }}",
+        {
+            "i": {
+                "serviceId": unit["alert_service"],
+                "endsAt": _ago(hours=-2),
+                "reason": f"{mark} maintenance",
+            }
+        },
+    )
+    unit.ids["silence"] = silence["silence"]["id"]
+
+
 @dataclass
 class World:
     alpha: Unit
@@ -238,6 +312,19 @@ ALL_ROLES = [
 async def world(gql: GraphQL, http: httpx.AsyncClient, admin_token: str, runtime: Runtime) -> World:
     alpha = await _seed_unit(gql, http, admin_token, "alpha")
     bravo = await _seed_unit(gql, http, admin_token, "bravo")
+    # The machine is the one policies/alert_sources.yaml names for the alertmanager source. It
+    # sends bravo's alerts while it holds alert_source in bravo, then only ever holds it in
+    # alpha: the machine intruder below.
+    machine_id, machine_token = await _alert_machine(gql)
+    in_bravo = await _grant(gql, machine_id, "alert_source", bravo["unit"])
+    await _seed_alerts(gql, http, machine_token, bravo)
+    revoked = await gql(
+        "mutation($i: GrantRevokeInput!) { grantRevoke(input: $i) { errors { code } } }",
+        {"i": {"id": in_bravo}},
+    )
+    assert revoked["grantRevoke"]["errors"] == [], revoked
+    await _grant(gql, machine_id, "alert_source", alpha["unit"])
+    await _seed_alerts(gql, http, machine_token, alpha)
     # The organisation's customer list is the administrators' alone: an intruder sees none.
     customer = await _data(
         gql,
@@ -267,22 +354,6 @@ async def world(gql: GraphQL, http: httpx.AsyncClient, admin_token: str, runtime
             {"i": {"principalId": intruder_id, "role": role, "businessUnitId": alpha["unit"]}},
         )
         assert granted["grantCreate"]["errors"] == [], (role, granted)
-    machine = await gql(
-        "mutation($i: MachineCreateInput!) { machineCreate(input: $i) {"
-        " machine { id } errors { code } } }",
-        {"i": {"handle": "alpha-alerts", "name": "Alpha alerts"}},
-    )
-    machine_id = machine["machineCreate"]["machine"]["id"]
-    await gql(
-        "mutation($i: GrantCreateInput!) { grantCreate(input: $i) { errors { code } } }",
-        {"i": {"principalId": machine_id, "role": "alert_source", "businessUnitId": alpha["unit"]}},
-    )
-    minted = await gql(
-        "mutation($i: ApiTokenCreateInput!) { apiTokenCreate(input: $i) {"
-        " token errors { code } } }",
-        {"i": {"principalId": machine_id}},
-    )
-    machine_token = minted["apiTokenCreate"]["token"]
     tokens = {"intruder": intruder_token, "machine": machine_token}
     intruders = {name: gql.as_(token) for name, token in tokens.items()}
     return World(alpha, bravo, missing, intruders, tokens)
@@ -380,6 +451,8 @@ def masked(body: Any) -> Any:
 
 # People and machines are one directory for the whole organisation, not a unit's objects.
 DIRECTORY_KINDS = {"person"}
+# Ids that are no node's: a payload as received is read by `receivedAlertPayload` alone.
+NOT_NODES = {"payload", "unrouted_payload"}
 
 
 def leaks(world: World, text: str) -> list[str]:
@@ -421,6 +494,7 @@ ArgBuilder = Callable[[World], dict[str, Any]]
 
 REASON = "a reason long enough to pass validation"
 PERIOD = {"periodStart": _ago(days=30), "periodEnd": _ago(hours=-1)}
+IN_A_DAY = _ago(days=-1)
 
 
 def _b(kind: str) -> ArgBuilder:
@@ -430,7 +504,11 @@ def _b(kind: str) -> ArgBuilder:
 # Per query: the argument sets that aim it at bravo (one call each). Plain lists take none.
 QUERY_ARGUMENTS: dict[str, list[ArgBuilder]] = {
     "node": [],  # tried per kind below
-    "nodes": [lambda w: {"ids": [v for k, v in w.bravo.ids.items() if k not in DIRECTORY_KINDS]}],
+    "nodes": [
+        lambda w: {
+            "ids": [v for k, v in w.bravo.ids.items() if k not in DIRECTORY_KINDS | NOT_NODES]
+        }
+    ],
     "businessUnits": [lambda w: {}],
     "services": [lambda w: {}],
     "teams": [lambda w: {}],
@@ -476,6 +554,19 @@ QUERY_ARGUMENTS: dict[str, list[ArgBuilder]] = {
         lambda w: {},
         lambda w: {"filter": {"resourceType": "incident"}},
     ],
+    "alerts": [
+        lambda w: {},
+        lambda w: {"serviceId": w.bravo["alert_service"]},
+        lambda w: {"unrouted": True},
+        lambda w: {"status": "FIRING", "source": "alertmanager"},
+    ],
+    "alertSilences": [lambda w: {}, lambda w: {"activeAt": _ago(minutes=-5)}],
+    "alertRuleNoise": [lambda w: {"since": _ago(days=1), "until": _ago(hours=-1)}],
+    "alertSources": [lambda w: {}],
+    "receivedAlertPayload": [
+        lambda w: {"id": w.bravo["payload"]},
+        lambda w: {"id": w.bravo["unrouted_payload"]},
+    ],
 }
 
 
@@ -506,9 +597,11 @@ async def test_node_of_any_bravo_object_is_null_like_a_made_up_one(world: World,
     assert isinstance(node, GraphQLInterfaceType)
     for kind, global_id in world.bravo.ids.items():
         type_name, _ = relay.from_base64(global_id)
+        if kind in DIRECTORY_KINDS | NOT_NODES:
+            continue
         type_ = SCHEMA.get_type(type_name)
         assert type_ is not None, type_name
-        if kind in DIRECTORY_KINDS or not isinstance(type_, GraphQLObjectType):
+        if not isinstance(type_, GraphQLObjectType):
             continue
         if not SCHEMA.is_sub_type(node, type_):
             continue
@@ -530,6 +623,13 @@ async def test_the_intruder_sees_their_own_unit(world: World) -> None:
         {"id": world.alpha["incident"]},
     )
     assert data["node"]["title"].startswith("ALPHA-SECRET")
+    seen = await world.intruders["intruder"](
+        "query($a: ID!, $s: ID!) { alert: node(id: $a) { ... on Alert { summary } }"
+        " silence: node(id: $s) { ... on AlertSilence { reason } } }",
+        {"a": world.alpha["alert"], "s": world.alpha["silence"]},
+    )
+    assert seen["alert"]["summary"].startswith("ALPHA-SECRET")
+    assert seen["silence"]["reason"].startswith("ALPHA-SECRET")
 
 
 # ---------------------------------------------------------------------------- HTTP routes
@@ -584,6 +684,98 @@ async def test_an_upload_into_bravo_looks_like_one_into_a_missing_incident(
     assert answers[0] == answers[1]
     assert answers[0][0] == 404
     assert await _audit_rows(runtime) == before
+
+
+@pytest.mark.slow  # builds two whole units (`world`)
+async def test_an_alert_from_alpha_naming_a_bravo_service_stays_unrouted_like_an_unknown_one(
+    world: World, http: httpx.AsyncClient, gql: GraphQL, runtime: Runtime
+) -> None:
+    """The alpha machine (alert_source in alpha) labels an alert with bravo's service code: it
+    must not land in bravo; it waits unrouted, answered exactly as for a code nobody has."""
+    before = await _audit_rows(runtime)
+    token = world.tokens["machine"]
+    answers = []
+    for n, code in enumerate(("bravo-edge", "no-such-service")):
+        element = alert_helpers.alert("Planted", service=code, fingerprint=f"planted-{n}")
+        response = await alert_helpers.post(http, token, alert_helpers.batch(element))
+        body = response.json()
+        assert response.status_code == 200, body
+        assert len(body["alerts"]) == 1
+        assert MARKER not in response.text
+        answers.append({k: v for k, v in body.items() if k not in {"payload", "alerts"}})
+    assert answers[0] == answers[1]
+    assert (answers[0]["new"], answers[0]["unrouted"], answers[0]["incidentsOpened"]) == (1, 1, 0)
+    planted = [a for a in await alert_helpers.alerts(gql) if a["ruleName"] == "Planted"]
+    assert len(planted) == 2
+    for found in planted:
+        assert (found["detection"], found["service"], found["incident"], found["route"]) == (
+            "UNROUTED",
+            None,
+            None,
+            None,
+        )
+    in_bravo = await alert_helpers.alerts(gql, serviceId=world.bravo["alert_service"])
+    assert [a["id"] for a in in_bravo] == [world.bravo["alert"]]
+    assert _in_bravo(world, (await _audit_rows(runtime))[len(before) :]) == []
+
+    # The generic route, as a source that does not list this machine: refused alike.
+    refusals = []
+    for code in ("bravo-edge", "no-such-service"):
+        check = {"monitor": "m", "region": "r", "message": "x", "state": "down"}
+        body = {"checks": [{**check, "tags": {"service": code}}]}
+        response = await alert_helpers.post(
+            http, token, body, path="/alerts/generic", source="uptime"
+        )
+        refusals.append((response.status_code, masked(response.json())))
+    assert refusals[0] == refusals[1]
+    assert refusals[0][0] == 403
+
+
+@pytest.mark.slow  # builds two whole units (`world`)
+async def test_an_alert_from_alpha_reusing_a_bravo_fingerprint_leaves_bravo_alone(
+    world: World, http: httpx.AsyncClient, gql: GraphQL
+) -> None:
+    (before,) = await alert_helpers.alerts(gql, serviceId=world.bravo["alert_service"])
+    element = alert_helpers.alert(
+        "EdgeDown", service="alpha-edge", status="resolved", fingerprint=before["fingerprint"]
+    )
+    response = await alert_helpers.post(http, world.tokens["machine"], alert_helpers.batch(element))
+    assert response.status_code == 200, response.text
+    assert world.bravo["alert"] not in response.json()["alerts"]
+    (after,) = await alert_helpers.alerts(gql, serviceId=world.bravo["alert_service"])
+    assert (after["status"], after["count"], after["summary"]) == (
+        before["status"],
+        before["count"],
+        before["summary"],
+    )
+
+
+@pytest.mark.slow  # builds two whole units (`world`)
+async def test_an_alert_from_alpha_on_a_service_depending_on_bravo_stays_out_of_bravo(
+    world: World, http: httpx.AsyncClient, gql: GraphQL
+) -> None:
+    front = await helpers.service(gql, "alpha-front", world.alpha["unit"], tier=1)
+    await _data(
+        gql,
+        "mutation($i: ServiceDependencyInput!) { serviceDependencyAdd(input: $i)"
+        f" {{ service {{ id }} {ERRORS} }} }}",
+        {"i": {"serviceId": front, "dependsOnId": world.bravo["alert_service"]}},
+    )
+    incident = (
+        "query($id: ID!) { node(id: $id) { ... on Incident {"
+        " reference latestTimeline(limit: 20) { text } } } }"
+    )
+    before = await gql(incident, {"id": world.bravo["alert_incident"]})
+    element = alert_helpers.alert("FrontDown", service="alpha-front")
+    response = await alert_helpers.post(http, world.tokens["machine"], alert_helpers.batch(element))
+    assert response.status_code == 200, response.text
+    (alert_id,) = response.json()["alerts"]
+    seen = await world.intruders["intruder"](
+        "query($id: ID!) { node(id: $id) { ... on Alert { incident { id } events { detail } } } }",
+        {"id": alert_id},
+    )
+    assert before["node"]["reference"] not in json.dumps(seen)
+    assert await gql(incident, {"id": world.bravo["alert_incident"]}) == before
 
 
 # ---------------------------------------------------------------------------- subscription
@@ -733,6 +925,32 @@ MUTATION_INPUTS: dict[str, list[ArgBuilder]] = {
         _i(name="planted", url="http://127.0.0.1:9/x", kind="generic", secret="s" * 32)
     ],
     "webhookDeliveryRetry": [_i(deliveryId="@update_internal")],
+    "alertAcknowledge": [_i(alertId="@alert"), _i(alertId="@unrouted_alert", note="x")],
+    "alertMarkNoise": [
+        _i(alertId="@alert", reason=REASON),
+        _i(alertId="@unrouted_alert", reason=REASON),
+    ],
+    "alertRoute": [
+        _i(alertId="@unrouted_alert", serviceId="~alert_service"),
+        _i(alertId="@alert", serviceId="~alert_service"),
+        _i(alertId="~unrouted_alert", serviceId="@alert_service"),
+    ],
+    "alertSilenceCreate": [
+        _i(serviceId="@alert_service", endsAt=IN_A_DAY, reason=REASON),
+        _i(
+            serviceId="@alert_service",
+            matchers=[{"label": "severity", "op": "=", "value": "critical"}],
+            endsAt=IN_A_DAY,
+            reason=REASON,
+        ),
+        # matchers alone silence every unit: a grant covering every unit, which alpha's is not
+        _i(
+            matchers=[{"label": "service", "op": "=", "value": "bravo-edge"}],
+            endsAt=IN_A_DAY,
+            reason=REASON,
+        ),
+    ],
+    "alertSilenceCancel": [_i(silenceId="@silence")],
 }
 
 # Mutations a unit-scoped caller may run: they must still answer alike for bravo and missing.
@@ -749,10 +967,32 @@ def test_every_mutation_is_in_the_matrix() -> None:
     assert set(SCHEMA.mutation_type.fields) == set(MUTATION_INPUTS) | NOT_IN_GRAPHQL_MATRIX
 
 
-async def _audit_rows(runtime: Runtime) -> list[tuple[str, str, str | None]]:
+async def _audit_rows(runtime: Runtime) -> list[tuple[str, str, str | None, str]]:
     async with runtime.db.read() as session:
         rows = (await session.execute(select(AuditEvent).order_by(AuditEvent.seq))).scalars()
-        return [(row.action, row.resource_id, row.business_unit) for row in rows]
+        return [(row.action, row.resource_id, row.business_unit, row.resource_type) for row in rows]
+
+
+# Alert and silence audit events name no unit: bravo's are recognised by their resource.
+BRAVO_RESOURCES = {
+    "alert": ("alert", "unrouted_alert"),
+    "alert_silence": ("silence",),
+    "alert_payload": ("payload", "unrouted_payload"),
+}
+
+
+def _in_bravo(world: World, rows: list[tuple[str, str, str | None, str]]) -> list[Any]:
+    _, bravo_unit = relay.from_base64(world.bravo["unit"])
+    resources = {
+        (resource_type, relay.from_base64(world.bravo[kind])[1])
+        for resource_type, kinds in BRAVO_RESOURCES.items()
+        for kind in kinds
+    }
+    return [
+        row
+        for row in rows
+        if row[2] in {bravo_unit, world.bravo.code} or (row[3], row[1]) in resources
+    ]
 
 
 def _codes(body: Any) -> set[str]:
@@ -781,7 +1021,5 @@ async def test_no_mutation_touches_bravo_and_forbidden_looks_missing(
                 problems.append(f"NOT REFUSED <- {who} {name}: {json.dumps(answer)[:400]}")
     assert not problems, "\n".join(problems)
     after = await _audit_rows(runtime)
-    landed = after[len(before) :]
-    _, bravo_unit = relay.from_base64(world.bravo["unit"])
-    touched = [row for row in landed if row[2] in {bravo_unit, world.bravo.code}]
+    touched = _in_bravo(world, after[len(before) :])
     assert touched == [], touched
