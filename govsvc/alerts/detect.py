@@ -11,11 +11,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import exists, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from govsvc.alerts import notify
 from govsvc.alerts.detection import Decision, FiringSignal, Rule, SignalView
 from govsvc.alerts.models import Alert, AlertEvent, AlertStatus, Detection
-from govsvc.db import utcnow
+from govsvc.db import ALERT_PIPELINE_LOCK, one_writer_at_a_time, utcnow
 from govsvc.incidents import service as incident_service
 from govsvc.incidents.common import timeline_note
 from govsvc.incidents.models import Incident, IncidentStatus
@@ -75,7 +76,10 @@ async def evaluate(
     policy = uc.policies.alerts.detection.current
     firing = await _firing_by_service(uc, {service.id for _, service in candidates})
     system = uc.on_behalf(ACTOR)
-    opened_here: dict[int, Incident] = {}
+    # Per service, the incident its alerts join in this call (None: open one). Forgotten when
+    # an incident opens, since a related service's alert may then belong with it.
+    belongs: dict[int, tuple[Incident, int] | None] = {}
+    joined: dict[int, tuple[Incident, list[str]]] = {}
     silences: list[notify.ActiveSilence] | None = None
     opened = 0
     for alert, service in candidates:
@@ -88,31 +92,53 @@ async def evaluate(
             alert.detection = Detection.IGNORED.value
             session.add(AlertEvent.about(alert, "ignored", decision.reason, now))
             continue
-        incident = opened_here.get(service.id) or await _correlated(uc, service, now=now)
-        if incident is not None:
-            await _join(system, alert, service.id, incident, now=now)
+        if service.id not in belongs:
+            belongs[service.id] = await _correlated(uc, service, now=now)
+        found = belongs[service.id]
+        if found is not None:
+            incident, distance = found
+            note = _join(session, alert, incident, distance, now=now)
+            joined.setdefault(incident.id, (incident, []))[1].append(note)
             continue
         incident = await _open(system, alert, service, decision, decision.rule, now=now)
-        opened_here[service.id] = incident
+        belongs.clear()
+        belongs[service.id] = (incident, 0)
         opened += 1
         if silences is None:
             silences = await notify.active_silences(uc, now)
         await notify.page(system, alert=alert, incident=incident, silences=silences, now=now)
+    for incident, notes in joined.values():
+        session.add(
+            timeline_note(incident, system.caller, "detection", _joined(notes), occurred_at=now)
+        )
     return opened
 
 
+def _joined(notes: list[str]) -> str:
+    """One timeline entry per incident and payload, however many alerts joined (a storm)."""
+    if len(notes) == 1:
+        return f"Alert {notes[0]}"[:2000]
+    shown = "; ".join(notes[:10]) + (f"; and {len(notes) - 10} more" if len(notes) > 10 else "")
+    return f"{len(notes)} alerts joined: {shown}"[:2000]
+
+
 async def _waiting_beside(uc: UseCase, alerts: Sequence[Alert]) -> list[Alert]:
-    """Pending alerts of the same services: a new signal may be the corroboration they wait
-    for, so they are decided together with it rather than at the worker's next tick."""
+    """Alerts of the same services waiting for corroboration: a new signal may be what they
+    wait for, so they are decided with it rather than at the worker's next tick. (Those
+    waiting out a minimum duration are the worker's.)"""
+    waiting_rules = [
+        r.id for r in uc.policies.alerts.detection.current.version.rules if r.corroboration
+    ]
     ids = {a.id for a in alerts}
     services = {a.service_id for a in alerts if a.service_id is not None}
-    if not services:
+    if not services or not waiting_rules:
         return []
     rows = await uc.session.execute(
         select(Alert).where(
             Alert.service_id.in_(services),
             Alert.status == AlertStatus.FIRING.value,
             Alert.detection == Detection.PENDING.value,
+            Alert.detection_rule.in_(waiting_rules),
         )
     )
     return [a for a in rows.scalars() if a.id not in ids]
@@ -121,9 +147,9 @@ async def _waiting_beside(uc: UseCase, alerts: Sequence[Alert]) -> list[Alert]:
 async def _firing_by_service(uc: UseCase, service_ids: set[int]) -> dict[int, list[FiringSignal]]:
     rows = (
         await uc.session.execute(
-            select(Alert.service_id, Alert.perspective, Alert.location).where(
-                Alert.service_id.in_(service_ids), Alert.status == AlertStatus.FIRING.value
-            )
+            select(Alert.service_id, Alert.perspective, Alert.location)
+            .where(Alert.service_id.in_(service_ids), Alert.status == AlertStatus.FIRING.value)
+            .distinct()
         )
     ).all()
     found: dict[int, list[FiringSignal]] = {}
@@ -133,46 +159,41 @@ async def _firing_by_service(uc: UseCase, service_ids: set[int]) -> dict[int, li
     return found
 
 
-async def _correlated(uc: UseCase, service: ServiceInfo, *, now: datetime) -> Incident | None:
-    """An open incident this alert belongs with: same service first, then the nearest service
-    it depends on or that depends on it, active within the correlation window. Only within the
-    service's own business unit: dependencies may cross units, incidents never merge across
-    them (each unit's record stays its own)."""
-    service_id = service.id
+async def _correlated(
+    uc: UseCase, service: ServiceInfo, *, now: datetime
+) -> tuple[Incident, int] | None:
+    """An open incident this service's alerts belong with, and how far its service is: the
+    same service first, then the nearest service it depends on or that depends on it, active
+    within the correlation window. Only within the service's own business unit: dependencies
+    may cross units, incidents never merge across them (each unit's record stays its own)."""
     settings = uc.policies.alerts.detection.current.version.correlation
     related = await dependencies.related_services(
-        uc.session, service_id, max_hops=settings.max_hops
+        uc.session, service.id, max_hops=settings.max_hops
     )
-    distance = {service_id: 0, **related}
+    distance = {service.id: 0, **related}
     since = now - timedelta(minutes=settings.window_minutes)
     recent_alert = exists().where(Alert.incident_id == Incident.id, Alert.last_seen_at >= since)
-    candidates = (
-        (
-            await uc.session.execute(
-                select(Incident).where(
-                    Incident.service_id.in_(list(distance)),
-                    Incident.business_unit_id == service.business_unit_id,
-                    Incident.status.in_(OPEN),
-                    or_(Incident.created_at >= since, recent_alert),
-                )
-            )
+    rows = await uc.session.execute(
+        select(Incident).where(
+            Incident.service_id.in_(list(distance)),
+            Incident.business_unit_id == service.business_unit_id,
+            Incident.status.in_(OPEN),
+            or_(Incident.created_at >= since, recent_alert),
         )
-        .scalars()
-        .all()
     )
+    candidates = rows.scalars().all()
     if not candidates:
         return None
-    return min(candidates, key=lambda i: (abs(distance[i.service_id]), i.id))
+    nearest = min(candidates, key=lambda i: (abs(distance[i.service_id]), i.id))
+    return nearest, distance[nearest.service_id]
 
 
-async def _join(
-    uc: UseCase, alert: Alert, service_id: int, incident: Incident, *, now: datetime
-) -> None:
-    if service_id == incident.service_id:
-        relation = "same_service"
-    else:
-        related = await dependencies.related_services(uc.session, incident.service_id, max_hops=10)
-        relation = "upstream" if related.get(service_id, 0) > 0 else "downstream"
+def _join(
+    session: AsyncSession, alert: Alert, incident: Incident, distance: int, *, now: datetime
+) -> str:
+    """Link the alert to the incident; what the timeline says of it. `distance` is the
+    incident's service as seen from the alert's (related_services' sign: positive upstream)."""
+    relation = "same_service" if distance == 0 else "downstream" if distance > 0 else "upstream"
     alert.incident_id = incident.id
     alert.correlation = relation
     alert.detection = Detection.INCIDENT.value
@@ -181,18 +202,8 @@ async def _join(
         "upstream": "on a service it depends on: a probable upstream cause",
         "downstream": "on a service that depends on it",
     }[relation]
-    uc.session.add(
-        AlertEvent.about(alert, "correlated", f"joined {incident.reference} ({why})", now)
-    )
-    uc.session.add(
-        timeline_note(
-            incident,
-            uc.caller,
-            "detection",
-            f"Alert {alert.rule_name} from {alert.source} joined ({why}): {alert.summary}"[:2000],
-            occurred_at=now,
-        )
-    )
+    session.add(AlertEvent.about(alert, "correlated", f"joined {incident.reference} ({why})", now))
+    return f"{alert.rule_name} from {alert.source} joined ({why}): {alert.summary}"
 
 
 async def _open(
@@ -237,6 +248,7 @@ async def evaluate_pending(uc: UseCase) -> int:
     """The worker's look at alerts still pending: their minimum duration may have passed, or
     corroboration arrived. Also clears flapping alerts that have calmed down."""
     session = uc.session
+    await one_writer_at_a_time(session, ALERT_PIPELINE_LOCK)  # as ingestion does
     now = utcnow()
     pending = (
         (

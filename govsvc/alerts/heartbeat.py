@@ -18,7 +18,7 @@ from govsvc.alerts.models import SourceHeartbeat
 from govsvc.alerts.signals import Signal
 from govsvc.alerts.sources import AlertSource
 from govsvc.audit.log import record
-from govsvc.db import utcnow
+from govsvc.db import ALERT_PIPELINE_LOCK, one_writer_at_a_time, utcnow
 from govsvc.incidents import service as incident_service
 from govsvc.incidents.classification import ImpactFacts
 from govsvc.incidents.common import timeline_note
@@ -93,6 +93,7 @@ async def heard(uc: UseCase, source: AlertSource, *, beat: bool, now: datetime) 
 async def find_blind_sources(uc: UseCase) -> list[str]:
     """Open a "monitoring blind" incident on each covered service of every silent source."""
     session = uc.session
+    await one_writer_at_a_time(session, ALERT_PIPELINE_LOCK)  # not while a payload is heard
     now = utcnow()
     rows = {r.source: r for r in (await session.execute(select(SourceHeartbeat))).scalars()}
     went_blind = []

@@ -17,7 +17,7 @@ from sqlalchemy import case, func, select
 from govsvc.alerts.matchers import Matcher, all_match
 from govsvc.alerts.models import Alert, AlertEvent, AlertStorm, Silence
 from govsvc.audit.log import record
-from govsvc.db import utcnow
+from govsvc.db import ALERT_PIPELINE_LOCK, one_writer_at_a_time, utcnow
 from govsvc.incidents import service as incident_service
 from govsvc.incidents.common import timeline_note
 from govsvc.incidents.models import Incident
@@ -213,6 +213,7 @@ async def _storm_for(
 async def end_storms(uc: UseCase) -> int:
     """Close storms that have been quiet for a whole window; note it on their incident."""
     session = uc.session
+    await one_writer_at_a_time(session, ALERT_PIPELINE_LOCK)  # not while a payload counts
     now = utcnow()
     window = timedelta(seconds=uc.policies.alerts.detection.current.version.storm.window_seconds)
     storms = (

@@ -9,7 +9,7 @@ from govsvc.alerts import detect
 from govsvc.alerts.models import Alert, AlertEvent, AlertStatus, Detection
 from govsvc.alerts.queries import alert_for
 from govsvc.audit.log import record
-from govsvc.db import utcnow
+from govsvc.db import ALERT_PIPELINE_LOCK, one_writer_at_a_time, utcnow
 from govsvc.errors import Conflict
 from govsvc.incidents.common import unit_code_or_none
 from govsvc.org import service as org_service
@@ -71,6 +71,7 @@ async def mark_noise(uc: UseCase, *, alert_id: int, reason: str) -> Alert:
 async def route_alert(uc: UseCase, *, alert_id: int, service_id: int) -> Alert:
     """Place an unrouted alert on a service by hand (an administrator's act), then let
     detection decide it as if it had been routed on arrival."""
+    await one_writer_at_a_time(uc.session, ALERT_PIPELINE_LOCK)  # detection runs, as on arrival
     alert = await alert_for(uc, alert_id, "route")
     uc.caller.access.require_everywhere("route", "alert")
     if alert.service_id is not None:

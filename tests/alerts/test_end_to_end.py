@@ -31,7 +31,8 @@ TIMEOUT = 30.0
 
 INCIDENTS = (
     "{ incidents(first: 10) { edges { node { id reference status severity"
-    " classificationPolicyVersion alerts { id ruleName detection } } } } }"
+    " classificationPolicyVersion detectionRule detectionVersion"
+    " alerts { id ruleName detection } } } } }"
 )
 INGESTS = (
     '{ auditEvents(filter: {action: "alert.ingest"}, first: 100) { edges { node {'
@@ -113,6 +114,10 @@ async def test_a_broken_target_opens_one_incident_and_its_repair_resolves_the_al
             "origin",
         )
         assert firing["detectionVersion"]
+        assert (incident["detectionRule"], incident["detectionVersion"]) == (
+            "tier1-critical",
+            firing["detectionVersion"],
+        )
         assert firing["incident"]["id"] == incident["id"]
         assert (firing["service"]["code"], firing["perspective"], firing["location"]) == (
             "portal",
