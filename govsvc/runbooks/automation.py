@@ -148,9 +148,9 @@ async def claim_due(runtime: Runtime, *, batch: int) -> list[Claim]:
             )
         ).all()
         for step, execution in rows:
-            request: dict[str, Any] = json.loads(execution.definition)["steps"][
-                step.position - 1
-            ]["request"]
+            request: dict[str, Any] = json.loads(execution.definition)["steps"][step.position - 1][
+                "request"
+            ]
             incident, service, unit = (
                 await uc.session.execute(
                     select(Incident, Service.code, BusinessUnit.code)

@@ -23,10 +23,18 @@ from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 from govsvc.incidents.classification import Severity
-from govsvc.policy_files import KEBAB_CASE, PolicyFileError, load_yaml_model
+from govsvc.policy_files import KEBAB_CASE, PolicyFileError, _line_of, load_yaml_model
 
 _STRICT = ConfigDict(extra="forbid", frozen=True)
 Name = Annotated[str, StringConstraints(pattern=KEBAB_CASE, max_length=64)]
@@ -124,9 +132,7 @@ class Request(BaseModel):
                 raise ValueError(f"bad placeholder in {text!r}: write ${{name}} (or $$ for $)")
             for name in template.get_identifiers():
                 if name not in VARIABLES:
-                    raise ValueError(
-                        f"unknown variable ${{{name}}}; known: {', '.join(VARIABLES)}"
-                    )
+                    raise ValueError(f"unknown variable ${{{name}}}; known: {', '.join(VARIABLES)}")
         return body
 
 
@@ -215,19 +221,33 @@ class RunbookDocument(BaseModel):
     current: int = Field(ge=1)
     versions: tuple[VersionDocument, ...] = Field(min_length=1)
 
-    @model_validator(mode="after")
-    def _versions_in_order(self) -> RunbookDocument:
-        numbers = [v.version for v in self.versions]
-        if numbers != sorted(set(numbers)):
-            raise ValueError(f"versions must be listed once each, oldest first: {numbers}")
-        for older, newer in zip(self.versions, self.versions[1:], strict=False):
-            if newer.effective < older.effective:
-                raise ValueError(
-                    f"version {newer.version} takes effect before version {older.version}"
-                )
-        if self.current not in numbers:
-            raise ValueError(f"current names version {self.current}, which is not listed")
-        return self
+
+def _order_problems(document: RunbookDocument, path: Path) -> list[str]:
+    """What the versions' numbering, dates and `current` get wrong, each with its line."""
+    root = yaml.compose(path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
+
+    def at(*location: int | str) -> str:
+        where = ".".join(str(part) for part in location)
+        line = _line_of(root, location)
+        return f"{where} (line {line})" if line is not None else where
+
+    problems = []
+    for n, (older, newer) in enumerate(zip(document.versions, document.versions[1:], strict=False)):
+        if newer.version <= older.version:
+            problems.append(
+                f"{at('versions', n + 1, 'version')}: versions are listed once each, oldest "
+                f"first: {newer.version} comes after {older.version}"
+            )
+        elif newer.effective < older.effective:
+            problems.append(
+                f"{at('versions', n + 1, 'effective')}: version {newer.version} takes effect "
+                f"before version {older.version}"
+            )
+    if document.current not in {v.version for v in document.versions}:
+        problems.append(
+            f"{at('current')}: current names version {document.current}, which is not listed"
+        )
+    return problems
 
 
 @dataclass(frozen=True)
@@ -344,9 +364,15 @@ def load_runbook(
     finally:
         _KNOWN_TAGS.reset(tags)
         _KNOWN_ROLES.reset(roles)
+    problems = _order_problems(document, path)
+    if problems:
+        raise RunbookFileError(path, problems)
     if path.stem != document.id:
-        raise RunbookFileError(path, [f"id: the file of runbook {document.id!r} is named "
-                                      f"{document.id}.yaml, not {path.name}"])
+        line = _line_of(yaml.compose(path.read_text(encoding="utf-8")), ("id",))
+        raise RunbookFileError(
+            path,
+            [f"id (line {line}): runbook {document.id!r} lives in {document.id}.yaml"],
+        )
     versions = tuple(
         Version(
             runbook_id=document.id,
@@ -382,8 +408,6 @@ def load_runbooks(
             if path.name.startswith(".") or path.is_dir():
                 continue
             if not _FILE_NAME.match(path.name):
-                raise RunbookFileError(
-                    path, ["a runbook file is named <lower-kebab-case id>.yaml"]
-                )
+                raise RunbookFileError(path, ["a runbook file is named <lower-kebab-case id>.yaml"])
             runbooks.append(load_runbook(path, known_tags=known_tags, known_roles=known_roles))
     return RunbookBook(rules, tuple(runbooks))

@@ -38,9 +38,7 @@ async def execution_for(
 ) -> RunbookExecution:
     """An execution the caller may see (else NotFound) and act on (else Forbidden); locked
     for the rest of the transaction when it is to be changed."""
-    query = select(RunbookExecution).where(
-        RunbookExecution.id == execution_id, visible(uc.caller)
-    )
+    query = select(RunbookExecution).where(RunbookExecution.id == execution_id, visible(uc.caller))
     if action != "read":
         query = query.with_for_update()
     found = (await uc.session.execute(query)).scalar_one_or_none()
@@ -184,5 +182,3 @@ async def attempts_by_step(
     for attempt in rows.scalars():
         found.setdefault(attempt.step_id, []).append(attempt)
     return found
-
-

@@ -178,7 +178,9 @@ async def start_runbook(uc: UseCase, *, incident_id: int, runbook_id: str) -> Ru
     if incident.status == IncidentStatus.CLOSED.value:
         raise Conflict("the incident is closed", field="incidentId")
     # Serialize starts on this incident, so two people cannot start the same runbook at once.
-    await uc.session.execute(select(Incident.id).where(Incident.id == incident.id).with_for_update())
+    await uc.session.execute(
+        select(Incident.id).where(Incident.id == incident.id).with_for_update()
+    )
     running = (
         await uc.session.execute(
             select(RunbookExecution.id).where(
@@ -537,4 +539,3 @@ async def take_over_step(
     )
     await advance(uc.session, uc.caller, uc.policies.runbooks, execution, now=now)
     return step
-
