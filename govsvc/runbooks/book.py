@@ -368,7 +368,9 @@ def load_runbook(
     if problems:
         raise RunbookFileError(path, problems)
     if path.stem != document.id:
-        line = _line_of(yaml.compose(path.read_text(encoding="utf-8")), ("id",))
+        line = _line_of(
+            yaml.compose(path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader), ("id",)
+        )
         raise RunbookFileError(
             path,
             [f"id (line {line}): runbook {document.id!r} lives in {document.id}.yaml"],

@@ -80,7 +80,8 @@ def test_the_repository_runbooks_load() -> None:
         POLICIES / "runbooks.yaml", POLICIES / "runbooks", known_tags=TAGS, known_roles=ROLES
     )
     assert {r.id for r in book.runbooks} >= {"security-containment", "payments-failover"}
-    assert book.approval_needed("SEV1") and not book.approval_needed("SEV4")
+    assert book.approval_needed("SEV1")
+    assert not book.approval_needed("SEV4")
 
 
 def test_a_good_runbook_loads_with_its_versions(tmp_path: Path) -> None:
