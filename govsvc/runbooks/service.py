@@ -379,6 +379,7 @@ async def complete_step(
     """A person did a manual step: what they did (and, optionally, the evidence of it)."""
     note = _reason(note, field="note")
     step, execution = await step_for(uc, step_id, "execute")
+    evidence = await _evidence(uc, evidence_id)
     _not_paused(execution)
     if step.kind != "manual":
         raise Conflict(
@@ -388,7 +389,7 @@ async def complete_step(
         )
     if step.state != StepState.WAITING.value:
         raise Conflict(f"the step is {step.state}, not waiting for a person", field="stepId")
-    step.evidence_id = await _evidence(uc, evidence_id)
+    step.evidence_id = evidence
     now = utcnow()
     _finish(uc, step, StepState.SUCCEEDED, now=now, note=note)
     await note_and_audit(
@@ -512,6 +513,7 @@ async def take_over_step(
     """A person does an automated step by hand instead: what they did, and the evidence."""
     note = _reason(note, field="note")
     step, execution = await step_for(uc, step_id, "execute")
+    evidence = await _evidence(uc, evidence_id)
     _not_finished(execution)
     if step.kind != "automated":
         raise Conflict("only an automated step is taken over", field="stepId")
@@ -525,7 +527,7 @@ async def take_over_step(
         raise Conflict("the step is running now: wait for its outcome", field="stepId")
     if step.state not in (StepState.QUEUED.value, StepState.FAILED.value):
         raise Conflict(f"the step is {step.state}: not its turn to be done", field="stepId")
-    step.evidence_id = await _evidence(uc, evidence_id)
+    step.evidence_id = evidence
     now = utcnow()
     _finish(uc, step, StepState.TAKEN_OVER, now=now, note=note)
     await note_and_audit(
