@@ -15,7 +15,7 @@ from govsvc.audit.models import AuditEvent
 from govsvc.runbooks import automation
 from govsvc.runtime import Runtime
 from govsvc.settings import Settings
-from tests.conftest import GraphQL, build_runtime
+from tests.conftest import GraphQL, StatementCounter, build_runtime
 from tests.graphql import helpers
 from tests.outbox.receiver import Answer, Receiver, Slow
 from tests.runbooks.conftest import Unit
@@ -434,3 +434,24 @@ async def test_a_version_changed_after_it_ran_is_refused(
     assert refused["errors"][0]["code"] == "CONFLICT"
     assert "immutable once in effect" in refused["errors"][0]["message"]
     assert "edge-restart.yaml" in refused["errors"][0]["message"]
+
+
+async def test_listing_executions_with_steps_and_attempts_costs_the_same_for_more(
+    gql: GraphQL, edge: Unit, runtime: Runtime, sql_statements: StatementCounter
+) -> None:
+    query = (
+        "query($i: ID!) { runbookExecutions(incidentId: $i) { id incident { id }"
+        " steps { id execution { id } attemptLog { attempt } evidence { id } } } }"
+    )
+
+    async def cost(executions: int) -> int:
+        incident_id = await incident(gql, edge)
+        for _ in range(executions):
+            execution_id = await started(edge.responder, incident_id)
+            await ok(edge.responder, "runbookAbort", executionId=execution_id, reason="again")
+        sql_statements.reset()
+        data = await gql(query, {"i": incident_id})
+        assert len(data["runbookExecutions"]) == executions
+        return sql_statements.count
+
+    assert await cost(1) == await cost(4)
