@@ -12,6 +12,7 @@ from govsvc.idempotency import models as idempotency_models
 from govsvc.incidents import models as incident_models
 from govsvc.org import models as org_models
 from govsvc.outbox import models as outbox_models
+from govsvc.runbooks import models as runbook_models
 
 metadata = Base.metadata
 
@@ -28,4 +29,5 @@ __all__ = [
     "metadata",
     "org_models",
     "outbox_models",
+    "runbook_models",
 ]

@@ -13,6 +13,7 @@ from govsvc.compliance.clocks import Regimes, load_regimes
 from govsvc.incidents.classification import PolicyBook, load_policy_book
 from govsvc.incidents.taxonomy import Taxonomy, load_taxonomy
 from govsvc.retention.rules import RetentionRules, load_retention_rules
+from govsvc.runbooks.book import RunbookBook, load_runbooks
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,7 @@ class Policies:
     regimes: Regimes
     comms: CommsRules
     alerts: AlertPolicies
+    runbooks: RunbookBook
 
     @classmethod
     def load(cls, directory: Path, controls: Path) -> Policies:
@@ -40,4 +42,10 @@ class Policies:
             regimes=load_regimes(directory / "regimes.yaml"),
             comms=load_comms_rules(directory / "comms.yaml", access),
             alerts=AlertPolicies.load(directory),
+            runbooks=load_runbooks(
+                directory / "runbooks.yaml",
+                directory / "runbooks",
+                known_tags=taxonomy.tags,
+                known_roles=access.roles,
+            ),
         )

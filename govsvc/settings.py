@@ -103,6 +103,8 @@ class Settings(BaseSettings):
     worker_outbox_interval_seconds: int = Field(default=2, ge=1)
     # Alerts: how often pending detections, flapping, storms and heartbeats are looked at.
     worker_alert_interval_seconds: float = Field(default=5.0, gt=0)
+    # Runbooks: the worker runs queued automated steps every interval.
+    worker_runbook_interval_seconds: float = Field(default=1.0, gt=0)
     # One attempt may take at most connect + 2 x read (sending the body, reading the answer).
     outbox_connect_timeout_seconds: float = Field(default=10.0, gt=0)
     outbox_read_timeout_seconds: float = Field(default=10.0, gt=0)

@@ -23,6 +23,7 @@ from govsvc.compliance import pack_jobs
 from govsvc.evidence import recovery
 from govsvc.outbox import deliver as outbox_delivery
 from govsvc.retention import disposition
+from govsvc.runbooks import automation as runbook_automation
 from govsvc.runtime import Runtime
 
 log = logging.getLogger("govsvc.worker")
@@ -64,6 +65,9 @@ def jobs(runtime: Runtime) -> list[Job]:
             lambda: usecase.run(runtime, caller, heartbeat.find_blind_sources)),
         Job("outbox delivery", settings.worker_outbox_interval_seconds,
             lambda: outbox_delivery.deliver_due(runtime), exclusive=False),
+        # Automated runbook steps are claimed with FOR UPDATE SKIP LOCKED: workers share them.
+        Job(runbook_automation.JOB, settings.worker_runbook_interval_seconds,
+            lambda: runbook_automation.run_due(runtime), exclusive=False),
     ]  # fmt: skip
 
 

@@ -20,6 +20,7 @@ from govsvc.graphql.org import BusinessUnit, Person, Service, Team
 from govsvc.graphql.outbox import WebhookDelivery
 from govsvc.graphql.relay import split_global_id
 from govsvc.graphql.retention import LegalHold
+from govsvc.graphql.runbooks import RunbookExecution, RunbookStep
 
 NODE_TYPES: dict[str, Any] = {
     cls.__name__: cls
@@ -36,6 +37,8 @@ NODE_TYPES: dict[str, Any] = {
         Incident,
         LegalHold,
         Person,
+        RunbookExecution,
+        RunbookStep,
         Service,
         Team,
         TimelineEntry,

@@ -31,6 +31,7 @@ from govsvc.graphql.nodes import NodeQuery
 from govsvc.graphql.org import OrgMutation, OrgQuery
 from govsvc.graphql.outbox import OutboxMutation, OutboxQuery
 from govsvc.graphql.retention import RetentionMutation, RetentionQuery
+from govsvc.graphql.runbooks import RunbookMutation, RunbookQuery
 from govsvc.graphql.scalars import DATETIME
 from govsvc.graphql.text_guard import RefuseUnstorableText
 from govsvc.settings import Settings
@@ -49,6 +50,7 @@ class Query(
     OutboxQuery,
     AuditQuery,
     AlertQuery,
+    RunbookQuery,
 ):
     pass
 
@@ -64,6 +66,7 @@ class Mutation(
     ComplianceMutation,
     OutboxMutation,
     AlertMutation,
+    RunbookMutation,
 ):
     pass
 

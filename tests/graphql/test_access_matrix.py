@@ -139,6 +139,20 @@ async def _seed_unit(gql: GraphQL, http: httpx.AsyncClient, token: str, code: st
             },
         )
         unit.ids[f"update_{audience.lower()}"] = update["update"]["id"]
+    started = await _data(
+        gql,
+        "mutation($i: RunbookStartInput!) { runbookStart(input: $i)"
+        f" {{ execution {{ id steps {{ id }} }} {ERRORS} }} }}",
+        {"i": {"incidentId": i, "runbookId": "security-containment"}},
+    )
+    unit.ids["runbook_execution"] = started["execution"]["id"]
+    unit.ids["runbook_step"] = started["execution"]["steps"][0]["id"]
+    await _data(
+        gql,
+        "mutation($i: RunbookStepCompleteInput!) { runbookStepComplete(input: $i)"
+        f" {{ step {{ id }} {ERRORS} }} }}",
+        {"i": {"stepId": unit["runbook_step"], "note": f"{mark} snapshots taken"}},
+    )
     await _data(
         gql,
         "mutation($i: PostMortemWriteInput!) { postMortemWrite(input: $i)"
@@ -563,6 +577,8 @@ QUERY_ARGUMENTS: dict[str, list[ArgBuilder]] = {
     "alertSilences": [lambda w: {}, lambda w: {"activeAt": _ago(minutes=-5)}],
     "alertRuleNoise": [lambda w: {"since": _ago(days=1), "until": _ago(hours=-1)}],
     "alertSources": [lambda w: {}],
+    "runbooksFor": [_b("incident")],
+    "runbookExecutions": [_b("incident")],
     "receivedAlertPayload": [
         lambda w: {"id": w.bravo["payload"]},
         lambda w: {"id": w.bravo["unrouted_payload"]},
@@ -951,6 +967,21 @@ MUTATION_INPUTS: dict[str, list[ArgBuilder]] = {
         ),
     ],
     "alertSilenceCancel": [_i(silenceId="@silence")],
+    "runbookStart": [_i(incidentId="@incident", runbookId="security-containment")],
+    "runbookPause": [_i(executionId="@runbook_execution", reason="planted")],
+    "runbookResume": [_i(executionId="@runbook_execution")],
+    "runbookAbort": [_i(executionId="@runbook_execution", reason="planted")],
+    "runbookStepComplete": [
+        _i(stepId="@runbook_step", note="planted"),
+        _i(stepId="~runbook_step", note="planted", evidenceId="@evidence"),
+    ],
+    "runbookStepApprove": [_i(stepId="@runbook_step")],
+    "runbookStepSkip": [_i(stepId="@runbook_step", justification=REASON)],
+    "runbookStepRetry": [_i(stepId="@runbook_step")],
+    "runbookStepTakeOver": [
+        _i(stepId="@runbook_step", note="planted"),
+        _i(stepId="~runbook_step", note="planted", evidenceId="@evidence"),
+    ],
 }
 
 # Mutations a unit-scoped caller may run: they must still answer alike for bravo and missing.

@@ -73,6 +73,7 @@ MORE_RESOURCES = [
     *(f"status_update.{audience}" for audience in AUDIENCES),
     "alert",
     "alert_silence",
+    "runbook",
 ]
 MORE_ACTIONS = [
     "record_regulatory",
@@ -88,6 +89,7 @@ MORE_ACTIONS = [
     "ingest",
     "acknowledge",
     "mark_noise",
+    "execute",
 ]
 # What the code asks about that no line of policy.csv names: only admin's wildcard allows it.
 ADMIN_ONLY = [
@@ -458,6 +460,24 @@ RULES: list[Rule] = [
     Rule("viewer", "read", "alert_silence", INTERNAL, False),
     Rule("responder", "read", "alert", CONFIDENTIAL, False),
     Rule("incident_commander", "route", "alert", INTERNAL, False),
+    # --- runbooks: responders read and run them, commanders also approve; compliance and
+    # audit read executions; nobody else
+    Rule("responder", "read", "runbook", RESTRICTED, True),
+    Rule("responder", "execute", "runbook", RESTRICTED, True),
+    Rule("responder", "approve", "runbook", INTERNAL, False),
+    Rule("incident_commander", "read", "runbook", RESTRICTED, True),
+    Rule("incident_commander", "execute", "runbook", RESTRICTED, True),
+    Rule("incident_commander", "approve", "runbook", RESTRICTED, True),
+    Rule("compliance_officer", "read", "runbook", RESTRICTED, True),
+    Rule("compliance_officer", "execute", "runbook", INTERNAL, False),
+    Rule("auditor", "read", "runbook", RESTRICTED, True),
+    Rule("auditor", "approve", "runbook", INTERNAL, False),
+    Rule("viewer", "read", "runbook", INTERNAL, False),
+    Rule("executive", "read", "runbook", INTERNAL, False),
+    Rule("comms_lead", "execute", "runbook", INTERNAL, False),
+    Rule("legal", "read", "runbook", INTERNAL, False),
+    Rule("alert_source", "execute", "runbook", INTERNAL, False),
+    Rule("status_publisher", "read", "runbook", INTERNAL, False),
     # --- what only admin may touch: customers, templates, tokens, webhooks, retention sweeps
     *(Rule("admin", action, resource, INTERNAL, True) for action, resource in ADMIN_ONLY),
     Rule("compliance_officer", "run", "retention_sweep", INTERNAL, False),
