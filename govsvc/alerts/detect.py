@@ -21,6 +21,7 @@ from govsvc.incidents import service as incident_service
 from govsvc.incidents.common import timeline_note
 from govsvc.incidents.models import Incident, IncidentStatus
 from govsvc.org import dependencies
+from govsvc.org.dependencies import DependencyGraph
 from govsvc.org.models import Service
 from govsvc.usecase import UseCase
 
@@ -76,9 +77,7 @@ async def evaluate(
     policy = uc.policies.alerts.detection.current
     firing = await _firing_by_service(uc, {service.id for _, service in candidates})
     system = uc.on_behalf(ACTOR)
-    # Per service, the incident its alerts join in this call (None: open one). Forgotten when
-    # an incident opens, since a related service's alert may then belong with it.
-    belongs: dict[int, tuple[Incident, int] | None] = {}
+    correlation: _Correlation | None = None
     joined: dict[int, tuple[Incident, list[str]]] = {}
     silences: list[notify.ActiveSilence] | None = None
     opened = 0
@@ -92,17 +91,17 @@ async def evaluate(
             alert.detection = Detection.IGNORED.value
             session.add(AlertEvent.about(alert, "ignored", decision.reason, now))
             continue
-        if service.id not in belongs:
-            belongs[service.id] = await _correlated(uc, service, now=now)
-        found = belongs[service.id]
+        if correlation is None:
+            units = {service.business_unit_id for _, service in candidates}
+            correlation = await _Correlation.load(uc, units, now=now)
+        found = correlation.find(service)
         if found is not None:
             incident, distance = found
             note = _join(session, alert, incident, distance, now=now)
             joined.setdefault(incident.id, (incident, []))[1].append(note)
             continue
         incident = await _open(system, alert, service, decision, decision.rule, now=now)
-        belongs.clear()
-        belongs[service.id] = (incident, 0)
+        correlation.opened(incident)
         opened += 1
         if silences is None:
             silences = await notify.active_silences(uc, now)
@@ -159,33 +158,47 @@ async def _firing_by_service(uc: UseCase, service_ids: set[int]) -> dict[int, li
     return found
 
 
-async def _correlated(
-    uc: UseCase, service: ServiceInfo, *, now: datetime
-) -> tuple[Incident, int] | None:
-    """An open incident this service's alerts belong with, and how far its service is: the
-    same service first, then the nearest service it depends on or that depends on it, active
-    within the correlation window. Only within the service's own business unit: dependencies
-    may cross units, incidents never merge across them (each unit's record stays its own)."""
-    settings = uc.policies.alerts.detection.current.version.correlation
-    related = await dependencies.related_services(
-        uc.session, service.id, max_hops=settings.max_hops
-    )
-    distance = {service.id: 0, **related}
-    since = now - timedelta(minutes=settings.window_minutes)
-    recent_alert = exists().where(Alert.incident_id == Incident.id, Alert.last_seen_at >= since)
-    rows = await uc.session.execute(
-        select(Incident).where(
-            Incident.service_id.in_(list(distance)),
-            Incident.business_unit_id == service.business_unit_id,
-            Incident.status.in_(OPEN),
-            or_(Incident.created_at >= since, recent_alert),
+class _Correlation:
+    """Which open incident a service's alerts join: the same service first, then the nearest
+    service it depends on or that depends on it, active within the correlation window. Only
+    within the service's own business unit: dependencies may cross units, incidents never merge
+    across them (each unit's record stays its own). Read once per payload (two queries)."""
+
+    def __init__(self, graph: DependencyGraph, incidents: Sequence[Incident], max_hops: int):
+        self.graph = graph
+        self.incidents = list(incidents)
+        self.max_hops = max_hops
+
+    @classmethod
+    async def load(cls, uc: UseCase, units: set[int], *, now: datetime) -> _Correlation:
+        settings = uc.policies.alerts.detection.current.version.correlation
+        since = now - timedelta(minutes=settings.window_minutes)
+        recent_alert = exists().where(Alert.incident_id == Incident.id, Alert.last_seen_at >= since)
+        rows = await uc.session.execute(
+            select(Incident).where(
+                Incident.business_unit_id.in_(units),
+                Incident.status.in_(OPEN),
+                or_(Incident.created_at >= since, recent_alert),
+            )
         )
-    )
-    candidates = rows.scalars().all()
-    if not candidates:
-        return None
-    nearest = min(candidates, key=lambda i: (abs(distance[i.service_id]), i.id))
-    return nearest, distance[nearest.service_id]
+        graph = await dependencies.dependency_graph(uc.session)
+        return cls(graph, rows.scalars().all(), settings.max_hops)
+
+    def find(self, service: ServiceInfo) -> tuple[Incident, int] | None:
+        """The incident and its service's distance from `service` (positive: upstream)."""
+        distance = {service.id: 0, **self.graph.related(service.id, max_hops=self.max_hops)}
+        candidates = [
+            i
+            for i in self.incidents
+            if i.service_id in distance and i.business_unit_id == service.business_unit_id
+        ]
+        if not candidates:
+            return None
+        nearest = min(candidates, key=lambda i: (abs(distance[i.service_id]), i.id))
+        return nearest, distance[nearest.service_id]
+
+    def opened(self, incident: Incident) -> None:
+        self.incidents.append(incident)
 
 
 def _join(

@@ -13,7 +13,7 @@ from collections import deque
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -94,6 +94,40 @@ async def remove_dependency(uc: UseCase, *, service_id: int, depends_on_id: int)
 def _refuse_self(service_id: int, depends_on_id: int) -> None:
     if service_id == depends_on_id:
         raise Invalid("a service cannot depend on itself", field="dependsOnId")
+
+
+class DependencyGraph:
+    """The whole graph in memory (one query), for a caller that asks about many services at
+    once (alert correlation over a payload). Same answers as `related_services`."""
+
+    def __init__(self, edges: Mapping[int, Iterable[int]]):
+        self.depends_on = {svc: set(deps) for svc, deps in edges.items()}
+        self.dependents: dict[int, set[int]] = {}
+        for svc, deps in self.depends_on.items():
+            for dep in deps:
+                self.dependents.setdefault(dep, set()).add(svc)
+
+    def related(self, service_id: int, *, max_hops: int) -> dict[int, int]:
+        if max_hops < 0:
+            raise ValueError("max_hops must be 0 or more")
+        related: dict[int, int] = {}
+        seen = {service_id}
+        up, down = {service_id}, {service_id}
+        for hop in range(1, max_hops + 1):
+            next_up = {d for s in up for d in self.depends_on.get(s, ())} - seen
+            next_down = {d for s in down for d in self.dependents.get(s, ())} - seen - next_up
+            related.update(dict.fromkeys(next_up, hop))
+            related.update(dict.fromkeys(next_down, -hop))
+            seen |= next_up | next_down
+            up, down = next_up, next_down
+            if not up and not down:
+                break
+        return related
+
+
+async def dependency_graph(session: AsyncSession) -> DependencyGraph:
+    """NO ACCESS FILTERING, like `related_services`: for the machine pipeline only."""
+    return DependencyGraph(await _all_edges(session))
 
 
 async def _all_edges(session: AsyncSession) -> dict[int, set[int]]:
@@ -201,39 +235,10 @@ async def related_services(
 
     Each service appears once, at its shortest distance; `service_id` itself is not included.
     Paths only go one way: two services that merely share a dependency (or a dependent) are not
-    related. `max_hops` 0 answers {}; a negative one is a ValueError. One query per hop.
+    related. `max_hops` 0 answers {}; a negative one is a ValueError. One query (the whole graph).
 
     NO ACCESS FILTERING: this is for the machine pipeline (alert correlation), which acts for
     no particular caller and must see the whole graph. Never hand its answer to a caller as it
     is; filter it by what they may read (`govsvc.org.service.services_by_id`) first.
     """
-    if max_hops < 0:
-        raise ValueError("max_hops must be 0 or more")
-    related: dict[int, int] = {}
-    seen = {service_id}
-    up, down = {service_id}, {service_id}
-    for hop in range(1, max_hops + 1):
-        if not up and not down:
-            break
-        wanted = []
-        if up:
-            wanted.append(ServiceDependency.service_id.in_(up))
-        if down:
-            wanted.append(ServiceDependency.depends_on_id.in_(down))
-        rows = (
-            await session.execute(
-                select(ServiceDependency.service_id, ServiceDependency.depends_on_id).where(
-                    or_(*wanted)
-                )
-            )
-        ).all()
-        next_up = {dep for svc, dep in rows if svc in up} - seen
-        next_down = {svc for svc, dep in rows if dep in down} - seen
-        next_down -= next_up  # only a cycle could put one on both sides; upstream wins
-        for pk in next_up:
-            related[pk] = hop
-        for pk in next_down:
-            related[pk] = -hop
-        seen |= next_up | next_down
-        up, down = next_up, next_down
-    return related
+    return (await dependency_graph(session)).related(service_id, max_hops=max_hops)
