@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import flag_modified
 
 from govsvc.alerts import notify
 from govsvc.alerts.detection import Decision, FiringSignal, Rule, SignalView
@@ -30,6 +31,13 @@ OPEN = [
     s.value for s in IncidentStatus if s not in (IncidentStatus.RESOLVED, IncidentStatus.CLOSED)
 ]
 ACTOR = "alert detection"
+DECISION_COLUMNS = (
+    "detection",
+    "detection_rule",
+    "detection_version",
+    "incident_id",
+    "correlation",
+)
 
 
 @dataclass(frozen=True)
@@ -85,6 +93,9 @@ async def evaluate(
         decision = policy.decide(_view(alert, service.tier), firing.get(service.id, []), now=now)
         alert.detection_version = decision.version
         alert.detection_rule = decision.rule_id
+        # Every decided alert writes the same columns, so a flush sends them as few UPDATEs.
+        for name in DECISION_COLUMNS:
+            flag_modified(alert, name)
         if decision.state == "pending":
             continue
         if decision.state == "ignored" or decision.rule is None:

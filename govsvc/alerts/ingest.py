@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm.attributes import flag_modified
 
 from govsvc.alerts import detect, heartbeat
 from govsvc.alerts.detect import ServiceInfo
@@ -28,6 +29,7 @@ from govsvc.org.models import Service
 from govsvc.usecase import UseCase
 
 FLAP_KINDS = ("fired", "resolved")
+REPEAT_COLUMNS = ("summary", "severity", "labels", "annotations")
 
 
 @dataclass
@@ -219,6 +221,12 @@ def _new_alert(source: AlertSource, signal: Signal, now: datetime, sender: str) 
         count=1,
         firings=1 if firing else 0,
         detection=Detection.PENDING.value if firing else Detection.RESOLVED.value,
+        # Set, not left to the column defaults, so they are loaded on the object after the
+        # INSERT and a later flush may write them without reading them back first.
+        detection_rule=None,
+        detection_version=None,
+        incident_id=None,
+        correlation=None,
     )
 
 
@@ -230,6 +238,10 @@ def _update(alert: Alert, signal: Signal, now: datetime) -> str | None:
     alert.severity = signal.severity
     alert.labels = canonical_json(signal.labels)
     alert.annotations = canonical_json(signal.annotations)
+    # Every repeat writes the same columns, changed or not, so the flush sends all repeats
+    # of a payload as one UPDATE statement instead of one per combination of changes.
+    for name in REPEAT_COLUMNS:
+        flag_modified(alert, name)
     if signal.status.value == alert.status:
         return None
     if signal.status is AlertStatus.RESOLVED:
