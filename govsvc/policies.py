@@ -7,6 +7,7 @@ from pathlib import Path
 
 from govsvc.alerts.policy import AlertPolicies
 from govsvc.authz.policy import AccessPolicy
+from govsvc.command.policy import CommandBook, load_command_policy
 from govsvc.comms.rules import CommsRules, load_comms_rules
 from govsvc.compliance.catalog import Catalog, load_catalog
 from govsvc.compliance.clocks import Regimes, load_regimes
@@ -25,6 +26,7 @@ class Policies:
     regimes: Regimes
     comms: CommsRules
     alerts: AlertPolicies
+    command: CommandBook
 
     @classmethod
     def load(cls, directory: Path, controls: Path) -> Policies:
@@ -40,4 +42,5 @@ class Policies:
             regimes=load_regimes(directory / "regimes.yaml"),
             comms=load_comms_rules(directory / "comms.yaml", access),
             alerts=AlertPolicies.load(directory),
+            command=load_command_policy(directory / "command.yaml"),
         )
