@@ -19,6 +19,7 @@ from govsvc.incidents.common import readable_incidents
 from govsvc.incidents.models import Incident
 from govsvc.org import service as org_service
 from govsvc.org.models import Principal, Service
+from govsvc.org.units import load_unit_tree
 from govsvc.usecase import UseCase
 
 
@@ -59,14 +60,19 @@ async def command_models_by_incident(
     session: AsyncSession, caller: Caller, ids: Iterable[int], book: CommandBook
 ) -> dict[int, CommandModel]:
     """The command model of each incident the caller may read, and the rule that chose it."""
-    rows = await session.execute(
-        select(Incident.id, Incident.business_unit_id, Service.code)
-        .join(Service, Service.id == Incident.service_id)
-        .where(Incident.id.in_(set(ids)), readable_incidents(caller))
-    )
+    rows = (
+        await session.execute(
+            select(Incident.id, Incident.business_unit_id, Service.code)
+            .join(Service, Service.id == Incident.service_id)
+            .where(Incident.id.in_(set(ids)), readable_incidents(caller))
+        )
+    ).all()
+    if not rows:
+        return {}
+    tree = await load_unit_tree(session)
     return {
-        incident_id: book.model_for(service_code=code, unit_lineage=unit_lineage(caller, unit_id))
-        for incident_id, unit_id, code in rows.tuples()
+        incident_id: book.model_for(service_code=code, unit_lineage=unit_lineage(tree, unit_id))
+        for incident_id, unit_id, code in rows
     }
 
 
@@ -96,12 +102,11 @@ async def responder_load(uc: UseCase, *, unit_id: int | None = None) -> list[Loa
     )
     if unit_id is not None:
         unit = await org_service.get_business_unit(uc.session, uc.caller, unit_id, field="unitId")
+        tree = await load_unit_tree(uc.session)
         query = query.where(
-            Incident.business_unit_id.in_(
-                sorted(uc.caller.access.units.descendants_or_self(unit.id))
-            )
+            Incident.business_unit_id.in_(sorted(tree.descendants_or_self(unit.id)))
         )
     loads: dict[int, Load] = {}
-    for term, incident, person in (await uc.session.execute(query)).tuples():
+    for term, incident, person in await uc.session.execute(query):
         loads.setdefault(person.id, Load(person)).roles.append((term, incident))
     return sorted(loads.values(), key=lambda load: -len(load.roles))

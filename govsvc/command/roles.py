@@ -10,8 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from govsvc import validation
 from govsvc.audit.log import record
+from govsvc.authz.access import UnitTree
 from govsvc.authz.sensitivity import Sensitivity
-from govsvc.caller import Caller
 from govsvc.command import conflicts
 from govsvc.command.models import IncidentRole, IncidentRoleKind, RoleEnd
 from govsvc.command.policy import CommandModel, CommandModelKind
@@ -23,6 +23,7 @@ from govsvc.incidents.common import MIN_JUSTIFICATION, incident_for, timeline_no
 from govsvc.incidents.models import Incident
 from govsvc.org import service as org_service
 from govsvc.org.models import Principal, PrincipalKind, Service, Team, TeamMember
+from govsvc.org.units import load_unit_tree
 from govsvc.usecase import UseCase
 
 
@@ -39,14 +40,15 @@ async def command_model(uc: UseCase, incident: Incident) -> CommandModel:
     service_code = (
         await uc.session.execute(select(Service.code).where(Service.id == incident.service_id))
     ).scalar_one_or_none()
+    tree = await load_unit_tree(uc.session)
     return uc.policies.command.model_for(
-        service_code=service_code, unit_lineage=unit_lineage(uc.caller, incident.business_unit_id)
+        service_code=service_code, unit_lineage=unit_lineage(tree, incident.business_unit_id)
     )
 
 
-def unit_lineage(caller: Caller, unit_id: int) -> list[str]:
-    units = caller.access.units
-    return [units.code_of[u] for u in units.ancestors_or_self(unit_id) if u in units.code_of]
+def unit_lineage(tree: UnitTree, unit_id: int) -> list[str]:
+    """The codes of a unit, its parent, ... up to the top."""
+    return [tree.code_of[u] for u in tree.ancestors_or_self(unit_id) if u in tree.code_of]
 
 
 async def assign(
@@ -307,7 +309,7 @@ async def _names(session: AsyncSession, ids: list[int]) -> dict[int, str]:
     if not ids:
         return {}
     rows = await session.execute(select(Principal.id, Principal.name).where(Principal.id.in_(ids)))
-    return dict(rows.tuples())
+    return dict(rows.all())
 
 
 async def _emails(session: AsyncSession, terms: list[IncidentRole]) -> list[str]:
@@ -315,5 +317,5 @@ async def _emails(session: AsyncSession, terms: list[IncidentRole]) -> list[str]
         return []
     ids = [t.principal_id for t in terms]
     rows = await session.execute(select(Principal.id, Principal.email).where(Principal.id.in_(ids)))
-    by_id = dict(rows.tuples())
+    by_id = dict(rows.all())
     return [by_id[i] for i in ids]
