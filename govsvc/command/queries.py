@@ -22,23 +22,14 @@ from govsvc.org.models import Principal, Service
 from govsvc.org.units import load_unit_tree
 from govsvc.usecase import UseCase
 
+_ROLE_ORDER = {kind.value: n for n, kind in enumerate(IncidentRoleKind)}
 
-async def holders_by_incident(
-    session: AsyncSession, _: Caller, ids: Iterable[int]
-) -> dict[int, list[IncidentRole]]:
-    """Current role holders of each incident (already read by the caller), by role order."""
-    order = {kind.value: n for n, kind in enumerate(IncidentRoleKind)}
-    rows = await session.execute(
-        select(IncidentRole)
-        .where(IncidentRole.incident_id.in_(set(ids)), IncidentRole.ended_at.is_(None))
-        .order_by(IncidentRole.id)
+
+def current(terms: Iterable[IncidentRole]) -> list[IncidentRole]:
+    """The terms still running, in role order (commander first), then as assigned."""
+    return sorted(
+        (t for t in terms if t.ended_at is None), key=lambda t: (_ROLE_ORDER.get(t.role, 99), t.id)
     )
-    grouped: dict[int, list[IncidentRole]] = {}
-    for term in rows.scalars():
-        grouped.setdefault(term.incident_id, []).append(term)
-    for terms in grouped.values():
-        terms.sort(key=lambda t: (order.get(t.role, 99), t.id))
-    return grouped
 
 
 async def history_by_incident(

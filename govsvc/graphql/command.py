@@ -213,22 +213,30 @@ class ResponderLoad:
 # ---------------------------------------------------------------------------- resolvers of Incident
 
 
+async def _terms(info: Info, incident_id: int) -> list[models.IncidentRole]:
+    """Every term of the incident, through one loader, so current holders and history (and
+    the people they name) are fetched together whatever a query asks for."""
+    terms: list[models.IncidentRole] = await info.context.loader(
+        queries.history_by_incident, default=list
+    ).load(incident_id)
+    return terms
+
+
 async def commander_of(info: Info, incident_id: int) -> Person | None:
-    terms = await info.context.loader(queries.holders_by_incident, default=list).load(incident_id)
-    for term in terms:
+    for term in queries.current(await _terms(info, incident_id)):
         if term.role == models.IncidentRoleKind.INCIDENT_COMMANDER.value:
             return await _person(info, term.principal_id)
     return None
 
 
 async def holders_of(info: Info, incident_id: int) -> list[IncidentRoleHolder]:
-    terms = await info.context.loader(queries.holders_by_incident, default=list).load(incident_id)
-    return [IncidentRoleHolder.from_model(t) for t in terms]
+    return [
+        IncidentRoleHolder.from_model(t) for t in queries.current(await _terms(info, incident_id))
+    ]
 
 
 async def history_of(info: Info, incident_id: int) -> list[IncidentRoleHolder]:
-    terms = await info.context.loader(queries.history_by_incident, default=list).load(incident_id)
-    return [IncidentRoleHolder.from_model(t) for t in terms]
+    return [IncidentRoleHolder.from_model(t) for t in await _terms(info, incident_id)]
 
 
 async def command_model_of(info: Info, incident_id: int) -> CommandModel | None:
