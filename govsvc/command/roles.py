@@ -15,7 +15,7 @@ from govsvc.authz.sensitivity import Sensitivity
 from govsvc.command import conflicts
 from govsvc.command.models import IncidentRole, IncidentRoleKind, RoleEnd
 from govsvc.command.policy import CommandModel, CommandModelKind
-from govsvc.db import utcnow
+from govsvc.db import ROLE_ASSIGNMENT_LOCK, one_writer_at_a_time, utcnow
 from govsvc.errors import Conflict, Invalid
 from govsvc.incidents import records
 from govsvc.incidents.classification import Severity
@@ -88,6 +88,8 @@ async def assign(
         )
     severity = Severity(incident.severity)
     rules = uc.policies.command.conflicts
+    # Two assignments of one person on two incidents must not both pass the rules.
+    await one_writer_at_a_time(session, ROLE_ASSIGNMENT_LOCK)
     held = await conflicts.holdings_of(session, [person.id])
     violations, skipped = conflicts.judge(rules, held, role=role, severity=severity)
     decision_id: int | None = None

@@ -3,6 +3,8 @@ and free backups; SEV1 takes precedence; an override is a recorded decision."""
 
 from __future__ import annotations
 
+import asyncio
+
 from govsvc.runtime import Runtime
 from tests.command import helpers as h
 from tests.conftest import GraphQL
@@ -177,3 +179,18 @@ async def test_incidents_the_assigner_may_not_read_are_counted_not_named(gql: Gr
     assert refused["conflicts"][0]["hidden"] == 1
     assert bravo_incident["reference"] not in refused["errors"][0]["message"]
     assert "1 role(s) on incidents you may not read" in refused["errors"][0]["message"]
+
+
+async def test_two_assignments_at_once_cannot_both_pass_the_rules(gql: GraphQL) -> None:
+    # given two incidents and one person, asked to command both at the same moment
+    _, service, team = await _world(gql)
+    ada = await h.person(gql, "ada@example.com", team)
+    incidents = [await h.incident(gql, service, "SEV2") for _ in range(2)]
+    answers = await asyncio.gather(
+        *(h.assign(gql, i["id"], "INCIDENT_COMMANDER", ada) for i in incidents)
+    )
+    # then exactly one succeeds and the other is refused by the rule
+    codes = sorted(tuple(e["code"] for e in a["errors"]) for a in answers)
+    assert codes == [(), ("CONFLICT",)]
+    commanders = [(await h.roles(gql, i["id"]))["commander"] for i in incidents]
+    assert sorted(str(c) for c in commanders) == ["None", "{'email': 'ada@example.com'}"]
