@@ -50,6 +50,8 @@ NAMING_CONVENTION = {
 AUDIT_CHAIN_LOCK = 0x6F76530A
 SERVICE_GRAPH_LOCK = 0x6F76530B
 ALERT_PIPELINE_LOCK = 0x6F76530C
+# Role assignments: the conflict rules count roles across incidents, which no row lock covers.
+ROLE_ASSIGNMENT_LOCK = 0x6F76530D
 
 
 async def one_writer_at_a_time(session: AsyncSession, key: int) -> None:

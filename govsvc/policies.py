@@ -7,6 +7,7 @@ from pathlib import Path
 
 from govsvc.alerts.policy import AlertPolicies
 from govsvc.authz.policy import AccessPolicy
+from govsvc.command.policy import CommandBook, load_command_policy
 from govsvc.comms.rules import CommsRules, load_comms_rules
 from govsvc.compliance.catalog import Catalog, load_catalog
 from govsvc.compliance.clocks import Regimes, load_regimes
@@ -27,6 +28,7 @@ class Policies:
     comms: CommsRules
     alerts: AlertPolicies
     runbooks: RunbookBook
+    command: CommandBook
 
     @classmethod
     def load(cls, directory: Path, controls: Path) -> Policies:
@@ -48,4 +50,5 @@ class Policies:
                 known_tags=taxonomy.tags,
                 known_roles=access.roles,
             ),
+            command=load_command_policy(directory / "command.yaml"),
         )

@@ -31,26 +31,6 @@ class EtaConfidence(StrEnum):
     HIGH = "high"
 
 
-class IncidentRoleKind(StrEnum):
-    INCIDENT_COMMANDER = "incident_commander"
-    COMMS_LEAD = "comms_lead"
-    SCRIBE = "scribe"
-
-
-class IncidentRole(Base):
-    """Who holds a role on an incident; reassigning ends the previous holder's term."""
-
-    __tablename__ = "incident_role"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    incident_id: Mapped[int] = mapped_column(ForeignKey("incident.id"), index=True)
-    role: Mapped[str] = mapped_column(String(32))
-    principal_id: Mapped[int] = mapped_column(ForeignKey("principal.id"))
-    assigned_by: Mapped[str] = mapped_column(String(320))
-    assigned_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-
-
 class StatusUpdate(Base):
     """A status update for one audience. Published text is frozen and never edited; a
     correction is a new update that supersedes it."""

@@ -16,10 +16,10 @@ from govsvc.audit.log import record
 from govsvc.authz.access import readable
 from govsvc.authz.sensitivity import Sensitivity
 from govsvc.caller import Caller
+from govsvc.command.models import IncidentRole
 from govsvc.comms import redact
 from govsvc.comms.models import (
     SECTIONS,
-    IncidentRole,
     PostMortem,
     PostMortemState,
     PublicPostMortem,

@@ -20,11 +20,12 @@ from govsvc import validation
 from govsvc.audit.log import record
 from govsvc.authz.sensitivity import Sensitivity
 from govsvc.caller import Caller
-from govsvc.comms import audiences, redact, roles, templates
+from govsvc.command import roles
+from govsvc.command.models import IncidentRoleKind
+from govsvc.comms import audiences, redact, templates
 from govsvc.comms.models import (
     Audience,
     EtaConfidence,
-    IncidentRoleKind,
     StatusUpdate,
     UpdateDecision,
     UpdateState,

@@ -12,7 +12,7 @@ import strawberry
 from strawberry.scalars import JSON
 
 from govsvc.authz.sensitivity import Sensitivity as SensitivityEnum
-from govsvc.comms import models, postmortems, redact, roles, templates, updates
+from govsvc.comms import models, postmortems, redact, templates, updates
 from govsvc.errors import NotFound
 from govsvc.graphql.context import Info
 from govsvc.graphql.errors import UserError
@@ -28,8 +28,6 @@ strawberry.enum(models.UpdateState, name="UpdateState")
 UpdateState = models.UpdateState
 strawberry.enum(models.EtaConfidence, name="EtaConfidence")
 EtaConfidence = models.EtaConfidence
-strawberry.enum(models.IncidentRoleKind, name="IncidentRoleKind")
-IncidentRoleKind = models.IncidentRoleKind
 strawberry.enum(models.PostMortemState, name="PostMortemState")
 PostMortemState = models.PostMortemState
 
@@ -267,13 +265,6 @@ class CommsQuery:
 # ---------------------------------------------------------------------------- mutations
 
 
-@strawberry.input
-class IncidentRoleAssignInput:
-    incident_id: strawberry.ID
-    role: IncidentRoleKind
-    person_id: strawberry.ID
-
-
 @strawberry.enum(description="Why a communication mutation (or preview) refused its input.")
 class CommsErrorCode(Enum):
     INVALID = "INVALID"
@@ -295,16 +286,6 @@ class CommsError(UserError):
 class TemplatePreview:
     text: str | None = None
     errors: list[CommsError] = strawberry.field(default_factory=list)
-
-
-@strawberry.type
-class IncidentRolePayload:
-    role: IncidentRoleKind | None = None
-    errors: list[CommsError] = strawberry.field(default_factory=list)
-
-    @classmethod
-    def of(cls, assignment: models.IncidentRole) -> IncidentRolePayload:
-        return cls(role=models.IncidentRoleKind(assignment.role))
 
 
 @strawberry.input
@@ -437,22 +418,6 @@ def _update_pk(value: str) -> int:
 
 @strawberry.type
 class CommsMutation:
-    @strawberry.mutation(description="Give someone a role on an incident (e.g. comms lead).")
-    async def incident_role_assign(
-        self, info: Info, input: IncidentRoleAssignInput
-    ) -> IncidentRolePayload:
-        return await mutate(
-            info,
-            IncidentRolePayload,
-            lambda uc: roles.assign(
-                uc,
-                incident_id=_incident_pk(input.incident_id),
-                role=models.IncidentRoleKind(input.role),
-                principal_id=decode_id(input.person_id, "Person", field="personId"),
-            ),
-            ok=IncidentRolePayload.of,
-        )
-
     @strawberry.mutation(
         description="Write a status update; it publishes at once unless the rules want approvals."
     )

@@ -12,6 +12,7 @@ from strawberry import relay
 
 from govsvc.alerts import queries as alert_queries
 from govsvc.authz.sensitivity import Sensitivity as SensitivityEnum
+from govsvc.graphql import command as command_types
 from govsvc.graphql.alerts import Alert
 from govsvc.graphql.context import Info
 from govsvc.graphql.org import BusinessUnit, Person, Service, Team
@@ -400,6 +401,25 @@ class Incident(relay.Node):
     async def disputes(self, info: Info) -> list[ClassificationDispute]:
         rows = await info.context.loader(_disputes, default=list).load(self.id)
         return [ClassificationDispute.from_model(r) for r in rows]
+
+    @strawberry.field(description="The incident commander now, if one is assigned.")
+    async def commander(self, info: Info) -> Person | None:
+        return await command_types.commander_of(info, self.id)
+
+    @strawberry.field(description="Who holds which role now, commander first.")
+    async def roles(self, info: Info) -> list[command_types.IncidentRoleHolder]:
+        return await command_types.holders_of(info, self.id)
+
+    @strawberry.field(description="Every term in every role, hand-overs included, oldest first.")
+    async def role_history(self, info: Info) -> list[command_types.IncidentRoleHolder]:
+        return await command_types.history_of(info, self.id)
+
+    @strawberry.field(
+        description="The command model that applies (policies/command.yaml) and the rule "
+        "(service, business unit or default) that chose it."
+    )
+    async def command_model(self, info: Info) -> command_types.CommandModel | None:
+        return await command_types.command_model_of(info, self.id)
 
     @classmethod
     async def resolve_nodes(

@@ -71,7 +71,10 @@ async def mutate(
         async with writing(info.context.runtime, info.context.caller) as uc:
             result = await fn(uc)
     except ServiceError as error:
-        return payload(errors=[refusal(error_type_of(payload), error)])
+        errors = [refusal(error_type_of(payload), error)]
+        # A payload may say more about a refusal than its errors (e.g. who could step in).
+        refused = getattr(payload, "refused", None)
+        return refused(error, errors) if refused is not None else payload(errors=errors)
     except Forbidden as error:
         raise forbidden(error) from None
     return ok(result)

@@ -21,6 +21,7 @@ from strawberry.schema.config import StrawberryConfig
 from govsvc.graphql.access import AccessMutation, AccessQuery
 from govsvc.graphql.alerts import AlertMutation, AlertQuery
 from govsvc.graphql.audit import AuditQuery
+from govsvc.graphql.command import CommandMutation, CommandQuery
 from govsvc.graphql.comms import CommsMutation, CommsQuery
 from govsvc.graphql.compliance import ComplianceMutation, ComplianceQuery
 from govsvc.graphql.errors import MaskUnexpectedErrors
@@ -44,6 +45,7 @@ class Query(
     AccessQuery,
     IncidentQuery,
     CommsQuery,
+    CommandQuery,
     EvidenceQuery,
     RetentionQuery,
     ComplianceQuery,
@@ -61,6 +63,7 @@ class Mutation(
     AccessMutation,
     IncidentMutation,
     CommsMutation,
+    CommandMutation,
     EvidenceMutation,
     RetentionMutation,
     ComplianceMutation,

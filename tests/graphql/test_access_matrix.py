@@ -124,6 +124,12 @@ async def _seed_unit(gql: GraphQL, http: httpx.AsyncClient, token: str, code: st
         {"i": {"incidentId": i, "teamId": unit["team"], "position": f"{mark} is worse"}},
     )
     unit.ids["dispute"] = dispute["dispute"]["id"]
+    await _data(
+        gql,
+        "mutation($i: IncidentRoleAssignInput!) { incidentRoleAssign(input: $i)"
+        f" {{ role {ERRORS} }} }}",
+        {"i": {"incidentId": i, "role": "INCIDENT_COMMANDER", "personId": unit["person"]}},
+    )
     for audience in ("INTERNAL", "EXECUTIVE", "REGULATOR"):
         update = await _data(
             gql,
@@ -564,6 +570,7 @@ QUERY_ARGUMENTS: dict[str, list[ArgBuilder]] = {
     ],
     "webhookEndpoints": [lambda w: {}],
     "webhookDeliveries": [lambda w: {}],
+    "responderLoad": [lambda w: {}, lambda w: {"unitId": w.bravo["unit"]}],
     "auditEvents": [
         lambda w: {},
         lambda w: {"filter": {"resourceType": "incident"}},
@@ -897,7 +904,18 @@ MUTATION_INPUTS: dict[str, list[ArgBuilder]] = {
     "classificationDisputeAnswer": [_i(disputeId="@dispute", teamId="@team", response="x")],
     "classificationDisputeResolve": [_i(disputeId="@dispute", resolution="x")],
     "incidentRoleAssign": [
-        _i(incidentId="@incident", role="INCIDENT_COMMANDER", personId="@person")
+        _i(incidentId="@incident", role="INCIDENT_COMMANDER", personId="@person"),
+        _i(
+            incidentId="@incident",
+            role="SCRIBE",
+            personId="~person",
+            note="planted",
+            override={"justification": REASON},
+        ),
+    ],
+    "incidentRoleRelease": [
+        _i(incidentId="@incident", role="INCIDENT_COMMANDER"),
+        _i(incidentId="@incident", role="INCIDENT_COMMANDER", personId="@person"),
     ],
     "statusUpdateDraft": [
         _i(incidentId="@incident", audience="INTERNAL", status="x", body="planted")

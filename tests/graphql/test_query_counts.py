@@ -105,3 +105,85 @@ async def test_services_with_their_dependencies_take_the_same_statements_at_any_
     # then the statements do not grow with the page
     assert small == large, "\n".join(s[:90] for s in sql_statements.statements)
     assert large <= 10
+
+
+ROLES_PAGE = """
+query($first: Int!) {
+  incidents(first: $first) {
+    edges { node {
+      reference
+      commander { email name }
+      roles { role note person { email } }
+      roleHistory { role endReason person { email } handedOverTo { email } }
+      commandModel { model source rule }
+    } }
+  }
+}
+"""
+
+
+async def test_commander_and_roles_in_a_list_take_the_same_statements_at_any_page_size(
+    gql: GraphQL, sql_statements: StatementCounter
+) -> None:
+    # given 30 incidents, each with a commander handed over once and two experts
+    unit = await helpers.unit(gql, "platform")
+    service = await helpers.service(gql, "svc", unit)
+    people = []
+    for n in range(4):
+        created = await gql(
+            "mutation($i: PersonCreateInput!) { personCreate(input: $i) { person { id } } }",
+            {"i": {"email": f"p{n}@example.com", "name": f"P{n}"}},
+        )
+        people.append(created["personCreate"]["person"]["id"])
+    assign = (
+        "mutation($i: IncidentRoleAssignInput!) { incidentRoleAssign(input: $i)"
+        " { errors { code message } } }"
+    )
+    for _ in range(30):
+        incident = await helpers.incident(gql, service)
+        for role, who in (
+            ("COORDINATOR", people[0]),
+            ("SUBJECT_MATTER_EXPERT", people[1]),
+            ("SUBJECT_MATTER_EXPERT", people[2]),
+            ("SCRIBE", people[3]),
+            ("SCRIBE", people[0]),
+        ):
+            done = await gql(
+                assign, {"i": {"incidentId": incident["id"], "role": role, "personId": who}}
+            )
+            if done["incidentRoleAssign"]["errors"]:  # past the load rule: override it
+                done = await gql(
+                    assign,
+                    {
+                        "i": {
+                            "incidentId": incident["id"],
+                            "role": role,
+                            "personId": who,
+                            "override": {"justification": "a drill of many parallel roles"},
+                        }
+                    },
+                )
+            assert done["incidentRoleAssign"]["errors"] == [], done
+
+    # when a small page and a large one are read with commander and roles
+    async def count(first: int) -> int:
+        sql_statements.reset()
+        data = await gql(ROLES_PAGE, {"first": first})
+        edges = data["incidents"]["edges"]
+        assert len(edges) == first
+        node = edges[0]["node"]
+        assert [r["role"] for r in node["roles"]] == [
+            "SCRIBE",
+            "SUBJECT_MATTER_EXPERT",
+            "SUBJECT_MATTER_EXPERT",
+            "COORDINATOR",
+        ]
+        assert node["roleHistory"][3]["handedOverTo"] == {"email": "p0@example.com"}
+        assert node["commandModel"]["model"] == "DISTRIBUTED"
+        return sql_statements.count
+
+    small, large = await count(3), await count(30)
+
+    # then the statements do not grow with the page
+    assert small == large, "\n".join(s[:90] for s in sql_statements.statements)
+    assert large <= 10

@@ -57,6 +57,7 @@ ACTIONS = [
     "dispute",
     "override_severity",
     "resolve_dispute",
+    "override_role_conflict",
     "manage",
     "delete",
 ]
@@ -197,6 +198,7 @@ RULES: list[Rule] = [
     Rule("responder", "dispute", "incident", CONFIDENTIAL, True),
     Rule("responder", "override_severity", "incident", INTERNAL, False),
     Rule("responder", "resolve_dispute", "incident", INTERNAL, False),
+    Rule("responder", "override_role_conflict", "incident", INTERNAL, False),
     Rule("responder", "read", "service", INTERNAL, True),  # inherited from viewer
     Rule("responder", "manage", "grant", INTERNAL, False),
     # incident_commander: everything a responder may, up to restricted, and settles severities
@@ -206,6 +208,7 @@ RULES: list[Rule] = [
     Rule("incident_commander", "classify", "incident", RESTRICTED, True),
     Rule("incident_commander", "override_severity", "incident", RESTRICTED, True),
     Rule("incident_commander", "resolve_dispute", "incident", RESTRICTED, True),
+    Rule("incident_commander", "override_role_conflict", "incident", RESTRICTED, True),
     Rule("incident_commander", "dispute", "incident", RESTRICTED, True),
     Rule("incident_commander", "read", "team", INTERNAL, True),  # viewer, through responder
     Rule("incident_commander", "read", "audit_event", INTERNAL, False),

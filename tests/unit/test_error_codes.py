@@ -28,6 +28,7 @@ ROOT = Path(govsvc.graphql.__file__).parents[1]
 DOMAINS: dict[str, list[str]] = {
     "IncidentErrorCode": ["incidents"],
     "CommsErrorCode": ["comms"],
+    "CommandErrorCode": ["command"],
     "ComplianceErrorCode": ["compliance"],
     "EvidenceErrorCode": ["evidence"],
     "RetentionErrorCode": ["retention"],
