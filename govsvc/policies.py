@@ -12,6 +12,7 @@ from govsvc.compliance.catalog import Catalog, load_catalog
 from govsvc.compliance.clocks import Regimes, load_regimes
 from govsvc.incidents.classification import PolicyBook, load_policy_book
 from govsvc.incidents.taxonomy import Taxonomy, load_taxonomy
+from govsvc.oncall.jurisdictions import Jurisdictions, load_jurisdictions
 from govsvc.retention.rules import RetentionRules, load_retention_rules
 
 
@@ -25,6 +26,7 @@ class Policies:
     regimes: Regimes
     comms: CommsRules
     alerts: AlertPolicies
+    jurisdictions: Jurisdictions
 
     @classmethod
     def load(cls, directory: Path, controls: Path) -> Policies:
@@ -40,4 +42,5 @@ class Policies:
             regimes=load_regimes(directory / "regimes.yaml"),
             comms=load_comms_rules(directory / "comms.yaml", access),
             alerts=AlertPolicies.load(directory),
+            jurisdictions=load_jurisdictions(directory / "jurisdictions.yaml"),
         )

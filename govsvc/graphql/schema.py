@@ -28,6 +28,7 @@ from govsvc.graphql.evidence import EvidenceMutation, EvidenceQuery
 from govsvc.graphql.incidents import IncidentMutation, IncidentQuery
 from govsvc.graphql.live import Subscription
 from govsvc.graphql.nodes import NodeQuery
+from govsvc.graphql.oncall import OnCallMutation, OnCallQuery
 from govsvc.graphql.org import OrgMutation, OrgQuery
 from govsvc.graphql.outbox import OutboxMutation, OutboxQuery
 from govsvc.graphql.retention import RetentionMutation, RetentionQuery
@@ -49,6 +50,7 @@ class Query(
     OutboxQuery,
     AuditQuery,
     AlertQuery,
+    OnCallQuery,
 ):
     pass
 
@@ -64,6 +66,7 @@ class Mutation(
     ComplianceMutation,
     OutboxMutation,
     AlertMutation,
+    OnCallMutation,
 ):
     pass
 
