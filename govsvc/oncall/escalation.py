@@ -267,7 +267,7 @@ async def _last_pages_elsewhere(
         )
         .group_by(Page.principal_id)
     )
-    return {p: at for p, at in rows.tuples().all() if p is not None}
+    return {p: at for p, at in rows.all() if p is not None}
 
 
 async def _page_level(
@@ -282,7 +282,7 @@ async def _page_level(
             await uc.session.execute(
                 select(Principal.id, Principal.email).where(Principal.id.in_(set(who)))
             )
-        ).tuples()
+        ).all()
     )
     last = await _last_pages_elsewhere(uc, set(who), incident.id)
     number = escalation.level + 1

@@ -47,7 +47,7 @@ async def calendar(uc: UseCase, *, token: str, now: datetime | None = None) -> b
                     Principal.id.in_({f.shift.person_id for f in found})
                 )
             )
-        ).tuples()
+        ).all()
     )
     cal = Calendar()
     cal.add("prodid", PRODID)

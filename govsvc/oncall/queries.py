@@ -284,7 +284,7 @@ async def policy_ids_by_service(
         .join(EscalationPolicy, EscalationPolicy.id == ServiceEscalation.policy_id)
         .where(ServiceEscalation.service_id.in_(set(service_ids)), policies_visible(caller))
     )
-    return dict(rows.tuples().all())
+    return dict(rows.all())
 
 
 async def who_is_on_call(uc: UseCase, *, service_id: int, at: datetime | None) -> list[Reached]:
@@ -345,7 +345,7 @@ async def people(session: AsyncSession, ids: Iterable[int]) -> dict[int, jurisdi
             Principal.id.in_(set(ids))
         )
     )
-    return {i: jurisdictions.Person(i, tz, j) for i, tz, j in rows.tuples().all()}
+    return {i: jurisdictions.Person(i, tz, j) for i, tz, j in rows.all()}
 
 
 async def schedule_violations(
