@@ -164,20 +164,6 @@ def violations(
         hi = _local_midnight(day + timedelta(days=1), zone)
         on = _overlap(merged, lo, hi)
         if on > 0:
-            if rules.min_daily_rest_hours > 0:
-                rest = _longest_gap(merged, lo, hi)
-                if rest < rules.min_daily_rest_hours * 3600:
-                    found.append(
-                        Violation(
-                            "min_daily_rest",
-                            person.id,
-                            lo,
-                            hi,
-                            key,
-                            f"{day}: longest rest {rest / 3600:.1f} h, the rule is"
-                            f" {rules.min_daily_rest_hours:g} h",
-                        )
-                    )
             if rules.public_holidays:
                 name = holiday_name(person.jurisdiction, day)
                 if name is not None:
@@ -206,6 +192,8 @@ def violations(
                         )
                     )
         day += timedelta(days=1)
+    if rules.min_daily_rest_hours > 0:
+        found += _rest_breaches(merged, rules.min_daily_rest_hours, person, key, zone)
     week = first - timedelta(days=first.weekday())
     while week <= last:
         lo = _local_midnight(week, zone)
@@ -225,6 +213,38 @@ def violations(
             )
         week += timedelta(days=7)
     return sorted(found, key=lambda v: (v.start, v.rule))
+
+
+def _rest_breaches(
+    merged: list[tuple[datetime, datetime]], hours: float, person: Person, key: str, zone: ZoneInfo
+) -> list[Violation]:
+    """Each 24-hour period that begins when an on-call span does (and every 24 h within a
+    longer one) must hold `hours` consecutive hours off call; time past the period asked
+    about counts as off (nothing is known of it)."""
+    day, needed = timedelta(hours=24), hours * 3600
+    found: list[Violation] = []
+    reported_until: datetime | None = None
+    for a, b in merged:
+        anchor = a
+        while anchor < b:
+            if reported_until is None or anchor >= reported_until:
+                rest = _longest_gap(merged, anchor, anchor + day)
+                if rest < needed:
+                    local = anchor.astimezone(zone)
+                    found.append(
+                        Violation(
+                            "min_daily_rest",
+                            person.id,
+                            anchor,
+                            anchor + day,
+                            key,
+                            f"24 h from {local:%Y-%m-%d %H:%M} ({person.time_zone}): longest rest"
+                            f" {rest / 3600:.1f} h, the rule is {hours:g} h",
+                        )
+                    )
+                    reported_until = anchor + day
+            anchor += day
+    return found
 
 
 def _longest_gap(merged: list[tuple[datetime, datetime]], lo: datetime, hi: datetime) -> float:

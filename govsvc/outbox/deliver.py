@@ -281,14 +281,16 @@ async def _send_email(settings: Settings, claim: Claim, started: float) -> Resul
     except formats.Unsendable as error:
         return Result(Outcome.UNSENDABLE, None, f"not sent: {error}"[:ERROR_EXCERPT], 0)
     try:
-        await smtp.send(settings, mail)
+        refused = await smtp.send(settings, mail)
     except smtp.SmtpRefused as error:
         return Result(Outcome.PERMANENT, None, str(error)[:ERROR_EXCERPT], elapsed_ms())
     except (OSError, smtplib.SMTPException) as error:
         return Result(
             Outcome.RETRY, None, f"{type(error).__name__}: {error}"[:ERROR_EXCERPT], elapsed_ms()
         )
-    return Result(Outcome.DELIVERED, 250, None, elapsed_ms())
+    # Sent to the others; the attempt log keeps whom the relay would not take.
+    note = f"recipients refused: {', '.join(refused)}"[:ERROR_EXCERPT] if refused else None
+    return Result(Outcome.DELIVERED, 250, note, elapsed_ms())
 
 
 async def _excerpt(response: httpx.Response) -> str:

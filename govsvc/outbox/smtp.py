@@ -61,12 +61,12 @@ class SmtpRefused(Exception):
     """The relay refused permanently (5xx): retrying would not help."""
 
 
-def _send_now(settings: Settings, mail: EmailMessage) -> None:
+def _send_now(settings: Settings, mail: EmailMessage) -> dict[str, tuple[int, bytes]]:
     with smtplib.SMTP(
         settings.smtp_host, settings.smtp_port, timeout=settings.smtp_timeout_seconds
     ) as smtp:
         try:
-            smtp.send_message(mail)
+            return smtp.send_message(mail)
         except smtplib.SMTPRecipientsRefused as error:
             codes = {code for code, _ in error.recipients.values()}
             if all(500 <= code < 600 for code in codes):
@@ -78,6 +78,8 @@ def _send_now(settings: Settings, mail: EmailMessage) -> None:
             raise
 
 
-async def send(settings: Settings, mail: EmailMessage) -> None:
-    """Send one message; raises SmtpRefused (permanent) or OSError/SMTPException (retry)."""
-    await asyncio.to_thread(_send_now, settings, mail)
+async def send(settings: Settings, mail: EmailMessage) -> list[str]:
+    """Send one message; returns the recipients the relay refused while taking it for the
+    others. Raises SmtpRefused (permanent) or OSError/SMTPException (retry)."""
+    refused = await asyncio.to_thread(_send_now, settings, mail)
+    return sorted(refused)

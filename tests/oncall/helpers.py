@@ -80,7 +80,9 @@ async def on_call(gql: GraphQL, schedule_id: str, at: str) -> dict[str, Any] | N
     return found
 
 
-async def override(gql: GraphQL, schedule_id: str, person_id: str, start: str, end: str) -> dict[str, Any]:
+async def override(
+    gql: GraphQL, schedule_id: str, person_id: str, start: str, end: str
+) -> dict[str, Any]:
     data = await gql(
         "mutation($i: ScheduleOverrideCreateInput!) { scheduleOverrideCreate(input: $i) {"
         f" override {{ id startsAt endsAt person {{ id }} }} {ERRORS} }} }}",
@@ -104,7 +106,14 @@ async def policy(
     data = await gql(
         "mutation($i: EscalationPolicyCreateInput!) { escalationPolicyCreate(input: $i) {"
         f" policy {{ id }} {ERRORS} }} }}",
-        {"i": {"businessUnitId": unit_id, "name": "Checkout", "repeats": repeats, "levels": levels}},
+        {
+            "i": {
+                "businessUnitId": unit_id,
+                "name": "Checkout",
+                "repeats": repeats,
+                "levels": levels,
+            }
+        },
     )
     assert data["escalationPolicyCreate"]["errors"] == [], data
     return str(data["escalationPolicyCreate"]["policy"]["id"])

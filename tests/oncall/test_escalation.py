@@ -144,7 +144,10 @@ async def test_an_unacknowledged_page_escalates_on_time_then_the_ladder_ends(
     # and after the last level times out, the escalation is exhausted
     late = due + timedelta(seconds=61)
     assert await usecase.run(runtime, caller, escalation.escalate_due, now=late) == 1
-    assert await usecase.run(runtime, caller, escalation.escalate_due, now=late + timedelta(hours=1)) == 0
+    assert (
+        await usecase.run(runtime, caller, escalation.escalate_due, now=late + timedelta(hours=1))
+        == 0
+    )
     async with runtime.db.read() as session:
         state = (await session.execute(select(Escalation.state))).scalar_one()
     assert state == "exhausted"
@@ -152,11 +155,17 @@ async def test_an_unacknowledged_page_escalates_on_time_then_the_ladder_ends(
         "query($id: ID!) { node(id: $id) { ... on Incident { timeline { edges { node { kind text } } } } } }",
         {"id": incident["id"]},
     )
-    notes = [e["node"]["text"] for e in timeline["node"]["timeline"]["edges"] if e["node"]["kind"] == "paging"]
+    notes = [
+        e["node"]["text"]
+        for e in timeline["node"]["timeline"]["edges"]
+        if e["node"]["kind"] == "paging"
+    ]
     assert len(notes) == 3 and "exhausted" in notes[-1]
 
 
-async def test_repeats_run_the_ladder_again(gql: GraphQL, org: dict[str, str], runtime: Runtime) -> None:
+async def test_repeats_run_the_ladder_again(
+    gql: GraphQL, org: dict[str, str], runtime: Runtime
+) -> None:
     ladder = await _ladder(gql, org, repeats=1)
     incident = await helpers.incident(gql, org["service"])
     await _page_now(gql, incident["id"], ladder["policy"])
@@ -218,7 +227,12 @@ async def test_quiet_hours_and_rest_skip_a_person_and_say_why(
     night = datetime(2027, 1, 12, 22, 30, tzinfo=UTC)  # 23:30 in Berlin
     first = await helpers.incident(gql, org["service"], title="Night outage")
     await usecase.run(
-        runtime, caller, escalation.page, incident_id=_pk(first["id"]), policy_id=_pk(pid), now=night
+        runtime,
+        caller,
+        escalation.page,
+        incident_id=_pk(first["id"]),
+        policy_id=_pk(pid),
+        now=night,
     )
     (skipped,) = await _pages(gql, first["id"])
     assert (skipped["state"], skipped["person"]["email"]) == ("skipped", "anna@ops.example")
@@ -318,7 +332,9 @@ async def test_an_alert_opening_an_incident_starts_the_services_escalation(
     assert response.status_code == 200, response.text
     assert response.json()["incidentsOpened"] == 1
     data = await gql("{ incidents { edges { node { id service { code } } } } }")
-    (incident,) = [e["node"] for e in data["incidents"]["edges"] if e["node"]["service"]["code"] == "portal"]
+    (incident,) = [
+        e["node"] for e in data["incidents"]["edges"] if e["node"]["service"]["code"] == "portal"
+    ]
     pages = await _pages(gql, incident["id"])
     assert [(p["level"], p["person"]["email"], p["state"]) for p in pages] == [
         (1, "cara@ops.example", "sent")

@@ -82,10 +82,16 @@ async def test_a_person_feed_has_only_their_shifts_from_every_schedule(
     gql: GraphQL, http: httpx.AsyncClient, org: dict[str, str]
 ) -> None:
     await schedule(
-        gql, org["unit"], [layer("a", [org["anna"], org["ben"]], start="2026-01-05T09:00")], name="A"
+        gql,
+        org["unit"],
+        [layer("a", [org["anna"], org["ben"]], start="2026-01-05T09:00")],
+        name="A",
     )
     await schedule(
-        gql, org["unit"], [layer("b", [org["ben"], org["cara"]], start="2026-01-05T09:00")], name="B"
+        gql,
+        org["unit"],
+        [layer("b", [org["ben"], org["cara"]], start="2026-01-05T09:00")],
+        name="B",
     )
     feed = await _feed(gql, personId=org["ben"])
     events = _events((await http.get(_path(feed["url"]))).content)

@@ -30,7 +30,9 @@ async def _counts(runtime: Runtime) -> tuple[int, int, int]:
     async with runtime.db.read() as session:
         return (
             (await session.execute(select(func.count()).select_from(Schedule))).scalar_one(),
-            (await session.execute(select(func.count()).select_from(ScheduleOverride))).scalar_one(),
+            (
+                await session.execute(select(func.count()).select_from(ScheduleOverride))
+            ).scalar_one(),
             (await session.execute(select(func.count()).select_from(AuditEvent))).scalar_one(),
         )
 
@@ -64,7 +66,7 @@ async def test_weekly_hand_offs_stay_at_nine_local_across_the_march_dst_change(
 async def test_shifts_list_the_hand_offs_in_utc(gql: GraphQL, org: dict[str, str]) -> None:
     sid = await schedule(gql, org["unit"], [layer("primary", [org["anna"], org["ben"]])])
     data = await gql(
-        f"query($id: ID!) {{ schedule(id: $id) {{ name shifts(from: \"2027-03-15T00:00:00Z\","
+        f'query($id: ID!) {{ schedule(id: $id) {{ name shifts(from: "2027-03-15T00:00:00Z",'
         f' to: "2027-04-06T00:00:00Z") {{ {SHIFT} }} }} }}',
         {"id": sid},
     )
@@ -144,10 +146,17 @@ async def test_an_override_beats_every_layer_and_overlapping_ones_are_refused(
     ],
 )
 async def test_bad_layers_are_refused_and_nothing_is_stored(
-    gql: GraphQL, org: dict[str, str], runtime: Runtime, change: dict[str, Any], field: str, code: str
+    gql: GraphQL,
+    org: dict[str, str],
+    runtime: Runtime,
+    change: dict[str, Any],
+    field: str,
+    code: str,
 ) -> None:
     before = await _counts(runtime)
-    payload = await create_schedule(gql, org["unit"], [{**layer("primary", [org["anna"]]), **change}])
+    payload = await create_schedule(
+        gql, org["unit"], [{**layer("primary", [org["anna"]]), **change}]
+    )
     assert payload["schedule"] is None
     assert [(e["field"], e["code"]) for e in payload["errors"]] == [(field, code)]
     assert await _counts(runtime) == before
@@ -166,9 +175,7 @@ async def test_a_change_is_a_new_version_with_before_and_after_in_the_audit_log(
     assert data["scheduleUpdate"]["schedule"]["version"] == 2
     async with runtime.db.read() as session:
         event = (
-            await session.execute(
-                select(AuditEvent).where(AuditEvent.action == "schedule.update")
-            )
+            await session.execute(select(AuditEvent).where(AuditEvent.action == "schedule.update"))
         ).scalar_one()
     payload = json.loads(event.payload) if isinstance(event.payload, str) else event.payload
     assert payload["before"]["version"] == 1 and payload["after"]["version"] == 2
