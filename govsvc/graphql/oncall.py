@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import Enum
 from typing import Annotated, Any, Self
 
 import strawberry
 from strawberry import relay
 
+from govsvc.db import utcnow
+from govsvc.errors import ServiceError
 from govsvc.graphql.context import Info
 from govsvc.graphql.errors import UserError
 from govsvc.graphql.org import Person
@@ -23,7 +25,7 @@ from govsvc.graphql.relay import (
     global_id,
     split_global_id,
 )
-from govsvc.graphql.resolvers import load_nodes, mutate, read, read_or
+from govsvc.graphql.resolvers import bad_input, load_nodes, mutate, read, read_or
 from govsvc.oncall import escalation, jurisdictions, models, queries, rotation, schedules
 from govsvc.org import service as org_service
 from govsvc.pagination import page_size
@@ -174,14 +176,24 @@ class Schedule(relay.Node):
         return [ScheduleOverride.of(o) for o in found]
 
     @strawberry.field(
-        description="Who is on call, shift by shift, in [from, to) (at most 93 days)."
+        description="Who is on call, shift by shift, in [from, to) (at most 93 days; by"
+        " default the next 7 days)."
     )
     async def shifts(
-        self, info: Info, from_: Annotated[datetime, strawberry.argument(name="from")], to: datetime
+        self,
+        info: Info,
+        from_: Annotated[datetime | None, strawberry.argument(name="from")] = None,
+        to: datetime | None = None,
     ) -> list[OnCallShift]:
-        found = await read(
-            info, lambda uc: queries.shifts(uc, schedule_id=self.id, start=from_, end=to)
-        )
+        start = from_ or utcnow()
+        end = to or start + timedelta(days=7)
+        try:
+            queries.check_period(start, end)
+        except ServiceError as error:
+            raise bad_input(error) from None
+        found = await info.context.loader(
+            queries.shifts_by_schedule, default=list, args=(start, end)
+        ).load(self.id)
         return [OnCallShift.of(s) for s in found]
 
     @classmethod

@@ -136,7 +136,8 @@ async def on_call(uc: UseCase, *, schedule_id: int, at: datetime | None) -> rota
     return await _shift_at(uc.session, schedule, at or utcnow())
 
 
-def _period(start: datetime, end: datetime) -> None:
+def check_period(start: datetime, end: datetime) -> None:
+    """Refuse a period that is empty or too long to compute."""
     if end <= start:
         raise Invalid("the period must end after it starts", field="to")
     if end - start > MAX_SPAN:
@@ -150,12 +151,18 @@ async def shifts_between(
     return rotation.final_shifts(layers_of(schedule), overrides, max(start, rotation.EARLIEST), end)
 
 
-async def shifts(
-    uc: UseCase, *, schedule_id: int, start: datetime, end: datetime
-) -> list[rotation.Shift]:
-    _period(start, end)
-    schedule = await schedule_for(uc, schedule_id, "read")
-    return await shifts_between(uc.session, schedule, start, end)
+async def shifts_by_schedule(
+    session: AsyncSession, caller: Caller, ids: Iterable[int], start: datetime, end: datetime
+) -> dict[int, list[rotation.Shift]]:
+    """Computed shifts of many schedules in [start, end), in two statements (a loader's
+    batch: the caller must have checked the period)."""
+    found = await schedules_by_id(session, caller, ids)
+    overrides = await _overrides(session, found, start, end)
+    lo = max(start, rotation.EARLIEST)
+    return {
+        sid: rotation.final_shifts(layers_of(s), overrides.get(sid, []), lo, end)
+        for sid, s in found.items()
+    }
 
 
 # ---------------------------------------------------------------------------- escalation
@@ -352,7 +359,7 @@ async def schedule_violations(
     uc: UseCase, *, schedule_id: int, start: datetime, end: datetime
 ) -> list[jurisdictions.Violation]:
     """Every breach of a jurisdiction rule by the schedule's shifts in the period."""
-    _period(start, end)
+    check_period(start, end)
     schedule = await schedule_for(uc, schedule_id, "read")
     found = await shifts_between(uc.session, schedule, start, end)
     spans: dict[int, list[tuple[datetime, datetime]]] = {}

@@ -35,6 +35,7 @@ DOMAINS: dict[str, list[str]] = {
     "AccessErrorCode": ["grants"],
     "OutboxErrorCode": ["outbox"],
     "AlertErrorCode": ["alerts"],
+    "OnCallErrorCode": ["oncall"],
 }
 _BY_CLASS = {"Invalid": "INVALID", "NotFound": "NOT_FOUND", "AlreadyExists": "ALREADY_EXISTS"}
 _BY_CLASS["Conflict"] = "CONFLICT"
