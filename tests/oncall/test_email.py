@@ -27,7 +27,7 @@ class Mailbox:
     def __init__(self) -> None:
         self.messages: list[tuple[list[str], bytes]] = []
 
-    async def handle_RCPT(  # noqa: N802 - aiosmtpd's hook name
+    async def handle_RCPT(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: Any
     ) -> str:
         if address.endswith("@refuse.example"):
@@ -35,9 +35,7 @@ class Mailbox:
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
-    async def handle_DATA(  # noqa: N802 - aiosmtpd's hook name
-        self, server: SMTP, session: Session, envelope: Envelope
-    ) -> str:
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         content = envelope.content
         assert isinstance(content, bytes)
         self.messages.append((list(envelope.rcpt_tos), content))
@@ -96,13 +94,15 @@ async def test_a_page_is_mailed_to_the_person_paged(
         {"i": {"incidentId": incident["id"], "policyId": pid}},
     )
     (page,) = data["incidentPage"]["pages"]
-    assert page["channels"] == ["email"] and len(page["deliveryIds"]) == 1
+    assert page["channels"] == ["email"]
+    assert len(page["deliveryIds"]) == 1
     assert await deliver_due(runtime) == 1
     ((recipients, raw),) = box.messages
     assert sorted(recipients) == ["archive@ops.example", "cara@ops.example"]
     mail = message_from_bytes(raw)
     assert mail["From"] == "pager@govsvc.example"
-    assert "Checkout down" in mail["Subject"] and incident["reference"] in mail["Subject"]
+    assert "Checkout down" in mail["Subject"]
+    assert incident["reference"] in mail["Subject"]
     assert mail["X-Govsvc-Event"] == "oncall.page"
     assert "cara@ops.example is paged" in mail.get_payload()
     async with runtime.db.read() as session:
@@ -139,7 +139,8 @@ async def test_refused_recipients_are_on_record_and_all_refused_is_dead(
     assert first.last_error == "recipients refused: nobody@refuse.example"
     # zed's page had nobody the relay would take: dead-lettered, saying why
     assert second.state == "dead"
-    assert second.last_error is not None and second.last_error.startswith("recipients refused")
+    assert second.last_error is not None
+    assert second.last_error.startswith("recipients refused")
 
 
 async def test_an_email_endpoint_needs_a_mailto_url(gql: GraphQL) -> None:

@@ -152,7 +152,8 @@ async def test_an_unacknowledged_page_escalates_on_time_then_the_ladder_ends(
         state = (await session.execute(select(Escalation.state))).scalar_one()
     assert state == "exhausted"
     timeline = await gql(
-        "query($id: ID!) { node(id: $id) { ... on Incident { timeline { edges { node { kind text } } } } } }",
+        "query($id: ID!) { node(id: $id) { ... on Incident {"
+        " timeline { edges { node { kind text } } } } } }",
         {"id": incident["id"]},
     )
     notes = [
@@ -160,7 +161,8 @@ async def test_an_unacknowledged_page_escalates_on_time_then_the_ladder_ends(
         for e in timeline["node"]["timeline"]["edges"]
         if e["node"]["kind"] == "paging"
     ]
-    assert len(notes) == 3 and "exhausted" in notes[-1]
+    assert len(notes) == 3
+    assert "exhausted" in notes[-1]
 
 
 async def test_repeats_run_the_ladder_again(

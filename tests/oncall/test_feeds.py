@@ -3,6 +3,7 @@ DST-correct hand-offs, revocation, and unknown tokens that look like missing pag
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
@@ -48,14 +49,15 @@ async def test_a_schedule_feed_shows_the_next_sixty_days_over_http(
         gql, org["unit"], [layer("primary", [org["anna"], org["ben"]], start="2026-01-05T09:00")]
     )
     feed = await _feed(gql, scheduleId=sid)
-    assert feed["url"].startswith("http") and feed["url"].endswith(".ics")
+    assert feed["url"].startswith("http")
+    assert feed["url"].endswith(".ics")
     response = await http.get(_path(feed["url"]))
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/calendar")
     events = _events(response.content)
     # weekly shifts: about nine in 60 days, back to back, each a Monday 09:00 Berlin hand-off
     assert 8 <= len(events) <= 10
-    for (_, end, _), (start, _, _) in zip(events, events[1:], strict=False):
+    for (_, end, _), (start, _, _) in itertools.pairwise(events):
         assert end == start
     for start, _, summary in events[1:]:
         local = start.astimezone(ZoneInfo("Europe/Berlin"))

@@ -57,7 +57,8 @@ async def test_weekly_hand_offs_stay_at_nine_local_across_the_march_dst_change(
     # and anna before it and after it
     before = await on_call(gql, sid, "2027-03-22T07:59:00Z")
     after = await on_call(gql, sid, "2027-03-29T07:00:00Z")
-    assert before is not None and after is not None
+    assert before is not None
+    assert after is not None
     assert before["person"]["id"] == after["person"]["id"] == org["anna"]
     # and nobody before the rotation starts
     assert await on_call(gql, sid, "2027-03-15T07:59:00Z") is None
@@ -96,7 +97,8 @@ async def test_follow_the_sun_layers_cover_their_own_windows_and_the_top_one_win
     # when / then: Berlin morning is anna's, New York afternoon cara's, the night nobody's
     morning = await on_call(gql, sid, "2027-01-12T10:00:00Z")
     afternoon = await on_call(gql, sid, "2027-01-12T18:00:00Z")
-    assert morning is not None and afternoon is not None
+    assert morning is not None
+    assert afternoon is not None
     assert (morning["person"]["id"], morning["layer"]) == (org["anna"], "EMEA")
     assert morning["start"].startswith("2027-01-12T07:00:00")
     assert morning["end"].startswith("2027-01-12T15:00:00")
@@ -122,7 +124,8 @@ async def test_an_override_beats_every_layer_and_overlapping_ones_are_refused(
     assert during["overrideId"] == made["override"]["id"]
     assert during["start"][:19] == _iso(start)[:19]
     outside = await on_call(gql, sid, _iso(start + timedelta(hours=5)))
-    assert outside is not None and outside["person"]["id"] == org["anna"]
+    assert outside is not None
+    assert outside["person"]["id"] == org["anna"]
     # an overlapping override for the same schedule is refused, and nothing is stored
     before = await _counts(runtime)
     clash = await override(
@@ -178,7 +181,8 @@ async def test_a_change_is_a_new_version_with_before_and_after_in_the_audit_log(
             await session.execute(select(AuditEvent).where(AuditEvent.action == "schedule.update"))
         ).scalar_one()
     payload = json.loads(event.payload) if isinstance(event.payload, str) else event.payload
-    assert payload["before"]["version"] == 1 and payload["after"]["version"] == 2
+    assert payload["before"]["version"] == 1
+    assert payload["after"]["version"] == 2
     assert len(payload["before"]["layers"][0]["members"]) == 1
     assert len(payload["after"]["layers"][0]["members"]) == 2
     assert event.business_unit == "ops"
