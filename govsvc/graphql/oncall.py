@@ -296,6 +296,15 @@ class EscalationPolicy(relay.Node):
         return await load_nodes(info, node_ids, queries.policies_by_id, cls.from_model)
 
 
+@strawberry.type(description="What became of a page on one channel.")
+class PageDelivery:
+    kind: str = strawberry.field(description="slack, teams, generic or email.")
+    state: str = strawberry.field(description="pending, delivering, delivered or dead.")
+    attempts: int
+    last_error: str | None
+    delivered_at: datetime | None
+
+
 @strawberry.type(description="One person paged (or skipped, saying why) at one level.")
 class OnCallPage(relay.Node):
     id: relay.NodeID[int]
@@ -337,6 +346,20 @@ class OnCallPage(relay.Node):
     @strawberry.field
     async def person(self, info: Info) -> Person | None:
         return await _person(info, self.person_pk)
+
+    @strawberry.field(description="The delivery result on each channel, as of now.")
+    async def deliveries(self, info: Info) -> list[PageDelivery]:
+        found = await info.context.loader(queries.deliveries_by_page, default=list).load(self.id)
+        return [
+            PageDelivery(
+                kind=d.kind,
+                state=d.state,
+                attempts=d.attempts,
+                last_error=d.last_error,
+                delivered_at=d.delivered_at,
+            )
+            for d in found
+        ]
 
     @classmethod
     async def resolve_nodes(

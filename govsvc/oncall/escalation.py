@@ -331,7 +331,9 @@ async def _page_level(
             now,
         )
     )
-    escalation.next_at = now + timedelta(seconds=level.timeout_seconds)
+    # A level that reached nobody (all skipped, nobody on call) does not make anyone wait out
+    # its timeout: the next level is due at once.
+    escalation.next_at = now + timedelta(seconds=level.timeout_seconds if sent else 0)
     await record(
         uc.session,
         uc.caller,

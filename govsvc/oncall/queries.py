@@ -25,6 +25,7 @@ from govsvc.oncall.models import (
 )
 from govsvc.org import service as org_service
 from govsvc.org.models import Principal, TeamMember
+from govsvc.outbox.models import Delivery, Endpoint
 from govsvc.pagination import Page as ResultPage
 from govsvc.pagination import fetch_page
 from govsvc.usecase import UseCase
@@ -325,6 +326,50 @@ async def pages_by_incident(
     for page in rows.scalars():
         found.setdefault(page.incident_id, []).append(page)
     return found
+
+
+@dataclass(frozen=True)
+class PageDelivery:
+    """What became of one channel of a page (an outbox delivery)."""
+
+    delivery_id: int
+    kind: str
+    state: str
+    attempts: int
+    last_error: str | None
+    delivered_at: datetime | None
+
+
+async def deliveries_by_page(
+    session: AsyncSession, caller: Caller, page_ids: Iterable[int]
+) -> dict[int, list[PageDelivery]]:
+    """The delivery result of each page the caller may read, per channel (two statements)."""
+    rows = (
+        await session.execute(
+            select(Page.id, Page.delivery_ids).where(
+                Page.id.in_(set(page_ids)), pages_visible(caller)
+            )
+        )
+    ).all()
+    wanted = {page_id: [int(d) for d in json.loads(ids)] for page_id, ids in rows}
+    all_ids = {d for ids in wanted.values() for d in ids}
+    found: dict[int, PageDelivery] = {}
+    if all_ids:
+        deliveries = await session.execute(
+            select(
+                Delivery.id,
+                Endpoint.kind,
+                Delivery.state,
+                Delivery.attempts,
+                Delivery.last_error,
+                Delivery.delivered_at,
+            )
+            .join(Endpoint, Endpoint.id == Delivery.endpoint_id)
+            .where(Delivery.id.in_(all_ids))
+        )
+        for d_id, kind, state, attempts, error, delivered in deliveries.all():
+            found[d_id] = PageDelivery(d_id, kind, state, attempts, error, delivered)
+    return {p: [found[d] for d in ids if d in found] for p, ids in wanted.items()}
 
 
 async def pages_by_id(session: AsyncSession, caller: Caller, ids: Iterable[int]) -> dict[int, Page]:

@@ -296,9 +296,12 @@ async def create_feed(
         unit_id = schedule.business_unit_id
         unit = await unit_code(uc.session, schedule.business_unit_id)
     elif person_id is not None:
-        person = (await org_service.principals_by_id(uc.session, uc.caller, [person_id])).get(
-            person_id
-        )
+        if uc.caller.principal_id == person_id:  # your own feed: no role needed
+            person = await uc.session.get(Principal, person_id)
+        else:
+            person = (await org_service.principals_by_id(uc.session, uc.caller, [person_id])).get(
+                person_id
+            )
         if person is None or person.kind != PrincipalKind.PERSON.value:
             raise NotFound("no such person", field="personId")
         if uc.caller.principal_id != person.id:

@@ -108,6 +108,16 @@ async def test_a_page_is_mailed_to_the_person_paged(
     async with runtime.db.read() as session:
         (state,) = (await session.execute(select(Delivery.state))).scalars()
     assert state == "delivered"
+    # and the page says so
+    data = await gql(
+        "query($i: ID) { onCallPages(incidentId: $i) { edges { node {"
+        " deliveries { kind state attempts lastError deliveredAt } } } } }",
+        {"i": incident["id"]},
+    )
+    ((edge),) = data["onCallPages"]["edges"]
+    (delivery,) = edge["node"]["deliveries"]
+    assert (delivery["kind"], delivery["state"], delivery["attempts"]) == ("email", "delivered", 1)
+    assert delivery["deliveredAt"] is not None and delivery["lastError"] is None
 
 
 async def test_refused_recipients_are_on_record_and_all_refused_is_dead(

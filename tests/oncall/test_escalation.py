@@ -239,6 +239,12 @@ async def test_quiet_hours_and_rest_skip_a_person_and_say_why(
     (skipped,) = await _pages(gql, first["id"])
     assert (skipped["state"], skipped["person"]["email"]) == ("skipped", "anna@ops.example")
     assert skipped["reason"].startswith("quiet hours 22:00-06:00 (DE")
+    # nobody was paged at level 1, so level 2 (cara) is due at once, not after the timeout
+    assert await usecase.run(runtime, caller, escalation.escalate_due, now=night) == 1
+    assert [(p["level"], p["state"]) for p in await _pages(gql, first["id"])] == [
+        (1, "skipped"),
+        (2, "sent"),
+    ]
     # by day she is paged; an hour later, for another incident, her rest keeps her out
     day = datetime(2027, 1, 13, 10, 0, tzinfo=UTC)
     second = await helpers.incident(gql, org["service"], title="Morning outage")

@@ -15,6 +15,7 @@ from govsvc.oncall import feeds
 from govsvc.runtime import Runtime
 from govsvc.usecase import reading
 from tests.conftest import GraphQL
+from tests.graphql import helpers
 from tests.oncall.helpers import ERRORS, layer, schedule
 
 FEED = f"feed {{ id kind prefix revokedAt }} url {ERRORS}"
@@ -99,6 +100,30 @@ async def test_a_person_feed_has_only_their_shifts_from_every_schedule(
     events = _events((await http.get(_path(feed["url"]))).content)
     summaries = {summary for _, _, summary in events}
     assert summaries == {"On call: Ben (A)", "On call: Ben (B)"}
+
+
+async def test_anyone_may_subscribe_to_their_own_shifts_but_not_to_someone_elses(
+    gql: GraphQL, http: httpx.AsyncClient, org: dict[str, str]
+) -> None:
+    await schedule(gql, org["unit"], [layer("a", [org["anna"]], start="2026-01-05T09:00")])
+    minted = await gql(
+        "mutation($i: ApiTokenCreateInput!) { apiTokenCreate(input: $i) { token } }",
+        {"i": {"principalId": org["anna"]}},
+    )
+    anna = gql.as_(minted["apiTokenCreate"]["token"])  # anna holds no role at all
+    own = await anna(
+        f"mutation($i: OnCallFeedCreateInput!) {{ onCallFeedCreate(input: $i) {{ {FEED} }} }}",
+        {"i": {"personId": org["anna"]}},
+    )
+    assert own["onCallFeedCreate"]["errors"] == []
+    events = _events((await http.get(_path(own["onCallFeedCreate"]["url"]))).content)
+    assert events and all("Anna" in summary for _, _, summary in events)
+    _, token = await helpers.person_with_token(gql, "resp@ops.example", "responder", org["unit"])
+    errors = await gql.as_(token).errors(
+        f"mutation($i: OnCallFeedCreateInput!) {{ onCallFeedCreate(input: $i) {{ {FEED} }} }}",
+        {"i": {"personId": org["anna"]}},
+    )
+    assert errors[0]["extensions"]["code"] == "FORBIDDEN"
 
 
 async def test_a_revoked_or_unknown_token_is_404_alike(
