@@ -117,7 +117,8 @@ async def test_a_page_is_mailed_to_the_person_paged(
     ((edge),) = data["onCallPages"]["edges"]
     (delivery,) = edge["node"]["deliveries"]
     assert (delivery["kind"], delivery["state"], delivery["attempts"]) == ("email", "delivered", 1)
-    assert delivery["deliveredAt"] is not None and delivery["lastError"] is None
+    assert delivery["deliveredAt"] is not None
+    assert delivery["lastError"] is None
 
 
 async def test_refused_recipients_are_on_record_and_all_refused_is_dead(

@@ -13,11 +13,12 @@ import pytest
 from sqlalchemy import func, select
 
 from govsvc import usecase
+from govsvc.audit.models import AuditEvent
 from govsvc.caller import Caller
 from govsvc.db import utcnow
 from govsvc.graphql.relay import split_global_id
 from govsvc.oncall import escalation
-from govsvc.oncall.models import Escalation, Page
+from govsvc.oncall.models import Escalation, EscalationPolicy, Page
 from govsvc.runtime import Runtime
 from govsvc.settings import Settings
 from govsvc.worker import jobs, run_worker
@@ -347,3 +348,82 @@ async def test_an_alert_opening_an_incident_starts_the_services_escalation(
     assert [(p["level"], p["person"]["email"], p["state"]) for p in pages] == [
         (1, "cara@ops.example", "sent")
     ]
+
+
+@pytest.mark.parametrize(
+    ("levels", "repeats", "field"),
+    [
+        ([], 0, "levels"),
+        (
+            [{"timeoutSeconds": 30, "targets": [{"kind": "person", "id": "@dai"}]}],
+            0,
+            "levels.0.timeoutSeconds",
+        ),
+        ([{"timeoutSeconds": 60, "targets": []}], 0, "levels.0.targets"),
+        (
+            [{"timeoutSeconds": 60, "targets": [{"kind": "pager", "id": "@dai"}]}],
+            0,
+            "levels.0.targets.0.kind",
+        ),
+        ([{"timeoutSeconds": 60, "targets": [{"kind": "person", "id": "@dai"}]}], 11, "repeats"),
+        (
+            [{"timeoutSeconds": 60, "targets": [{"kind": "team", "id": "VGVhbTo5OTk="}]}],
+            0,
+            "levels.0.targets.0.id",
+        ),
+    ],
+)
+async def test_bad_policies_are_refused_and_nothing_is_stored(
+    gql: GraphQL,
+    org: dict[str, str],
+    runtime: Runtime,
+    levels: list[dict[str, Any]],
+    repeats: int,
+    field: str,
+) -> None:
+    for level in levels:
+        for target in level["targets"]:
+            if target["id"] == "@dai":
+                target["id"] = org["dai"]
+    async with runtime.db.read() as session:
+        before = (await session.execute(select(func.count()).select_from(AuditEvent))).scalar_one()
+    data = await gql(
+        "mutation($i: EscalationPolicyCreateInput!) { escalationPolicyCreate(input: $i) {"
+        f" policy {{ id }} {ERRORS} }} }}",
+        {"i": {"businessUnitId": org["unit"], "name": "x", "repeats": repeats, "levels": levels}},
+    )
+    payload = data["escalationPolicyCreate"]
+    assert payload["policy"] is None
+    assert [e["field"] for e in payload["errors"]] == [field]
+    async with runtime.db.read() as session:
+        after = (await session.execute(select(func.count()).select_from(AuditEvent))).scalar_one()
+        policies = (
+            await session.execute(select(func.count()).select_from(EscalationPolicy))
+        ).scalar_one()
+    assert (after, policies) == (before, 0)
+
+
+async def test_a_service_points_at_a_policy_of_its_own_unit_and_can_be_unpointed(
+    gql: GraphQL, org: dict[str, str]
+) -> None:
+    other = await helpers.unit(gql, "other")
+    foreign = await policy(
+        gql, other, [{"timeoutSeconds": 60, "targets": [{"kind": "person", "id": org["dai"]}]}]
+    )
+    refused = await point_service(gql, org["service"], foreign)
+    assert [(e["field"], e["code"]) for e in refused["errors"]] == [("policyId", "INVALID")]
+    own = await policy(
+        gql,
+        org["unit"],
+        [{"timeoutSeconds": 60, "targets": [{"kind": "person", "id": org["dai"]}]}],
+    )
+    assert (await point_service(gql, org["service"], own))["policyId"] == own
+    again = await point_service(gql, org["service"], own)
+    assert [e["code"] for e in again["errors"]] == ["INVALID"]
+    cleared = await point_service(gql, org["service"], None)
+    assert cleared["errors"] == []
+    assert cleared["policyId"] is None
+    found = await gql(
+        "query($s: ID!) { whoIsOnCall(serviceId: $s) { target } }", {"s": org["service"]}
+    )
+    assert found["whoIsOnCall"] == []

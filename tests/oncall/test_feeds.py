@@ -117,7 +117,8 @@ async def test_anyone_may_subscribe_to_their_own_shifts_but_not_to_someone_elses
     )
     assert own["onCallFeedCreate"]["errors"] == []
     events = _events((await http.get(_path(own["onCallFeedCreate"]["url"]))).content)
-    assert events and all("Anna" in summary for _, _, summary in events)
+    assert events
+    assert all("Anna" in summary for _, _, summary in events)
     _, token = await helpers.person_with_token(gql, "resp@ops.example", "responder", org["unit"])
     errors = await gql.as_(token).errors(
         f"mutation($i: OnCallFeedCreateInput!) {{ onCallFeedCreate(input: $i) {{ {FEED} }} }}",
