@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from govsvc import validation
 from govsvc.audit.log import record
@@ -248,7 +249,12 @@ async def _start(
         started_by=uc.caller.actor,
     )
     uc.session.add(escalation)
-    await uc.session.flush()
+    try:
+        await uc.session.flush()
+    except IntegrityError:  # another call started the same escalation a moment ago
+        raise Conflict(
+            "this incident is already being paged through this policy", field="policyId"
+        ) from None
     await _page_level(uc, escalation, incident, levels_of(policy), now)
     return escalation
 

@@ -427,3 +427,20 @@ async def test_a_service_points_at_a_policy_of_its_own_unit_and_can_be_unpointed
         "query($s: ID!) { whoIsOnCall(serviceId: $s) { target } }", {"s": org["service"]}
     )
     assert found["whoIsOnCall"] == []
+
+
+async def test_two_pages_of_one_incident_at_once_start_one_escalation(
+    gql: GraphQL, org: dict[str, str], runtime: Runtime
+) -> None:
+    ladder = await _ladder(gql, org)
+    incident = await helpers.incident(gql, org["service"])
+    answers = await asyncio.gather(
+        *(_page_now(gql, incident["id"], ladder["policy"]) for _ in range(3))
+    )
+    codes = sorted(e["code"] for a in answers for e in a["errors"])
+    assert codes == ["CONFLICT", "CONFLICT"]
+    async with runtime.db.read() as session:
+        assert (
+            await session.execute(select(func.count()).select_from(Escalation))
+        ).scalar_one() == 1
+    assert len(await _pages(gql, incident["id"])) == 1
