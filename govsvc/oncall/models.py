@@ -28,6 +28,18 @@ class Schedule(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class ScheduleMember(Base):
+    """Who appears in a schedule's layers (kept with each version): finds a person's schedules
+    without reading every schedule's layers."""
+
+    __tablename__ = "oncall_schedule_member"
+    __table_args__ = (UniqueConstraint("schedule_id", "principal_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    schedule_id: Mapped[int] = mapped_column(ForeignKey("oncall_schedule.id"))
+    principal_id: Mapped[int] = mapped_column(ForeignKey("principal.id"), index=True)
+
+
 class ScheduleOverride(Base):
     """Someone takes a stretch of a schedule, whatever its layers say."""
 

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from govsvc.authz.access import readable
@@ -20,6 +20,7 @@ from govsvc.oncall.models import (
     EscalationPolicy,
     Page,
     Schedule,
+    ScheduleMember,
     ScheduleOverride,
     ServiceEscalation,
 )
@@ -441,26 +442,23 @@ async def feed_shifts(
     """What a feed shows (its token is its authority: no caller)."""
     if schedule_id is not None:
         schedules = [s for s in [await session.get(Schedule, schedule_id)] if s is not None]
-    else:
-        schedules = list((await session.execute(select(Schedule).order_by(Schedule.id))).scalars())
-    if person_id is not None:
-        overridden = set(
-            (
-                await session.execute(
-                    select(ScheduleOverride.schedule_id).where(
-                        ScheduleOverride.principal_id == person_id,
-                        ScheduleOverride.removed_at.is_(None),
-                        ScheduleOverride.starts_at < end,
-                        ScheduleOverride.ends_at > start,
-                    )
-                )
-            ).scalars()
+    elif person_id is not None:
+        # the schedules naming them in a layer, or giving them an override in the period
+        named = select(ScheduleMember.schedule_id).where(ScheduleMember.principal_id == person_id)
+        overridden = select(ScheduleOverride.schedule_id).where(
+            ScheduleOverride.principal_id == person_id,
+            ScheduleOverride.removed_at.is_(None),
+            ScheduleOverride.starts_at < end,
+            ScheduleOverride.ends_at > start,
         )
-        schedules = [
-            s
-            for s in schedules
-            if s.id in overridden or any(person_id in layer.members for layer in layers_of(s))
-        ]
+        rows = await session.execute(
+            select(Schedule)
+            .where(or_(Schedule.id.in_(named), Schedule.id.in_(overridden)))
+            .order_by(Schedule.id)
+        )
+        schedules = list(rows.scalars())
+    else:
+        schedules = []
     out = []
     for schedule in schedules:
         for shift in await shifts_between(session, schedule, start, end):

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from govsvc import validation
 from govsvc.audit.log import record
@@ -18,7 +18,7 @@ from govsvc.db import utcnow
 from govsvc.errors import Conflict, Invalid, NotFound
 from govsvc.incidents.common import unit_code
 from govsvc.oncall import rotation
-from govsvc.oncall.models import OnCallFeed, Schedule, ScheduleOverride
+from govsvc.oncall.models import OnCallFeed, Schedule, ScheduleMember, ScheduleOverride
 from govsvc.oncall.queries import schedule_for
 from govsvc.org import service as org_service
 from govsvc.org.models import Principal, PrincipalKind
@@ -92,6 +92,14 @@ async def _layers(uc: UseCase, specs: Sequence[LayerSpec]) -> list[rotation.Laye
     return layers
 
 
+async def _keep_members(uc: UseCase, schedule: Schedule, layers: Sequence[rotation.Layer]) -> None:
+    await uc.session.execute(
+        delete(ScheduleMember).where(ScheduleMember.schedule_id == schedule.id)
+    )
+    people = sorted({m for layer in layers for m in layer.members})
+    uc.session.add_all(ScheduleMember(schedule_id=schedule.id, principal_id=p) for p in people)
+
+
 def _document(schedule: Schedule) -> dict[str, object]:
     return {
         "name": schedule.name,
@@ -132,6 +140,7 @@ async def create_schedule(
     )
     uc.session.add(schedule)
     await uc.session.flush()
+    await _keep_members(uc, schedule, parsed)
     await record(
         uc.session,
         uc.caller,
@@ -162,7 +171,9 @@ async def update_schedule(
             description, field="description", max_length=2000, allow_empty=True
         )
     if layers is not None:
-        schedule.layers = json.dumps([layer.as_dict() for layer in await _layers(uc, layers)])
+        parsed = await _layers(uc, layers)
+        schedule.layers = json.dumps([layer.as_dict() for layer in parsed])
+        await _keep_members(uc, schedule, parsed)
     after = {**_document(schedule), "version": schedule.version + 1}
     if {**before, "version": 0} == {**after, "version": 0}:
         raise Invalid("nothing would change", field="scheduleId")

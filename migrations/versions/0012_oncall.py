@@ -1,8 +1,9 @@
-"""On-call: schedules, overrides, calendar feeds, escalation policies, escalations and pages
+"""On-call: schedules (and who is in their layers), overrides, calendar feeds, escalation
+policies, the policy each service points at, escalations and their pages
 
 Revision ID: 0012
 Revises: 0011
-Create Date: 2026-12-08 00:39:22.733728
+Create Date: 2026-12-08 00:59:50.571788
 """
 
 from __future__ import annotations
@@ -134,6 +135,31 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "oncall_schedule_member",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("schedule_id", sa.Integer(), nullable=False),
+        sa.Column("principal_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["principal_id"],
+            ["principal.id"],
+            name=op.f("fk_oncall_schedule_member_principal_id_principal"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["schedule_id"],
+            ["oncall_schedule.id"],
+            name=op.f("fk_oncall_schedule_member_schedule_id_oncall_schedule"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_oncall_schedule_member")),
+        sa.UniqueConstraint(
+            "schedule_id", "principal_id", name=op.f("uq_oncall_schedule_member_schedule_id")
+        ),
+    )
+    with op.batch_alter_table("oncall_schedule_member", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_oncall_schedule_member_principal_id"), ["principal_id"], unique=False
+        )
+
+    op.create_table(
         "service_escalation",
         sa.Column("service_id", sa.Integer(), nullable=False),
         sa.Column("policy_id", sa.Integer(), nullable=False),
@@ -253,6 +279,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_service_escalation_policy_id"))
 
     op.drop_table("service_escalation")
+    with op.batch_alter_table("oncall_schedule_member", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_oncall_schedule_member_principal_id"))
+
+    op.drop_table("oncall_schedule_member")
     with op.batch_alter_table("oncall_override", schema=None) as batch_op:
         batch_op.drop_index("ix_oncall_override_schedule_end")
         batch_op.drop_index(batch_op.f("ix_oncall_override_principal_id"))
