@@ -582,6 +582,29 @@ class EscalationPolicyCreateInput:
     levels: list[EscalationLevelInput]
 
 
+@strawberry.input(description="Omitted fields stay; levels replace the whole ladder.")
+class EscalationPolicyUpdateInput:
+    policy_id: strawberry.ID
+    name: str | None = None
+    repeats: int | None = None
+    levels: list[EscalationLevelInput] | None = None
+
+
+def _level_specs(given: list[EscalationLevelInput]) -> list[escalation.LevelSpec]:
+    out = []
+    for n, level in enumerate(given):
+        targets = []
+        for k, t in enumerate(level.targets):
+            type_name = _TARGET_TYPES.get(t.kind)
+            if type_name is None:  # the use case names the unknown kind
+                targets.append((t.kind, 0))
+            else:
+                field = f"levels.{n}.targets.{k}.id"
+                targets.append((t.kind, decode_id(t.id, type_name, field=field)))
+        out.append(escalation.LevelSpec(level.timeout_seconds, targets))
+    return out
+
+
 @strawberry.input(description="policyId null: the service pages nobody by itself.")
 class ServiceEscalationPolicySetInput:
     service_id: strawberry.ID
@@ -787,20 +810,6 @@ class OnCallMutation:
     async def escalation_policy_create(
         self, info: Info, input: EscalationPolicyCreateInput
     ) -> EscalationPolicyPayload:
-        def levels() -> list[escalation.LevelSpec]:
-            out = []
-            for n, level in enumerate(input.levels):
-                targets = []
-                for k, t in enumerate(level.targets):
-                    type_name = _TARGET_TYPES.get(t.kind)
-                    field = f"levels.{n}.targets.{k}"
-                    if type_name is None:
-                        targets.append((t.kind, 0))
-                    else:
-                        targets.append((t.kind, decode_id(t.id, type_name, field=f"{field}.id")))
-                out.append(escalation.LevelSpec(level.timeout_seconds, targets))
-            return out
-
         return await mutate(
             info,
             EscalationPolicyPayload,
@@ -811,7 +820,27 @@ class OnCallMutation:
                 ),
                 name=input.name,
                 repeats=input.repeats,
-                levels=levels(),
+                levels=_level_specs(input.levels),
+            ),
+            ok=EscalationPolicyPayload.of,
+        )
+
+    @strawberry.mutation(
+        description="Change a policy: a new version (audited before/after); escalations under"
+        " way keep the ladder they started with."
+    )
+    async def escalation_policy_update(
+        self, info: Info, input: EscalationPolicyUpdateInput
+    ) -> EscalationPolicyPayload:
+        return await mutate(
+            info,
+            EscalationPolicyPayload,
+            lambda uc: escalation.update_policy(
+                uc,
+                policy_id=decode_id(input.policy_id, "EscalationPolicy", field="policyId"),
+                name=input.name,
+                repeats=input.repeats,
+                levels=_level_specs(input.levels) if input.levels is not None else None,
             ),
             ok=EscalationPolicyPayload.of,
         )

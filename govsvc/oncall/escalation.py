@@ -38,8 +38,8 @@ from govsvc.oncall.models import (
 from govsvc.oncall.queries import (
     Level,
     Target,
-    levels_of,
     pages_visible,
+    parse_levels,
     people,
     policy_for,
     policy_of_service,
@@ -161,6 +161,51 @@ async def create_policy(
     return policy
 
 
+async def update_policy(
+    uc: UseCase,
+    *,
+    policy_id: int,
+    name: str | None = None,
+    repeats: int | None = None,
+    levels: Sequence[LevelSpec] | None = None,
+) -> EscalationPolicy:
+    """A new version of the policy (audited before and after). Escalations under way keep the
+    ladder they started with; the next ones page by the new one."""
+    policy = await policy_for(uc, policy_id, "write")
+    before = _policy_document(policy)
+    if name is not None:
+        policy.name = validation.text(name, field="name")
+    if repeats is not None:
+        if not 0 <= repeats <= MAX_REPEATS:
+            raise Invalid(f"repeat the ladder 0-{MAX_REPEATS} times", field="repeats")
+        policy.repeats = repeats
+    if levels is not None:
+        policy.levels = _levels_json(await _check_targets(uc, policy.business_unit_id, levels))
+    after = {**_policy_document(policy), "version": policy.version + 1}
+    if {**before, "version": 0} == {**after, "version": 0}:
+        raise Invalid("nothing would change", field="policyId")
+    policy.version += 1
+    await record(
+        uc.session,
+        uc.caller,
+        "escalation_policy.update",
+        resource_type="escalation_policy",
+        resource_id=policy.id,
+        unit=await unit_code(uc.session, policy.business_unit_id),
+        payload={"before": before, "after": after},
+    )
+    return policy
+
+
+def _policy_document(policy: EscalationPolicy) -> dict[str, object]:
+    return {
+        "name": policy.name,
+        "repeats": policy.repeats,
+        "levels": json.loads(policy.levels),
+        "version": policy.version,
+    }
+
+
 async def set_service_policy(
     uc: UseCase, *, service_id: int, policy_id: int | None
 ) -> tuple[int, int | None]:
@@ -242,6 +287,8 @@ async def _start(
         policy_id=policy.id,
         business_unit_id=incident.business_unit_id,
         policy_version=policy.version,
+        ladder=policy.levels,
+        repeats=policy.repeats,
         level=0,
         round=0,
         state=EscalationState.ACTIVE.value,
@@ -255,7 +302,7 @@ async def _start(
         raise Conflict(
             "this incident is already being paged through this policy", field="policyId"
         ) from None
-    await _page_level(uc, escalation, incident, levels_of(policy), now)
+    await _page_level(uc, escalation, incident, parse_levels(escalation.ladder), now)
     return escalation
 
 
@@ -520,10 +567,10 @@ async def escalate_due(uc: UseCase, *, now: datetime | None = None, batch: int =
             )
         ).scalar_one()
         incident = await _incident(uc, escalation.incident_id)
-        levels = levels_of(policy)
+        levels = parse_levels(escalation.ladder)
         if escalation.level + 1 < len(levels):
             escalation.level += 1
-        elif escalation.round < policy.repeats:
+        elif escalation.round < escalation.repeats:
             escalation.round += 1
             escalation.level = 0
         else:

@@ -122,6 +122,10 @@ class Escalation(Base):
     policy_id: Mapped[int] = mapped_column(ForeignKey("escalation_policy.id"))
     business_unit_id: Mapped[int] = mapped_column(ForeignKey("business_unit.id"))
     policy_version: Mapped[int] = mapped_column(Integer)
+    # The ladder as it was when paging started (levels JSON, repeats): a later change of the
+    # policy applies to new escalations, never to one under way.
+    ladder: Mapped[str] = mapped_column(Text)
+    repeats: Mapped[int] = mapped_column(Integer)
     level: Mapped[int] = mapped_column(Integer)  # 0-based: the level paged last
     round: Mapped[int] = mapped_column(Integer, default=0)  # 0: the first run of the ladder
     state: Mapped[str] = mapped_column(String(16))

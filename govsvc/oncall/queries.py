@@ -186,13 +186,17 @@ class Level:
     targets: tuple[Target, ...]
 
 
-def levels_of(policy: EscalationPolicy) -> list[Level]:
+def parse_levels(text: str) -> list[Level]:
     return [
         Level(
             int(d["timeout_seconds"]), tuple(Target(t["kind"], int(t["id"])) for t in d["targets"])
         )
-        for d in json.loads(policy.levels)
+        for d in json.loads(text)
     ]
+
+
+def levels_of(policy: EscalationPolicy) -> list[Level]:
+    return parse_levels(policy.levels)
 
 
 @dataclass(frozen=True)

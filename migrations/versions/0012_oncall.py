@@ -3,7 +3,7 @@ policies, the policy each service points at, escalations and their pages
 
 Revision ID: 0012
 Revises: 0011
-Create Date: 2026-12-08 00:59:50.571788
+Create Date: 2026-12-08 01:00:47.285364
 """
 
 from __future__ import annotations
@@ -187,6 +187,8 @@ def upgrade() -> None:
         sa.Column("policy_id", sa.Integer(), nullable=False),
         sa.Column("business_unit_id", sa.Integer(), nullable=False),
         sa.Column("policy_version", sa.Integer(), nullable=False),
+        sa.Column("ladder", sa.Text(), nullable=False),
+        sa.Column("repeats", sa.Integer(), nullable=False),
         sa.Column("level", sa.Integer(), nullable=False),
         sa.Column("round", sa.Integer(), nullable=False),
         sa.Column("state", sa.String(length=16), nullable=False),

@@ -874,6 +874,10 @@ MUTATION_INPUTS: dict[str, list[ArgBuilder]] = {
             levels=[{"timeoutSeconds": 60, "targets": [{"kind": "schedule", "id": "@schedule"}]}],
         ),
     ],
+    "escalationPolicyUpdate": [
+        _i(policyId="@escalation_policy", name="renamed"),
+        _i(policyId="@escalation_policy", levels=[PLANTED_LEVEL]),
+    ],
     "serviceEscalationPolicySet": [
         _i(serviceId="@service", policyId="~escalation_policy"),
         _i(serviceId="@service"),

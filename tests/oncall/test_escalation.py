@@ -5,6 +5,7 @@ the alerts pipeline starting an escalation."""
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -444,3 +445,47 @@ async def test_two_pages_of_one_incident_at_once_start_one_escalation(
             await session.execute(select(func.count()).select_from(Escalation))
         ).scalar_one() == 1
     assert len(await _pages(gql, incident["id"])) == 1
+
+
+async def test_a_policy_change_is_a_version_and_an_escalation_under_way_keeps_its_ladder(
+    gql: GraphQL, org: dict[str, str], runtime: Runtime
+) -> None:
+    ladder = await _ladder(gql, org)
+    incident = await helpers.incident(gql, org["service"])
+    (first,) = (await _page_now(gql, incident["id"], ladder["policy"]))["pages"]
+    # the policy becomes one level (ben only), after cara's page went out
+    data = await gql(
+        "mutation($i: EscalationPolicyUpdateInput!) { escalationPolicyUpdate(input: $i) {"
+        f" policy {{ version levels {{ targets {{ kind id }} }} }} {ERRORS} }} }}",
+        {
+            "i": {
+                "policyId": ladder["policy"],
+                "levels": [
+                    {"timeoutSeconds": 60, "targets": [{"kind": "person", "id": org["ben"]}]}
+                ],
+            }
+        },
+    )
+    updated = data["escalationPolicyUpdate"]
+    assert updated["errors"] == []
+    assert updated["policy"]["version"] == 2
+    assert len(updated["policy"]["levels"]) == 1
+    # the escalation under way still goes to level 2 of its own ladder: dai, not ben
+    paged_at = datetime.fromisoformat(first["pagedAt"].replace("Z", "+00:00"))
+    due = paged_at + timedelta(seconds=61)
+    assert await usecase.run(runtime, _system(runtime), escalation.escalate_due, now=due) == 1
+    pages = await _pages(gql, incident["id"])
+    assert [p["person"]["email"] for p in pages] == ["cara@ops.example", "dai@ops.example"]
+    async with runtime.db.read() as session:
+        event = (
+            await session.execute(
+                select(AuditEvent).where(AuditEvent.action == "escalation_policy.update")
+            )
+        ).scalar_one()
+    payload = json.loads(event.payload) if isinstance(event.payload, str) else event.payload
+    assert len(payload["before"]["levels"]) == 2
+    assert len(payload["after"]["levels"]) == 1
+    # a new incident pages by the new ladder
+    second = await helpers.incident(gql, org["service"], title="Another outage")
+    (page,) = (await _page_now(gql, second["id"], ladder["policy"]))["pages"]
+    assert page["person"]["email"] == "ben@ops.example"
