@@ -330,13 +330,15 @@ async def _page_level(
     level = levels[escalation.level]
     reached = await resolve_targets(uc.session, level.targets, now)
     who = await people(uc.session, [r.person_id for r in reached])
-    names = dict(
-        (
-            await uc.session.execute(
-                select(Principal.id, Principal.email).where(Principal.id.in_(set(who)))
+    found = (
+        await uc.session.execute(
+            select(Principal.id, Principal.email, Principal.active).where(
+                Principal.id.in_(set(who))
             )
-        ).all()
-    )
+        )
+    ).all()
+    names = {i: email for i, email, _ in found}
+    inactive = {i for i, _, active in found if not active}
     last = await _last_pages_elsewhere(uc, set(who), incident.id)
     number = escalation.level + 1
     pages: list[Page] = []
@@ -355,13 +357,14 @@ async def _page_level(
             )
     for r in reached:
         person = who.get(r.person_id)
-        why = (
-            jurisdictions.paging_forbidden(
+        if person is None:
+            why: str | None = "no such person"
+        elif r.person_id in inactive:
+            why = "deactivated: fix the schedule or the policy"
+        else:
+            why = jurisdictions.paging_forbidden(
                 uc.policies.jurisdictions, person, now, last.get(r.person_id)
             )
-            if person is not None
-            else "no such person"
-        )
         state = PageState.SKIPPED if why else PageState.SENT
         pages.append(_page(escalation, r.person_id, number, r.target, now, state, why))
     uc.session.add_all(pages)

@@ -489,3 +489,17 @@ async def test_a_policy_change_is_a_version_and_an_escalation_under_way_keeps_it
     second = await helpers.incident(gql, org["service"], title="Another outage")
     (page,) = (await _page_now(gql, second["id"], ladder["policy"]))["pages"]
     assert page["person"]["email"] == "ben@ops.example"
+
+
+async def test_a_deactivated_person_on_a_schedule_is_skipped_saying_so(
+    gql: GraphQL, org: dict[str, str]
+) -> None:
+    ladder = await _ladder(gql, org)
+    await gql(
+        "mutation($i: PersonUpdateInput!) { personUpdate(input: $i) { errors { code } } }",
+        {"i": {"id": org["cara"], "active": False}},
+    )
+    incident = await helpers.incident(gql, org["service"])
+    (page,) = (await _page_now(gql, incident["id"], ladder["policy"]))["pages"]
+    assert (page["state"], page["person"]["email"]) == ("skipped", "cara@ops.example")
+    assert page["reason"].startswith("deactivated")
