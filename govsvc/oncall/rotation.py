@@ -162,7 +162,13 @@ class Layer:
                 if b > start and a < end:
                     out.append((max(a, start), min(b, end)))
             day += timedelta(days=1)
-        return sorted(out)
+        merged: list[tuple[datetime, datetime]] = []  # windows may overlap: one interval each
+        for a, b in sorted(out):
+            if merged and a <= merged[-1][1]:
+                merged[-1] = (merged[-1][0], max(merged[-1][1], b))
+            else:
+                merged.append((a, b))
+        return merged
 
     def segments(self, start: datetime, end: datetime) -> list[Segment]:
         """Who this layer has on call within [start, end), windows applied."""
@@ -227,12 +233,21 @@ def final_shifts(
         for s in tier:
             cuts.update((max(s.start, start), min(s.end, end)))
     points = sorted(c for c in cuts if start <= c <= end)
+    # Within a tier segments never overlap (rotations follow each other, windows are merged,
+    # overrides are refused if they overlap), so sorted, the one that can cover [a, b) is the
+    # first ending after a: one pointer per tier walks them all once.
+    ordered = [sorted(tier, key=lambda s: s.start) for tier in tiers]
+    cursor = [0] * len(ordered)
     shifts: list[Shift] = []
     for a, b in pairwise(points):
         chosen = None
-        for tier in tiers:
-            chosen = next((s for s in tier if s.start <= a and s.end >= b), None)
-            if chosen is not None:
+        for k, tier in enumerate(ordered):
+            i = cursor[k]
+            while i < len(tier) and tier[i].end <= a:
+                i += 1
+            cursor[k] = i
+            if i < len(tier) and tier[i].start <= a and tier[i].end >= b:
+                chosen = tier[i]
                 break
         if chosen is None:
             continue
