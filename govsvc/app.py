@@ -26,6 +26,7 @@ from govsvc.runtime import Runtime
 from govsvc.settings import Settings
 from govsvc.web.alerts import AlertEndpoints
 from govsvc.web.evidence import EvidenceEndpoints
+from govsvc.web.oncall import OnCallFeeds
 from govsvc.web.packs import PackEndpoints
 from govsvc.web.security_headers import SecurityHeadersMiddleware
 from govsvc.web.status_page import StatusPage
@@ -71,6 +72,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> Starlette:
     audit_packs = PackEndpoints(runtime, authenticator)
     status_page = StatusPage(runtime)
     alerts = AlertEndpoints(runtime, authenticator)
+    oncall_feeds = OnCallFeeds(runtime)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
@@ -111,6 +113,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> Starlette:
             Route("/audit-packs/{id}/content", audit_packs.download, methods=["GET"]),
             Route("/alerts/alertmanager", alerts.alertmanager, methods=["POST"]),
             Route("/alerts/generic", alerts.generic, methods=["POST"]),
+            Route("/oncall/{token}.ics", oncall_feeds.ics, methods=["GET"]),
             Route("/status", status_page.html, methods=["GET"]),
             Route("/status.json", status_page.json, methods=["GET"]),
             Route("/status.atom", status_page.atom, methods=["GET"]),

@@ -11,6 +11,7 @@ from govsvc.evidence import models as evidence_models
 from govsvc.grants import models as authz_models
 from govsvc.idempotency import models as idempotency_models
 from govsvc.incidents import models as incident_models
+from govsvc.oncall import models as oncall_models
 from govsvc.org import models as org_models
 from govsvc.outbox import models as outbox_models
 from govsvc.runbooks import models as runbook_models
@@ -29,6 +30,7 @@ __all__ = [
     "idempotency_models",
     "incident_models",
     "metadata",
+    "oncall_models",
     "org_models",
     "outbox_models",
     "runbook_models",

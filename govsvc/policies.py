@@ -13,6 +13,7 @@ from govsvc.compliance.catalog import Catalog, load_catalog
 from govsvc.compliance.clocks import Regimes, load_regimes
 from govsvc.incidents.classification import PolicyBook, load_policy_book
 from govsvc.incidents.taxonomy import Taxonomy, load_taxonomy
+from govsvc.oncall.jurisdictions import Jurisdictions, load_jurisdictions
 from govsvc.retention.rules import RetentionRules, load_retention_rules
 from govsvc.runbooks.book import RunbookBook, load_runbooks
 
@@ -29,6 +30,7 @@ class Policies:
     alerts: AlertPolicies
     runbooks: RunbookBook
     command: CommandBook
+    jurisdictions: Jurisdictions
 
     @classmethod
     def load(cls, directory: Path, controls: Path) -> Policies:
@@ -51,4 +53,5 @@ class Policies:
                 known_roles=access.roles,
             ),
             command=load_command_policy(directory / "command.yaml"),
+            jurisdictions=load_jurisdictions(directory / "jurisdictions.yaml"),
         )

@@ -105,6 +105,13 @@ class Settings(BaseSettings):
     worker_alert_interval_seconds: float = Field(default=5.0, gt=0)
     # Runbooks: the worker runs queued automated steps every interval.
     worker_runbook_interval_seconds: float = Field(default=1.0, gt=0)
+    # On-call: how often the worker looks for escalation levels that have timed out.
+    worker_escalation_interval_seconds: float = Field(default=5.0, gt=0)
+    # E-mail for pages (outbox endpoints of kind "email"): the SMTP relay and the sender.
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_from: str = "govsvc@localhost"
+    smtp_timeout_seconds: float = Field(default=10.0, gt=0)
     # One attempt may take at most connect + 2 x read (sending the body, reading the answer).
     outbox_connect_timeout_seconds: float = Field(default=10.0, gt=0)
     outbox_read_timeout_seconds: float = Field(default=10.0, gt=0)

@@ -21,6 +21,7 @@ from govsvc.audit import checkpoints, tree_heads
 from govsvc.caller import Caller
 from govsvc.compliance import pack_jobs
 from govsvc.evidence import recovery
+from govsvc.oncall import escalation
 from govsvc.outbox import deliver as outbox_delivery
 from govsvc.retention import disposition
 from govsvc.runbooks import automation as runbook_automation
@@ -63,6 +64,10 @@ def jobs(runtime: Runtime) -> list[Job]:
             lambda: usecase.run(runtime, caller, notify.end_storms)),
         Job(heartbeat.JOB, settings.worker_alert_interval_seconds,
             lambda: usecase.run(runtime, caller, heartbeat.find_blind_sources)),
+        # Escalations are claimed with FOR UPDATE SKIP LOCKED: workers share them, and each
+        # level of each escalation fires once.
+        Job(escalation.JOB, settings.worker_escalation_interval_seconds,
+            lambda: usecase.run(runtime, caller, escalation.escalate_due), exclusive=False),
         Job("outbox delivery", settings.worker_outbox_interval_seconds,
             lambda: outbox_delivery.deliver_due(runtime), exclusive=False),
         # Automated runbook steps are claimed with FOR UPDATE SKIP LOCKED: workers share them.

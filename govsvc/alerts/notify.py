@@ -21,6 +21,7 @@ from govsvc.db import ALERT_PIPELINE_LOCK, one_writer_at_a_time, utcnow
 from govsvc.incidents import service as incident_service
 from govsvc.incidents.common import timeline_note
 from govsvc.incidents.models import Incident
+from govsvc.oncall import escalation
 from govsvc.outbox.enqueue import enqueue
 from govsvc.usecase import UseCase
 
@@ -105,6 +106,10 @@ async def page(
         AlertEvent.about(alert, "paged", f"{incident.reference} on slack, teams, generic", now)
     )
     await session.flush()
+    # The service's escalation policy, if it has one, pages people (govsvc.oncall.escalation).
+    started = await escalation.start_for_incident(uc, incident=incident, now=now)
+    if started is not None:
+        session.add(AlertEvent.about(alert, "escalation_started", f"escalation #{started.id}", now))
     return True
 
 

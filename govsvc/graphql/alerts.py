@@ -64,7 +64,7 @@ def _labels(text: str) -> list[Label]:
 class AlertEvent:
     kind: str = strawberry.field(
         description="fired, resolved, ignored, incident_opened, correlated, paged, "
-        "page_suppressed, flapping, stable, acknowledged, noise."
+        "page_suppressed, escalation_started, flapping, stable, acknowledged, noise."
     )
     at: datetime
     detail: str

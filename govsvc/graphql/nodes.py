@@ -16,6 +16,7 @@ from govsvc.graphql.context import Info
 from govsvc.graphql.customers import Customer
 from govsvc.graphql.evidence import EvidenceItem
 from govsvc.graphql.incidents import ClassificationDispute, Incident, TimelineEntry
+from govsvc.graphql.oncall import EscalationPolicy, OnCallPage, Schedule
 from govsvc.graphql.org import BusinessUnit, Person, Service, Team
 from govsvc.graphql.outbox import WebhookDelivery
 from govsvc.graphql.relay import split_global_id
@@ -32,13 +33,16 @@ NODE_TYPES: dict[str, Any] = {
         BusinessUnit,
         ClassificationDispute,
         Customer,
+        EscalationPolicy,
         EvidenceItem,
         Grant,
         Incident,
         LegalHold,
+        OnCallPage,
         Person,
         RunbookExecution,
         RunbookStep,
+        Schedule,
         Service,
         Team,
         TimelineEntry,

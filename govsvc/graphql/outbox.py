@@ -139,7 +139,9 @@ class OutboxQuery:
 class WebhookEndpointCreateInput:
     name: str
     url: str
-    kind: str = strawberry.field(description="status_page, slack, teams or generic")
+    kind: str = strawberry.field(
+        description="status_page, slack, teams, generic or email (url mailto: or mailto:address)"
+    )
     secret: str = strawberry.field(description="The HMAC key deliveries are signed with.")
 
 

@@ -29,6 +29,7 @@ from govsvc.graphql.evidence import EvidenceMutation, EvidenceQuery
 from govsvc.graphql.incidents import IncidentMutation, IncidentQuery
 from govsvc.graphql.live import Subscription
 from govsvc.graphql.nodes import NodeQuery
+from govsvc.graphql.oncall import OnCallMutation, OnCallQuery
 from govsvc.graphql.org import OrgMutation, OrgQuery
 from govsvc.graphql.outbox import OutboxMutation, OutboxQuery
 from govsvc.graphql.retention import RetentionMutation, RetentionQuery
@@ -53,6 +54,7 @@ class Query(
     AuditQuery,
     AlertQuery,
     RunbookQuery,
+    OnCallQuery,
 ):
     pass
 
@@ -70,6 +72,7 @@ class Mutation(
     OutboxMutation,
     AlertMutation,
     RunbookMutation,
+    OnCallMutation,
 ):
     pass
 

@@ -76,10 +76,12 @@ def _kind(value: str) -> EndpointKind:
         raise Invalid(f"unknown endpoint kind (use {known})", field="kind") from None
 
 
-def _url(value: str) -> str:
+def _url(value: str, kind: EndpointKind = EndpointKind.GENERIC) -> str:
     value = value.strip()
     if len(value) > URL_MAX:
         raise Invalid(f"must be at most {URL_MAX} characters", field="url")
+    if kind is EndpointKind.EMAIL:
+        return _mailto(value)
     try:
         parts = urlsplit(value)
         parts.port  # noqa: B018 - parsing the port is the check: it raises on a bad one
@@ -93,6 +95,16 @@ def _url(value: str) -> str:
     if parts.fragment:
         raise Invalid("must not have a #fragment", field="url")
     return value
+
+
+def _mailto(value: str) -> str:
+    """mailto: (each event's own recipients) or mailto:a@x,b@y (those too)."""
+    if not value.startswith("mailto:"):
+        raise Invalid(
+            "an e-mail endpoint's URL is mailto: or mailto:address[,address]", field="url"
+        )
+    addresses = [a.strip() for a in value.removeprefix("mailto:").split(",") if a.strip()]
+    return "mailto:" + ",".join(validation.email(a, field="url") for a in addresses)
 
 
 def _secret(value: str) -> str:
@@ -112,7 +124,7 @@ async def create_endpoint(
     uc.caller.access.require_everywhere("manage", "webhook")
     name = validation.text(name, field="name", max_length=100)
     endpoint_kind = _kind(kind)
-    url = _url(url)
+    url = _url(url, endpoint_kind)
     sealed = seal(uc.runtime.master_key, _secret(secret))
     session = uc.session
     endpoint = Endpoint(

@@ -17,6 +17,7 @@ import asyncio
 import json
 import logging
 import random
+import smtplib
 import time
 import uuid
 from dataclasses import dataclass
@@ -30,7 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from govsvc.audit.log import record
 from govsvc.caller import Caller
 from govsvc.db import utcnow
-from govsvc.outbox import formats, retries, sealing, signing
+from govsvc.outbox import formats, retries, sealing, signing, smtp
 from govsvc.outbox.models import (
     Delivery,
     DeliveryAttempt,
@@ -216,6 +217,8 @@ async def send(runtime: Runtime, client: httpx.AsyncClient, claim: Claim) -> Res
     def elapsed_ms() -> int:
         return int((time.monotonic() - started) * 1000)
 
+    if claim.kind is EndpointKind.EMAIL:
+        return await _send_email(runtime.settings, claim, started)
     try:
         secret = sealing.unseal(runtime.master_key, claim.sealed_secret)
     except sealing.SecretUnreadable as error:
@@ -265,6 +268,29 @@ async def send(runtime: Runtime, client: httpx.AsyncClient, claim: Claim) -> Res
         return Result(
             Outcome.RETRY, None, f"{type(exc).__name__}: {exc}"[:ERROR_EXCERPT], elapsed_ms()
         )
+
+
+async def _send_email(settings: Settings, claim: Claim, started: float) -> Result:
+    """An e-mail endpoint's delivery: one message over SMTP to its recipients."""
+
+    def elapsed_ms() -> int:
+        return int((time.monotonic() - started) * 1000)
+
+    try:
+        mail = smtp.message(settings, claim.url, claim.event)
+    except formats.Unsendable as error:
+        return Result(Outcome.UNSENDABLE, None, f"not sent: {error}"[:ERROR_EXCERPT], 0)
+    try:
+        refused = await smtp.send(settings, mail)
+    except smtp.SmtpRefused as error:
+        return Result(Outcome.PERMANENT, None, str(error)[:ERROR_EXCERPT], elapsed_ms())
+    except (OSError, smtplib.SMTPException) as error:
+        return Result(
+            Outcome.RETRY, None, f"{type(error).__name__}: {error}"[:ERROR_EXCERPT], elapsed_ms()
+        )
+    # Sent to the others; the attempt log keeps whom the relay would not take.
+    note = f"recipients refused: {', '.join(refused)}"[:ERROR_EXCERPT] if refused else None
+    return Result(Outcome.DELIVERED, 250, note, elapsed_ms())
 
 
 async def _excerpt(response: httpx.Response) -> str:
@@ -322,7 +348,7 @@ async def finish(
         if result.outcome in (Outcome.PERMANENT, Outcome.UNSENDABLE):
             reason = (
                 result.error or "unsendable"
-                if result.outcome is Outcome.UNSENDABLE
+                if result.outcome is Outcome.UNSENDABLE or result.status_code is None
                 else f"refused with HTTP {result.status_code}"
             )
             await _bury(session, _system(runtime), delivery, now, reason=reason)

@@ -14,6 +14,9 @@ class EndpointKind(StrEnum):
     SLACK = "slack"
     TEAMS = "teams"
     GENERIC = "generic"
+    # E-mail over SMTP (GOVSVC_SMTP_*): the URL is "mailto:" (the event's own `recipients`)
+    # or "mailto:a@x,b@y" (those addresses as well).
+    EMAIL = "email"
 
 
 class DeliveryState(StrEnum):

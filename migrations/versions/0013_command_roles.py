@@ -2,7 +2,7 @@
 the decision that overrode a conflict rule, and an index for a person's current roles
 
 Revision ID: 0013
-Revises: 0011
+Revises: 0012
 Create Date: 2026-12-08 00:37:37.425660
 """
 
@@ -15,7 +15,7 @@ from alembic import op
 
 
 revision: str = "0013"
-down_revision: str | None = "0011"
+down_revision: str | None = "0012"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

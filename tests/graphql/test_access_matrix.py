@@ -222,6 +222,7 @@ async def _seed_unit(gql: GraphQL, http: httpx.AsyncClient, token: str, code: st
         },
     )
     unit.ids["pack"] = pack["auditPack"]["id"]
+    await _seed_oncall(gql, unit)
     return unit
 
 
@@ -296,6 +297,87 @@ async def _seed_alerts(gql: GraphQL, http: httpx.AsyncClient, token: str, unit: 
         },
     )
     unit.ids["silence"] = silence["silence"]["id"]
+
+
+async def _seed_oncall(gql: GraphQL, unit: Unit) -> None:
+    """A schedule of the unit's member with an override and a feed, an escalation policy the
+    service points at, and the incident paged through it."""
+    schedule = await _data(
+        gql,
+        "mutation($i: ScheduleCreateInput!) { scheduleCreate(input: $i)"
+        f" {{ schedule {{ id }} {ERRORS} }} }}",
+        {
+            "i": {
+                "businessUnitId": unit["unit"],
+                "name": f"{unit.code.upper()}-SECRET rota",
+                "layers": [
+                    {
+                        "name": "primary",
+                        "timeZone": "Europe/Berlin",
+                        "rrule": "FREQ=WEEKLY;BYDAY=MO;BYHOUR=9;BYMINUTE=0",
+                        "start": "2026-01-05T09:00",
+                        "memberIds": [unit["person"]],
+                    }
+                ],
+            }
+        },
+    )
+    unit.ids["schedule"] = schedule["schedule"]["id"]
+    override = await _data(
+        gql,
+        "mutation($i: ScheduleOverrideCreateInput!) { scheduleOverrideCreate(input: $i)"
+        f" {{ override {{ id }} {ERRORS} }} }}",
+        {
+            "i": {
+                "scheduleId": unit["schedule"],
+                "personId": unit["person"],
+                "startsAt": _ago(days=-1),
+                "endsAt": _ago(days=-2),
+                "reason": f"{unit.code.upper()}-SECRET swap",
+            }
+        },
+    )
+    unit.ids["override"] = override["override"]["id"]
+    feed = await _data(
+        gql,
+        "mutation($i: OnCallFeedCreateInput!) { onCallFeedCreate(input: $i)"
+        f" {{ feed {{ id }} url {ERRORS} }} }}",
+        {"i": {"scheduleId": unit["schedule"]}},
+    )
+    unit.ids["feed"] = feed["feed"]["id"]
+    policy = await _data(
+        gql,
+        "mutation($i: EscalationPolicyCreateInput!) { escalationPolicyCreate(input: $i)"
+        f" {{ policy {{ id }} {ERRORS} }} }}",
+        {
+            "i": {
+                "businessUnitId": unit["unit"],
+                "name": f"{unit.code.upper()}-SECRET ladder",
+                "levels": [
+                    {
+                        "timeoutSeconds": 300,
+                        "targets": [{"kind": "schedule", "id": unit["schedule"]}],
+                    }
+                ],
+            }
+        },
+    )
+    unit.ids["escalation_policy"] = policy["policy"]["id"]
+    await _data(
+        gql,
+        "mutation($i: ServiceEscalationPolicySetInput!) { serviceEscalationPolicySet(input: $i)"
+        f" {{ serviceId {ERRORS} }} }}",
+        {"i": {"serviceId": unit["service"], "policyId": unit["escalation_policy"]}},
+    )
+    paged = await _data(
+        gql,
+        "mutation($i: IncidentPageInput!) { incidentPage(input: $i)"
+        f" {{ pages {{ id state }} {ERRORS} }} }}",
+        {"i": {"incidentId": unit["incident"], "policyId": unit["escalation_policy"]}},
+    )
+    (page,) = paged["pages"]
+    assert page["state"] == "sent", page
+    unit.ids["page"] = page["id"]
 
 
 @dataclass
@@ -568,6 +650,15 @@ QUERY_ARGUMENTS: dict[str, list[ArgBuilder]] = {
         lambda w: {"incidentId": w.bravo["incident"], "regime": "gdpr"},
         lambda w: {"incidentId": w.bravo["incident"], "regime": "gdpr", "redact": False},
     ],
+    "schedules": [lambda w: {}],
+    "schedule": [lambda w: {"id": w.bravo["schedule"]}],
+    "onCall": [lambda w: {"scheduleId": w.bravo["schedule"]}],
+    "whoIsOnCall": [lambda w: {"serviceId": w.bravo["service"]}],
+    "scheduleViolations": [
+        lambda w: {"scheduleId": w.bravo["schedule"], "from": _ago(days=1), "to": _ago(days=-6)}
+    ],
+    "escalationPolicies": [lambda w: {}],
+    "onCallPages": [lambda w: {}, lambda w: {"incidentId": w.bravo["incident"]}],
     "webhookEndpoints": [lambda w: {}],
     "webhookDeliveries": [lambda w: {}],
     "responderLoad": [lambda w: {}, lambda w: {"unitId": w.bravo["unit"]}],
@@ -801,6 +892,22 @@ async def test_an_alert_from_alpha_on_a_service_depending_on_bravo_stays_out_of_
     assert await gql(incident, {"id": world.bravo["alert_incident"]}) == before
 
 
+@pytest.mark.parametrize("who", ["intruder", "machine"])
+@pytest.mark.slow  # builds two whole units (`world`)
+async def test_calendar_feeds_answer_to_their_token_alone(
+    world: World, http: httpx.AsyncClient, who: str
+) -> None:
+    """/oncall/{token}.ics: the token is the credential; a caller's own credentials open no
+    feed, and a made-up token looks like a revoked or missing one."""
+    token = world.tokens[who]
+    made_up = "/oncall/gsf_" + "A" * 43 + ".ics"
+    with_credentials = await _get(http, token, made_up)
+    anonymous = await http.get(made_up)
+    assert with_credentials[0] == anonymous.status_code == 404
+    assert json.loads(with_credentials[1]) == anonymous.json()
+    assert MARKER not in with_credentials[1]
+
+
 # ---------------------------------------------------------------------------- subscription
 
 
@@ -860,6 +967,15 @@ def _i(**values: Any) -> ArgBuilder:
 
     return build
 
+
+PLANTED_LAYER = {
+    "name": "planted",
+    "timeZone": "UTC",
+    "rrule": "FREQ=DAILY",
+    "start": "2026-01-05T09:00",
+    "memberIds": ["~person"],
+}
+PLANTED_LEVEL = {"timeoutSeconds": 60, "targets": [{"kind": "person", "id": "~person"}]}
 
 # Per mutation: inputs that aim it at bravo. Mutations on the whole organisation (people,
 # machines, tokens, templates, webhooks, sweeps) are aimed at bravo's members or are listed
@@ -1000,6 +1116,45 @@ MUTATION_INPUTS: dict[str, list[ArgBuilder]] = {
         _i(stepId="@runbook_step", note="planted"),
         _i(stepId="~runbook_step", note="planted", evidenceId="@evidence"),
     ],
+    "scheduleCreate": [_i(businessUnitId="@unit", name="planted", layers=[PLANTED_LAYER])],
+    "scheduleUpdate": [
+        _i(scheduleId="@schedule", name="renamed"),
+        _i(scheduleId="@schedule", layers=[PLANTED_LAYER]),
+    ],
+    "scheduleOverrideCreate": [
+        _i(
+            scheduleId="@schedule",
+            personId="~person",
+            startsAt=_ago(days=-10),
+            endsAt=_ago(days=-11),
+            reason=REASON,
+        )
+    ],
+    "scheduleOverrideRemove": [_i(overrideId="@override")],
+    "onCallFeedCreate": [_i(scheduleId="@schedule")],
+    "onCallFeedRevoke": [_i(feedId="@feed")],
+    "escalationPolicyCreate": [
+        _i(businessUnitId="@unit", name="planted", levels=[PLANTED_LEVEL]),
+        _i(
+            businessUnitId="~unit",
+            name="planted",
+            levels=[{"timeoutSeconds": 60, "targets": [{"kind": "schedule", "id": "@schedule"}]}],
+        ),
+    ],
+    "escalationPolicyUpdate": [
+        _i(policyId="@escalation_policy", name="renamed"),
+        _i(policyId="@escalation_policy", levels=[PLANTED_LEVEL]),
+    ],
+    "serviceEscalationPolicySet": [
+        _i(serviceId="@service", policyId="~escalation_policy"),
+        _i(serviceId="@service"),
+        _i(serviceId="~service", policyId="@escalation_policy"),
+    ],
+    "incidentPage": [
+        _i(incidentId="@incident", policyId="@escalation_policy"),
+        _i(incidentId="~incident", policyId="@escalation_policy"),
+    ],
+    "pageAcknowledge": [_i(pageId="@page")],
 }
 
 # Mutations a unit-scoped caller may run: they must still answer alike for bravo and missing.

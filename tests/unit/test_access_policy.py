@@ -75,6 +75,9 @@ MORE_RESOURCES = [
     "alert",
     "alert_silence",
     "runbook",
+    "schedule",
+    "escalation_policy",
+    "page",
 ]
 MORE_ACTIONS = [
     "record_regulatory",
@@ -462,6 +465,28 @@ RULES: list[Rule] = [
     Rule("viewer", "mark_noise", "alert", INTERNAL, False),
     Rule("viewer", "read", "alert_silence", INTERNAL, False),
     Rule("responder", "read", "alert", CONFIDENTIAL, False),
+    # on-call: viewers read schedules and escalation policies, commanders write them;
+    # responders see and acknowledge pages, commanders page by hand.
+    Rule("viewer", "read", "schedule", INTERNAL, True),
+    Rule("viewer", "write", "schedule", INTERNAL, False),
+    Rule("responder", "read", "schedule", INTERNAL, True),
+    Rule("responder", "write", "schedule", INTERNAL, False),
+    Rule("incident_commander", "write", "schedule", INTERNAL, True),
+    Rule("alert_source", "read", "schedule", INTERNAL, False),
+    Rule("viewer", "read", "escalation_policy", INTERNAL, True),
+    Rule("responder", "write", "escalation_policy", INTERNAL, False),
+    Rule("incident_commander", "write", "escalation_policy", INTERNAL, True),
+    Rule("alert_source", "read", "escalation_policy", INTERNAL, False),
+    Rule("responder", "read", "page", INTERNAL, True),
+    Rule("responder", "acknowledge", "page", INTERNAL, True),
+    Rule("responder", "create", "page", INTERNAL, False),
+    Rule("incident_commander", "create", "page", INTERNAL, True),
+    Rule("incident_commander", "acknowledge", "page", INTERNAL, True),
+    Rule("compliance_officer", "read", "page", INTERNAL, True),
+    Rule("compliance_officer", "acknowledge", "page", INTERNAL, False),
+    Rule("auditor", "read", "page", INTERNAL, True),
+    Rule("viewer", "read", "page", INTERNAL, False),
+    Rule("status_publisher", "read", "schedule", INTERNAL, False),
     Rule("incident_commander", "route", "alert", INTERNAL, False),
     # --- runbooks: responders read and run them, commanders also approve; compliance and
     # audit read executions; nobody else

@@ -37,6 +37,7 @@ DOMAINS: dict[str, list[str]] = {
     "OutboxErrorCode": ["outbox"],
     "AlertErrorCode": ["alerts"],
     "RunbookErrorCode": ["runbooks"],
+    "OnCallErrorCode": ["oncall"],
 }
 _BY_CLASS = {"Invalid": "INVALID", "NotFound": "NOT_FOUND", "AlreadyExists": "ALREADY_EXISTS"}
 _BY_CLASS["Conflict"] = "CONFLICT"
