@@ -2,6 +2,7 @@
 
 from govsvc.alerts import models as alert_models
 from govsvc.audit import models as audit_models
+from govsvc.chat import models as chat_models
 from govsvc.auth import models as auth_models
 from govsvc.command import models as command_models
 from govsvc.comms import models as comms_models
@@ -22,6 +23,7 @@ __all__ = [
     "audit_models",
     "auth_models",
     "authz_models",
+    "chat_models",
     "command_models",
     "comms_models",
     "compliance_models",
