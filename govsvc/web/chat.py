@@ -234,7 +234,7 @@ def _teams_channel(activity: dict[str, Any]) -> str:
 
 
 def _ignored(why: str) -> Response:
-    return JSONResponse({"ok": True, "ignored": True, "text": why})
+    return JSONResponse({"ok": True, "ignored": True, "text": why, "errors": []})
 
 
 def _request_id(request: Request) -> str | None:
