@@ -12,14 +12,26 @@ from typing import Any
 from urllib.parse import urlencode
 
 import httpx
+from pydantic import SecretStr
 from strawberry import relay
 
+from govsvc.settings import Settings
 from tests.alerts import helpers as alert_helpers
 from tests.conftest import GraphQL
 from tests.graphql import helpers
 
 SLACK_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 TEAMS_SECRET = base64.b64encode(b"teams-outgoing-webhook-key-0123456789").decode()
+
+
+def with_chat_secrets(settings: Settings) -> Settings:
+    """The suite's settings, with Slack's signing secret and a Teams webhook token."""
+    return settings.model_copy(
+        update={
+            "slack_signing_secret": SecretStr(SLACK_SECRET),
+            "teams_secret": SecretStr(TEAMS_SECRET),
+        }
+    )
 
 
 def slack_headers(
