@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import func, select
+from strawberry import relay
 
 from govsvc.alerts.models import Alert
 from govsvc.audit.models import AuditEvent
@@ -19,7 +20,8 @@ from govsvc.runbooks.models import RunbookExecution
 from govsvc.runtime import Runtime
 from tests.chat import helpers
 from tests.chat.helpers import Room
-from tests.conftest import GraphQL
+from tests.conftest import GraphQL, StatementCounter
+from tests.graphql import helpers as gql_helpers
 
 
 @pytest.fixture
@@ -434,3 +436,85 @@ async def test_a_person_without_rights_in_the_unit_finds_nothing(
     assert await _state(runtime) == before
     # Their own unit's incident works.
     _ok(await helpers.slash(http, f"note {other.ref} on it", user="efua"))
+
+
+# ---------------------------------------------------------------------------- reading it back
+
+TIMELINE = """
+query($id: ID!) { node(id: $id) { ... on Incident { timeline(first: 50) { edges { node {
+  kind text corrects { id }
+  chatMessage { source channel messageId eventId kind authorHandle text person { email } }
+} } } } } }
+"""
+
+
+async def test_the_timeline_shows_which_entries_came_from_chat(
+    room: Room, http: httpx.AsyncClient, gql: GraphQL
+) -> None:
+    await gql(
+        "mutation($i: IncidentTimelineAddInput!) { incidentTimelineAdd(input: $i)"
+        " { entry { id } } }",
+        {"i": {"incidentId": room.incident, "text": "typed in the portal"}},
+    )
+    ts = "1712345678.000900"
+    note = helpers.mention(f"note {room.ref} from the channel", ts=ts)
+    _ok(await helpers.slack_event(http, note, event_id="EvRead1"))
+    deleted = {
+        "type": "message",
+        "subtype": "message_deleted",
+        "channel": "C0INCIDENT",
+        "ts": "1712345999.1",
+        "event_ts": "1712345999.1",
+        "deleted_ts": ts,
+    }
+    _ok(await helpers.slack_event(http, deleted, event_id="EvRead2"))
+    data = await gql(TIMELINE, {"id": room.incident})
+    nodes = [e["node"] for e in data["node"]["timeline"]["edges"]]
+    by_text = {n["text"]: n for n in nodes}
+    assert by_text["typed in the portal"]["chatMessage"] is None
+    assert by_text["from the channel"]["chatMessage"] == {
+        "source": "SLACK",
+        "channel": "C0INCIDENT",
+        "messageId": ts,
+        "eventId": "EvRead1",
+        "kind": "COMMAND",
+        "authorHandle": "U0KOFI",
+        "text": f"<@U0GOVSVC> note {room.ref} from the channel",
+        "person": {"email": "kofi.mensah@alpha.example"},
+    }
+    (correction,) = [n for n in nodes if n["kind"] == "correction"]
+    assert correction["chatMessage"]["kind"] == "DELETE"
+    assert correction["chatMessage"]["messageId"] == "1712345999.1"
+    assert correction["corrects"] is not None
+
+
+LIST = """
+query($first: Int!) { incidents(first: $first) { edges { node {
+  latestTimeline(limit: 3) { text chatMessage { source authorHandle person { email } } }
+} } } }
+"""
+
+
+@pytest.mark.slow  # twenty incidents with a chat note each
+async def test_chat_provenance_in_lists_takes_the_same_statements_at_any_page_size(
+    room: Room, http: httpx.AsyncClient, gql: GraphQL, sql_statements: StatementCounter
+) -> None:
+    service = await gql_helpers.service(gql, "alpha-more", room.unit)
+    for n in range(20):
+        created = await gql_helpers.incident(gql, service, title=f"outage {n}")
+        number = int(relay.from_base64(created["id"])[1])
+        _ok(await helpers.slash(http, f"note INC-{number} n{n}"))
+    counts = []
+    for first in (3, 20):
+        sql_statements.reset()
+        data = await gql(LIST, {"first": first})
+        edges = data["incidents"]["edges"]
+        assert len(edges) == first
+        assert all(
+            entry["chatMessage"]["person"]["email"] == "kofi.mensah@alpha.example"
+            for edge in edges
+            for entry in edge["node"]["latestTimeline"]
+            if entry["text"].startswith("n")
+        )
+        counts.append(sql_statements.count)
+    assert counts[0] == counts[1], "\n".join(s[:90] for s in sql_statements.statements)
