@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import event, func, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
@@ -30,6 +31,7 @@ from govsvc.incidents.common import unit_code, unit_code_or_none
 from govsvc.incidents.models import Incident, TimelineEntry
 from govsvc.org.models import Principal, PrincipalKind
 from govsvc.runbooks import service as runbook_service
+from govsvc.text_input import is_storable
 from govsvc.usecase import UseCase, writing
 
 if TYPE_CHECKING:
@@ -163,21 +165,56 @@ async def receive_command(runtime: Runtime, inbound: Inbound) -> Reply:
     delivered again (same event id, or same channel and message id) answers as the first time
     and records nothing; a refusal records nothing."""
     try:
+        _storable(
+            channel=inbound.channel,
+            message_id=inbound.message_id,
+            event_id=inbound.event_id or "",
+            user=inbound.author,
+            text=inbound.text,
+        )
+        seen = await _seen(runtime, inbound)
+        if seen is not None:
+            return seen
         async with runtime.db.read() as session:
-            seen = await _recorded(
-                session, inbound.source, inbound.channel, inbound.message_id, inbound.event_id
-            )
-            if seen is not None:
-                return Reply(seen.reply, ok=True, message_id=seen.id, replayed=True)
             person = await person_for(session, inbound.author_ids, field="user")
             caller = await _caller(session, runtime, person, inbound.request_id)
         command = parse(inbound.text)
         if command.verb is Verb.HELP:
             return Reply(USAGE, ok=True)
-        async with writing(runtime, caller) as uc:
-            return await _run(uc, inbound, person, command)
+        try:
+            async with writing(runtime, caller) as uc:
+                return await _run(uc, inbound, person, command)
+        except IntegrityError:
+            # The same message delivered twice at once: the other delivery recorded it.
+            seen = await _seen(runtime, inbound)
+            if seen is None:
+                raise
+            return seen
     except (ServiceError, Forbidden) as error:
         return _refused(error)
+
+
+async def _seen(runtime: Runtime, inbound: Inbound) -> Reply | None:
+    """The first answer, when this message (or this event) is already on record."""
+    async with runtime.db.read() as session:
+        seen = await _recorded(
+            session, inbound.source, inbound.channel, inbound.message_id, inbound.event_id
+        )
+    if seen is None:
+        return None
+    return Reply(seen.reply, ok=True, message_id=seen.id, replayed=True)
+
+
+MAX_ID = 200
+
+
+def _storable(**values: str) -> None:
+    """Ids fit their columns and no text holds what a database cannot store (e.g. NUL)."""
+    for name, value in values.items():
+        if not is_storable(value):
+            raise Invalid("holds characters that cannot be stored", field=name)
+        if name != "text" and len(value) > MAX_ID:
+            raise Invalid(f"longer than {MAX_ID} characters", field=name)
 
 
 async def _run(uc: UseCase, inbound: Inbound, person: Principal, command: Command) -> Reply:
@@ -306,6 +343,13 @@ async def receive_change(runtime: Runtime, change: Change) -> Reply:
     timeline entry it made (the entries stay) and keep the change as a message of its own;
     anything else is ignored. Delivered again, it records nothing more."""
     try:
+        _storable(
+            channel=change.channel,
+            message_id=change.message_id,
+            original=change.original_message_id,
+            event_id=change.event_id or "",
+            text=change.text or "",
+        )
         async with runtime.db.read() as session:
             source = change.source
             if change.event_id is not None:

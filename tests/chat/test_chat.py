@@ -518,3 +518,20 @@ async def test_chat_provenance_in_lists_takes_the_same_statements_at_any_page_si
         )
         counts.append(sql_statements.count)
     assert counts[0] == counts[1], "\n".join(s[:90] for s in sql_statements.statements)
+
+
+async def test_unstorable_text_and_overlong_ids_are_refused(
+    room: Room, http: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    before = await _state(runtime)
+    nul = await helpers.slack_event(
+        http, helpers.mention(f"note {room.ref} a\u0000b", ts="3.1"), event_id="EvNul"
+    )
+    assert nul.json()["errors"][0]["code"] == "INVALID"
+    long_channel = helpers.mention(f"note {room.ref} x", ts="3.2", channel="C" * 300)
+    overlong = await helpers.slack_event(http, long_channel, event_id="EvLong")
+    assert (overlong.json()["errors"][0]["code"], overlong.json()["errors"][0]["field"]) == (
+        "INVALID",
+        "channel",
+    )
+    assert await _state(runtime) == before
