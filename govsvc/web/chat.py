@@ -42,6 +42,8 @@ class ChatEndpoints:
     async def slack_command(self, request: Request) -> Response:
         async def handle(body: bytes) -> Response:
             form = {k: v[0] for k, v in parse_qs(body.decode(errors="replace")).items()}
+            if form.get("ssl_check") == "1":
+                return Response(status_code=200)  # Slack checking the certificate
             user_id, user_name = form.get("user_id", ""), form.get("user_name", "")
             reply = await service.receive_command(
                 self.runtime,

@@ -535,3 +535,16 @@ async def test_unstorable_text_and_overlong_ids_are_refused(
         "channel",
     )
     assert await _state(runtime) == before
+
+
+async def test_slacks_certificate_check_is_answered(http: httpx.AsyncClient) -> None:
+    body = b"ssl_check=1&token=legacy-verification-token"
+    response = await http.post(
+        "/chat/slack/commands",
+        content=body,
+        headers={
+            "Content-Type": "application/x-www-form-urlencoded",
+            **helpers.slack_headers(body),
+        },
+    )
+    assert response.status_code == 200
