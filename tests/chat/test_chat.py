@@ -495,7 +495,6 @@ query($first: Int!) { incidents(first: $first) { edges { node {
 """
 
 
-@pytest.mark.slow  # twenty incidents with a chat note each
 async def test_chat_provenance_in_lists_takes_the_same_statements_at_any_page_size(
     room: Room, http: httpx.AsyncClient, gql: GraphQL, sql_statements: StatementCounter
 ) -> None:
@@ -548,3 +547,18 @@ async def test_slacks_certificate_check_is_answered(http: httpx.AsyncClient) -> 
         },
     )
     assert response.status_code == 200
+
+
+async def test_a_person_who_may_see_but_not_act_is_refused_forbidden(
+    room: Room, gql: GraphQL, http: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    """An auditor reads alpha's alerts but may not acknowledge one: FORBIDDEN, nothing kept."""
+    await helpers.chat_person(gql, "abena@alpha.example", ["abena"], room.unit, "auditor")
+    before = await _state(runtime)
+    refused = _refusal(await helpers.slash(http, f"ack ALERT-{room.alert_number}", user="abena"))
+    assert refused["code"] == "FORBIDDEN"
+    assert await _state(runtime) == before
+    async with runtime.db.read() as session:
+        alert = await session.get(Alert, room.alert_number)
+    assert alert is not None
+    assert alert.acknowledged_at is None
