@@ -25,6 +25,7 @@ from govsvc.http_boundary import JsonErrorMiddleware, UrlTextGuard
 from govsvc.runtime import Runtime
 from govsvc.settings import Settings
 from govsvc.web.alerts import AlertEndpoints
+from govsvc.web.chat import ChatEndpoints
 from govsvc.web.evidence import EvidenceEndpoints
 from govsvc.web.oncall import OnCallFeeds
 from govsvc.web.packs import PackEndpoints
@@ -73,6 +74,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> Starlette:
     status_page = StatusPage(runtime)
     alerts = AlertEndpoints(runtime, authenticator)
     oncall_feeds = OnCallFeeds(runtime)
+    chat = ChatEndpoints(runtime)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
@@ -114,6 +116,9 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> Starlette:
             Route("/alerts/alertmanager", alerts.alertmanager, methods=["POST"]),
             Route("/alerts/generic", alerts.generic, methods=["POST"]),
             Route("/oncall/{token}.ics", oncall_feeds.ics, methods=["GET"]),
+            Route("/chat/slack/commands", chat.slack_command, methods=["POST"]),
+            Route("/chat/slack/events", chat.slack_event, methods=["POST"]),
+            Route("/chat/teams", chat.teams, methods=["POST"]),
             Route("/status", status_page.html, methods=["GET"]),
             Route("/status.json", status_page.json, methods=["GET"]),
             Route("/status.atom", status_page.atom, methods=["GET"]),

@@ -3,6 +3,7 @@
 from govsvc.alerts import models as alert_models
 from govsvc.audit import models as audit_models
 from govsvc.auth import models as auth_models
+from govsvc.chat import models as chat_models
 from govsvc.command import models as command_models
 from govsvc.comms import models as comms_models
 from govsvc.compliance import models as compliance_models
@@ -23,6 +24,7 @@ __all__ = [
     "audit_models",
     "auth_models",
     "authz_models",
+    "chat_models",
     "command_models",
     "comms_models",
     "compliance_models",

@@ -144,6 +144,12 @@ class Settings(BaseSettings):
     evidence_max_bytes: int = Field(default=50 * 1024**3, ge=1)
     # Largest alert payload accepted (bytes); Alertmanager batches of thousands fit in 8 MiB.
     alert_max_bytes: int = Field(default=8 * 1024**2, ge=1024)
+    # Chat in (govsvc.chat): Slack's signing secret (requests older than 5 minutes are refused)
+    # and a Teams outgoing webhook's security token (base64, as Teams shows it). Empty: off.
+    slack_signing_secret: SecretStr = SecretStr("")
+    teams_secret: SecretStr = SecretStr("")
+    # Largest chat request accepted (bytes); Slack and Teams send a few kilobytes.
+    chat_max_bytes: int = Field(default=256 * 1024, ge=1024)
 
     @model_validator(mode="after")
     def _refuse_placeholders_outside_dev(self) -> Self:

@@ -12,8 +12,10 @@ from strawberry import relay
 
 from govsvc.alerts import queries as alert_queries
 from govsvc.authz.sensitivity import Sensitivity as SensitivityEnum
+from govsvc.chat import queries as chat_queries
 from govsvc.graphql import command as command_types
 from govsvc.graphql.alerts import Alert
+from govsvc.graphql.chat import ChatMessage
 from govsvc.graphql.context import Info
 from govsvc.graphql.org import BusinessUnit, Person, Service, Team
 from govsvc.graphql.relay import (
@@ -175,6 +177,16 @@ class TimelineEntry(relay.Node):
             self.corrects_pk
         )
         return TimelineEntry.from_model(entry) if entry else None
+
+    @strawberry.field(
+        description="The chat message this entry was made from (a command typed in Slack or "
+        "Teams, or the edit or deletion a correction records); null for entries made otherwise."
+    )
+    async def chat_message(self, info: Info) -> ChatMessage | None:
+        found = await info.context.loader(chat_queries.chat_messages_by_timeline_entry).load(
+            self.id
+        )
+        return ChatMessage.from_model(found) if found else None
 
     @classmethod
     async def resolve_nodes(

@@ -14,12 +14,12 @@ from starlette.responses import JSONResponse, Response
 
 from govsvc.alerts import receive
 from govsvc.auth.authenticate import Authenticator, unauthenticated
-from govsvc.errors import Forbidden, Invalid, ServiceError, Unauthenticated
+from govsvc.errors import Forbidden, ServiceError, Unauthenticated
 from govsvc.graphql.alerts import RECEIVED_PAYLOAD
 from govsvc.graphql.relay import global_id
 from govsvc.runtime import Runtime
 from govsvc.usecase import writing
-from govsvc.web.errors import forbidden, refused
+from govsvc.web.errors import forbidden, read_body, refused, too_large
 
 
 class AlertEndpoints:
@@ -39,10 +39,10 @@ class AlertEndpoints:
         signature = request.headers.get(receive.SIGNATURE_HEADER)
         try:
             if int(request.headers.get("content-length") or 0) > limit:
-                return _too_large(limit)
-            body = await _read(request, limit)
+                return too_large(limit)
+            body = await read_body(request, limit)
             if body is None:
-                return _too_large(limit)
+                return too_large(limit)
             if signature is not None:
                 caller, source = receive.signed_caller(
                     self.runtime.policies,
@@ -85,23 +85,3 @@ class AlertEndpoints:
                 "incidentsOpened": result.incidents_opened,
             }
         )
-
-
-async def _read(request: Request, limit: int) -> bytes | None:
-    """The body, or None past `limit` (a chunked body may not say its length)."""
-    chunks, seen = [], 0
-    async for chunk in request.stream():
-        seen += len(chunk)
-        if seen > limit:
-            return None
-        chunks.append(chunk)
-    if not seen:
-        raise Invalid("the body is empty", field="body")
-    return b"".join(chunks)
-
-
-def _too_large(limit: int) -> Response:
-    return JSONResponse(
-        {"errors": [{"field": "body", "code": "INVALID", "message": f"larger than {limit} bytes"}]},
-        status_code=413,
-    )

@@ -44,8 +44,10 @@ from strawberry import relay
 from govsvc.audit.models import AuditEvent
 from govsvc.graphql.schema import build_schema
 from govsvc.runtime import Runtime
+from govsvc.settings import Settings
 from govsvc.worker import run_worker
 from tests.alerts import helpers as alert_helpers
+from tests.chat import helpers as chat_helpers
 from tests.conftest import GraphQL
 from tests.graphql import helpers
 
@@ -408,6 +410,12 @@ ALL_ROLES = [
     "auditor",
     "status_publisher",
 ]
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """Chat is switched on: its routes join the matrix."""
+    return chat_helpers.with_chat_secrets(settings)
 
 
 @pytest.fixture
@@ -843,6 +851,67 @@ async def test_an_alert_from_alpha_naming_a_bravo_service_stays_unrouted_like_an
         refusals.append((response.status_code, masked(response.json())))
     assert refusals[0] == refusals[1]
     assert refusals[0][0] == 403
+
+
+def _chat_commands(incident: int, alert: int, alert_global: str) -> list[str]:
+    return [
+        f"note INC-{incident} {MARKER} planted",
+        f"decide INC-{incident} planted because planted",
+        f"role INC-{incident} scribe @chatter",
+        f"runbook INC-{incident} security-containment",
+        f"ack ALERT-{alert} planted",
+        f"ack {alert_global}",
+    ]
+
+
+@pytest.mark.slow  # builds two whole units (`world`)
+async def test_chat_commands_on_bravo_look_like_commands_on_made_up_references(
+    world: World, http: httpx.AsyncClient, gql: GraphQL, runtime: Runtime
+) -> None:
+    """/chat/slack/commands, /chat/slack/events and /chat/teams: a person of alpha holding
+    every role there, known in chat, names bravo's incident and alert; each answer equals the
+    one for a made-up reference, and nothing lands in bravo or in the chat record."""
+    await chat_helpers.chat_person(
+        gql, "chatter@alpha.example", ["chatter", "U0CHATTER"], world.alpha["unit"], *ALL_ROLES
+    )
+    before = await _audit_rows(runtime)
+    bravo_commands, missing_commands = (
+        _chat_commands(
+            int(relay.from_base64(ids["incident"])[1]),
+            int(relay.from_base64(ids["alert"])[1]),
+            ids["alert"],
+        )
+        for ids in (world.bravo.ids, world.missing)
+    )
+    problems = []
+    for n, (theirs, made_up) in enumerate(zip(bravo_commands, missing_commands, strict=True)):
+        answers = []
+        for m, text in enumerate((theirs, made_up)):
+            sent = [
+                await chat_helpers.slash(http, text, user="chatter", user_id="U0CHATTER"),
+                await chat_helpers.slack_event(
+                    http,
+                    chat_helpers.mention(text, ts=f"1712.{n}{m}", user="U0CHATTER"),
+                    event_id=f"EvMatrix{n}{m}",
+                ),
+                await chat_helpers.teams(http, text, name="chatter"),
+            ]
+            for response in sent:
+                if MARKER in response.text.replace(text, "") or response.status_code != 200:
+                    problems.append(f"LEAK or failure <- {text}: {response.text[:300]}")
+            answers.append([masked(r.json()) for r in sent])
+        if answers[0] != answers[1]:
+            problems.append(f"DIFFERS <- {theirs}: {answers[0]} != {answers[1]}")
+        if not all(_codes(a) & {"NOT_FOUND"} for a in answers[0]):
+            problems.append(f"NOT REFUSED <- {theirs}: {answers[0]}")
+    assert not problems, "\n".join(problems)
+    after = await _audit_rows(runtime)
+    assert _in_bravo(world, after[len(before) :]) == []
+    assert after == before  # a refused command records nothing at all
+    # Not vacuous: the same person notes on alpha's incident from chat.
+    alpha_incident = relay.from_base64(world.alpha["incident"])[1]
+    own = await chat_helpers.slash(http, f"note INC-{alpha_incident} fine", user="chatter")
+    assert own.json()["errors"] == [], own.text
 
 
 @pytest.mark.slow  # builds two whole units (`world`)
