@@ -67,7 +67,7 @@ def jobs(runtime: Runtime) -> list[Job]:
         # Escalations are claimed with FOR UPDATE SKIP LOCKED: workers share them, and each
         # level of each escalation fires once.
         Job(escalation.JOB, settings.worker_escalation_interval_seconds,
-            lambda: usecase.run(runtime, caller, escalation.escalate_due), exclusive=False),
+            lambda: escalation.escalate_caught_up(runtime, caller), exclusive=False),
         Job("outbox delivery", settings.worker_outbox_interval_seconds,
             lambda: outbox_delivery.deliver_due(runtime), exclusive=False),
         # Automated runbook steps are claimed with FOR UPDATE SKIP LOCKED: workers share them.

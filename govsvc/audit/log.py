@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -31,3 +33,28 @@ async def record(
         request_id=caller.request_id,
         payload=payload,
     )
+
+
+@dataclass(frozen=True)
+class Entry:
+    """An audit event to append later in the same transaction: a batch that holds row locks
+    appends its events last, so the chain's lock is held only for the appends."""
+
+    action: str
+    resource_type: str
+    resource_id: str | int
+    unit: str | None = None
+    payload: dict[str, Any] | None = None
+
+
+async def record_all(session: AsyncSession, caller: Caller, entries: Iterable[Entry]) -> None:
+    for e in entries:
+        await record(
+            session,
+            caller,
+            e.action,
+            resource_type=e.resource_type,
+            resource_id=e.resource_id,
+            unit=e.unit,
+            payload=e.payload,
+        )

@@ -15,12 +15,15 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from govsvc import validation
+from govsvc import usecase, validation
+from govsvc.audit import log as audit_log
 from govsvc.audit.log import record
+from govsvc.caller import Caller
 from govsvc.db import utcnow
 from govsvc.errors import Conflict, Invalid, NotFound
 from govsvc.incidents.common import incident_for, timeline_note, unit_code
@@ -51,6 +54,9 @@ from govsvc.org.models import Principal, PrincipalKind, Team
 from govsvc.outbox.enqueue import enqueue
 from govsvc.outbox.models import Delivery, Endpoint
 from govsvc.usecase import UseCase
+
+if TYPE_CHECKING:
+    from govsvc.runtime import Runtime
 
 JOB = "oncall escalations"
 CHANNELS = {"slack", "teams", "generic", "email"}
@@ -324,9 +330,17 @@ async def _last_pages_elsewhere(
 
 
 async def _page_level(
-    uc: UseCase, escalation: Escalation, incident: Incident, levels: Sequence[Level], now: datetime
+    uc: UseCase,
+    escalation: Escalation,
+    incident: Incident,
+    levels: Sequence[Level],
+    now: datetime,
+    *,
+    audit: list[audit_log.Entry] | None = None,
 ) -> list[Page]:
-    """Page everyone the escalation's current level reaches now; set when it times out."""
+    """Page everyone the escalation's current level reaches now; set when it times out. With
+    `audit`, the audit event is handed back to be appended at the end of the transaction
+    (a worker's batch), instead of taking the audit chain's lock now."""
     level = levels[escalation.level]
     reached = await resolve_targets(uc.session, level.targets, now)
     who = await people(uc.session, [r.person_id for r in reached])
@@ -390,10 +404,8 @@ async def _page_level(
     # A level that reached nobody (all skipped, nobody on call) does not make anyone wait out
     # its timeout: the next level is due at once.
     escalation.next_at = now + timedelta(seconds=level.timeout_seconds if sent else 0)
-    await record(
-        uc.session,
-        uc.caller,
-        "escalation.level",
+    event = audit_log.Entry(
+        action="escalation.level",
         resource_type="escalation",
         resource_id=escalation.id,
         unit=await unit_code(uc.session, escalation.business_unit_id),
@@ -410,6 +422,10 @@ async def _page_level(
             "next_at": escalation.next_at,
         },
     )
+    if audit is None:
+        await audit_log.record_all(uc.session, uc.caller, [event])
+    else:
+        audit.append(event)
     return pages
 
 
@@ -545,8 +561,13 @@ async def acknowledge(uc: UseCase, *, page_id: int) -> Page:
 
 async def escalate_due(uc: UseCase, *, now: datetime | None = None, batch: int = 50) -> int:
     """The worker's step: every active escalation whose level has timed out goes one level up
-    (or round again, or ends exhausted). Returns how many moved."""
+    (or round again, or ends exhausted). Returns how many moved.
+
+    The batch's audit events are appended last, just before commit: the chain's lock is then
+    held for those appends only, so workers claiming other escalations (SKIP LOCKED) page in
+    parallel instead of queueing behind one another's whole batch."""
     moment = now or utcnow()
+    audit: list[audit_log.Entry] = []
     due = (
         (
             await uc.session.execute(
@@ -588,18 +609,33 @@ async def escalate_due(uc: UseCase, *, now: datetime | None = None, batch: int =
                     moment,
                 )
             )
-            await record(
-                uc.session,
-                uc.caller,
-                "escalation.exhausted",
-                resource_type="escalation",
-                resource_id=escalation.id,
-                unit=await unit_code(uc.session, escalation.business_unit_id),
-                payload={"incident_id": incident.id, "policy_id": policy.id},
+            audit.append(
+                audit_log.Entry(
+                    action="escalation.exhausted",
+                    resource_type="escalation",
+                    resource_id=escalation.id,
+                    unit=await unit_code(uc.session, escalation.business_unit_id),
+                    payload={"incident_id": incident.id, "policy_id": policy.id},
+                )
             )
             continue
-        await _page_level(uc, escalation, incident, levels, moment)
+        # Each page carries the moment it is sent, not when the batch was claimed.
+        await _page_level(uc, escalation, incident, levels, now or utcnow(), audit=audit)
+    await audit_log.record_all(uc.session, uc.caller, audit)
     return len(due)
+
+
+async def escalate_caught_up(runtime: Runtime, caller: Caller, *, batch: int = 50) -> int:
+    """The worker's job: batches of `escalate_due`, each its own transaction, until one comes
+    back short (at most 20 per tick, so the worker's other jobs still get their turn): a
+    backlog is worked off now, not one batch per interval."""
+    moved = 0
+    for _ in range(20):
+        done = await usecase.run(runtime, caller, escalate_due, batch=batch)
+        moved += done
+        if done < batch:
+            break
+    return moved
 
 
 async def pages_of(uc: UseCase, *, escalation_id: int) -> list[Page]:
