@@ -608,11 +608,8 @@ def part_escalation(env: Env, args: argparse.Namespace) -> dict[str, Any]:
     out: dict[str, Any] = {
         "workers": args.workers,
         "interval_s": args.interval,
-        "experiment": args.experiment,
     }
     command = None
-    if args.experiment != "none":
-        command = [sys.executable, str(Path(__file__).resolve()), "--as-worker", args.experiment]
     with contextlib.ExitStack() as stack:
         workers = [
             stack.enter_context(process(env, ["worker"], f"worker-{w}.log", command, **extra))
@@ -820,44 +817,6 @@ def part_whoisoncall(env: Env, args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
-# ---------------------------------------------------------------------------- experiment
-
-
-def defer_audit_in_escalate_due() -> None:
-    """Experiment `defer-audit` (not a fix in govsvc): inside escalate_due, the audit events
-    are collected and appended after the loop, just before the commit, as chain.append asks
-    ("Call it last, just before commit"). Same events, same transaction; the chain lock is then
-    held for the appends only instead of for the whole batch."""
-    import contextvars
-
-    deferred: contextvars.ContextVar[list[Any] | None] = contextvars.ContextVar(
-        "deferred", default=None
-    )
-    real_record = escalation.record
-    real_escalate_due = escalation.escalate_due
-
-    async def record(*a: Any, **kw: Any) -> Any:
-        pending = deferred.get()
-        if pending is None:
-            return await real_record(*a, **kw)
-        pending.append((a, kw))
-        return None
-
-    async def escalate_due(uc: usecase.UseCase, **kw: Any) -> int:
-        token = deferred.set([])
-        try:
-            moved = await real_escalate_due(uc, **kw)
-            pending = deferred.get() or []
-        finally:
-            deferred.reset(token)
-        for a, k in pending:
-            await real_record(*a, **k)
-        return moved
-
-    escalation.record = record  # type: ignore[assignment]
-    escalation.escalate_due = escalate_due  # type: ignore[assignment]
-
-
 def part_rotation() -> dict[str, Any]:
     """Pure computation: rotation.shift_at for one-layer schedules of different ages and
     hand-off frequencies (the lookup walks hand-offs from the layer's start)."""
@@ -942,12 +901,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--warmup", type=int, default=50)
     p.add_argument("--aliases", type=int, default=20, help="fields per aliased document")
     p.add_argument("--repeat-all", type=int, default=5, help="requests of the 500-alias doc")
-    p.add_argument(
-        "--experiment",
-        choices=("none", "defer-audit"),
-        default="none",
-        help="patch the worker processes (see defer_audit_in_escalate_due)",
-    )
     p.add_argument("--keep", action="store_true")
     p.add_argument("--json", type=Path)
     return p.parse_args(argv)
@@ -955,13 +908,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["--as-worker"]:  # a worker process of an experiment
-        if argv[1] == "defer-audit":
-            defer_audit_in_escalate_due()
-        from govsvc.cli import main as govsvc_main
-
-        sys.argv = ["govsvc", *argv[2:]]
-        return int(govsvc_main() or 0)
     args = parse_args(argv)
     parts = args.part or ["escalation", "whoisoncall", "rotation"]
     report: dict[str, Any] = {
