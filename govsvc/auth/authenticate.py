@@ -13,7 +13,7 @@ from govsvc.authz.policy import AccessPolicy
 from govsvc.caller import Caller
 from govsvc.db import Database
 from govsvc.errors import Unauthenticated, Unavailable
-from govsvc.grants.loading import load_access
+from govsvc.grants.loading import caller_for
 from govsvc.org.models import Principal, PrincipalKind
 from govsvc.text_input import is_storable
 
@@ -61,8 +61,7 @@ class Authenticator:
                     ).scalar_one_or_none()
             if principal is None:
                 raise Unauthenticated("invalid, expired or revoked credential")
-            access = await load_access(session, self.policy, principal.id)
-        return Caller(principal.id, principal.email, access, request_id)
+            return await caller_for(session, self.policy, principal.id, principal.email, request_id)
 
 
 def unauthenticated(error: Unauthenticated) -> Response:

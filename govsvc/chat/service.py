@@ -25,7 +25,7 @@ from govsvc.chat.models import ChatMessage, ChatMessageKind, ChatSource, ChatTim
 from govsvc.command import roles
 from govsvc.command.models import IncidentRoleKind
 from govsvc.errors import ErrorCode, Forbidden, Invalid, ServiceError
-from govsvc.grants.loading import load_access
+from govsvc.grants.loading import caller_for
 from govsvc.incidents import records as incident_records
 from govsvc.incidents.common import unit_code, unit_code_or_none
 from govsvc.incidents.models import Incident, TimelineEntry
@@ -142,8 +142,7 @@ async def _caller(
     session: AsyncSession, runtime: Runtime, person: Principal, request_id: str | None
 ) -> Caller:
     """The person's Caller, exactly as authentication builds it."""
-    access = await load_access(session, runtime.policies.access, person.id)
-    return Caller(person.id, person.email, access, request_id)
+    return await caller_for(session, runtime.policies.access, person.id, person.email, request_id)
 
 
 # ---------------------------------------------------------------------------- commands

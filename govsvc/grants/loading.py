@@ -7,6 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from govsvc.authz.access import Access, GrantView, UnitTree
 from govsvc.authz.policy import AccessPolicy
+from govsvc.caller import Caller
 from govsvc.db import utcnow
 from govsvc.grants.models import Grant
 from govsvc.org.units import load_unit_tree
@@ -28,3 +29,15 @@ async def load_access(session: AsyncSession, policy: AccessPolicy, principal_id:
     needs_tree = any(g.unit_id is not None for g in grants)
     units = await load_unit_tree(session) if needs_tree else UnitTree({}, {})
     return Access(policy, grants, units)
+
+
+async def caller_for(
+    session: AsyncSession,
+    policy: AccessPolicy,
+    principal_id: int,
+    email: str,
+    request_id: str | None,
+) -> Caller:
+    """A principal as a Caller with their grants: how authentication (and chat, which maps a
+    chat user to a person) names who acts."""
+    return Caller(principal_id, email, await load_access(session, policy, principal_id), request_id)

@@ -21,7 +21,7 @@ from govsvc.graphql.relay import decode_id, decode_optional, global_id
 from govsvc.graphql.scalars import parse_datetime, serialize_datetime
 from govsvc.runtime import Runtime
 from govsvc.usecase import run, writing
-from govsvc.web.errors import forbidden, refused
+from govsvc.web.errors import forbidden, refused, too_large
 
 
 def evidence_json(item: EvidenceItem) -> dict[str, object]:
@@ -87,18 +87,7 @@ class EvidenceEndpoints:
             return unauthenticated(error)
         limit = self.runtime.settings.evidence_max_bytes
         if int(request.headers.get("content-length") or 0) > limit:
-            return JSONResponse(
-                {
-                    "errors": [
-                        {
-                            "field": "body",
-                            "code": "INVALID",
-                            "message": f"larger than {limit} bytes",
-                        }
-                    ]
-                },
-                status_code=413,
-            )
+            return too_large(limit)
         try:
             item = await run(
                 self.runtime,

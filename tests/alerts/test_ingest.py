@@ -166,3 +166,31 @@ async def test_two_alertmanager_replicas_sending_at_once_make_one_alert_and_one_
     assert found["count"] == 2  # six of the eight are byte-identical replays
     incidents = await gql("{ incidents(first: 10) { edges { node { id } } } }")
     assert len(incidents["incidents"]["edges"]) == 1
+
+
+async def test_long_non_ascii_alerts_are_kept_exactly_as_sent(
+    http: httpx.AsyncClient, gql: GraphQL, ops: dict[str, str]
+) -> None:
+    # given a batch of 60 alerts with non-ASCII labels and long multi-script annotations
+    description = ("Zürich → 東京: Ошибка оплаты, café crème; " * 120).strip()
+    sent = [
+        {
+            **alert(f"Überlast-{n}", service="portal", severity="info", fingerprint=f"ü-{n}"),
+            "annotations": {
+                "summary": f"Überlast {n} in Zürich — 東京",
+                "description": description,
+            },
+        }
+        for n in range(60)
+    ]
+    for element in sent:
+        element["labels"]["région"] = "Île-de-France"
+    response = await post(http, ops["token"], batch(*sent))
+    assert response.status_code == 200, response.text
+    assert response.json()["new"] == 60
+    found = {a["fingerprint"]: a for a in await alerts(gql)}
+    assert len(found) == 60
+    for element in sent:
+        stored = found[element["fingerprint"]]
+        assert stored["summary"] == element["annotations"]["summary"]
+        assert json.loads(stored["events"][0]["received"]) == element
